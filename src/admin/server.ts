@@ -1,0 +1,62 @@
+import http from 'node:http'
+import { ListenError } from '../errors'
+
+/** A route handler of the admin API: status code, content type and body. */
+export type AdminRoute = () => Promise<{ status: number, type: string, body: string }> | { status: number, type: string, body: string }
+
+/**
+ * The admin listener (main thread, node:http: a handful of requests a second at most).
+ * GET only; anything else is 405, unknown paths 404, both as small JSON.
+ */
+export class AdminServer {
+  private readonly server: http.Server
+  private closed = false
+
+  constructor (private readonly routes: Readonly<Record<string, AdminRoute>>) {
+    this.server = http.createServer((req, res) => { void this.handle(req, res) })
+    this.server.keepAliveTimeout = 5_000
+  }
+
+  private async handle (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0]
+    const route = this.routes[path]
+    try {
+      if (route === undefined) return send(res, 404, 'application/json', JSON.stringify({ error: { code: 'SYM_ERR_NOT_FOUND', message: `no admin route ${path}; try /status, /metrics, /healthz, /readyz` } }))
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('allow', 'GET, HEAD')
+        return send(res, 405, 'application/json', JSON.stringify({ error: { code: 'SYM_ERR_METHOD', message: 'admin routes accept GET only' } }))
+      }
+      const out = await route()
+      send(res, out.status, out.type, req.method === 'HEAD' ? '' : out.body)
+    } catch (err) {
+      send(res, 500, 'application/json', JSON.stringify({ error: { code: 'SYM_ERR_INTERNAL', message: (err as Error).message } }))
+    }
+  }
+
+  /** Bind; resolves with the actual port (0 picks a free one). */
+  listen (host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(new ListenError(`admin listener cannot bind ${host}:${port} (${err.code ?? err.message}); choose another --admin-port or --admin-host`, { cause: err }))
+      }
+      this.server.once('error', onError)
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError)
+        resolve((this.server.address() as { port: number }).port)
+      })
+    })
+  }
+
+  /** Idempotent. */
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.server.closeAllConnections()
+    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+  }
+}
+
+function send (res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}

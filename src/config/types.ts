@@ -1,0 +1,68 @@
+/**
+ * The validated, frozen configuration every module receives. Built once at start-up by
+ * `loadConfig()` (defaults < config file < SYMPHONY_* environment < flags); no module reads
+ * `process.env` or argv on its own.
+ *
+ * Durations are milliseconds, sizes are bytes, whatever unit the user wrote them in.
+ */
+export interface StaticBackend {
+  readonly host: string
+  readonly port: number
+}
+
+export type RuntimeKind = 'docker' | 'process'
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
+
+export interface Config {
+  /** Public listener of the proxy workers. */
+  readonly port: number
+  readonly host: string
+
+  /** Docker image of the service (the control plane). Null when static backends are used. */
+  readonly image: string | null
+  /** Service name used in container names and labels; defaults from the image name. */
+  readonly service: string
+  readonly runtime: RuntimeKind
+  /** Command line for the process runtime (split on spaces at spawn), or a container command override. */
+  readonly command: string | null
+  readonly containerPort: number
+  readonly basePort: number
+  /** Host address container ports are published on. */
+  readonly publishHost: string
+  /** KEY=VALUE pairs passed to every container or process. */
+  readonly env: readonly string[]
+  readonly network: string | null
+  /** Container memory limit in bytes, 0 = none. */
+  readonly memory: number
+  /** Container CPU limit (cores, fractions allowed), 0 = none. */
+  readonly cpus: number
+  readonly cleanupOnExit: boolean
+
+  /** Autoscaler: the sliding window over which requests are counted. */
+  readonly windowMs: number
+  readonly baseScaleCount: number
+  readonly minContainers: number
+  readonly maxContainers: number
+
+  /** Health checks. */
+  readonly faultIntervalMs: number
+  readonly healthPath: string
+  /** Always shorter than faultIntervalMs. */
+  readonly healthTimeoutMs: number
+
+  /** Data plane. */
+  readonly threads: number
+  /** Static backends instead of Docker (empty when --image is used). */
+  readonly backends: readonly StaticBackend[]
+  readonly connectTimeoutMs: number
+  /** Time allowed for the upstream's response headers (and between body chunks). */
+  readonly responseTimeoutMs: number
+  readonly maxBodySize: number
+  readonly drainTimeoutMs: number
+
+  /** Admin listener: /metrics, /status, /healthz, /readyz. */
+  readonly adminHost: string
+  readonly adminPort: number
+
+  readonly logLevel: LogLevel
+}

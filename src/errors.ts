@@ -1,0 +1,78 @@
+/**
+ * One class per condition, each with a stable `code` (undici's errors.js and fastify's codes are
+ * the model). Low-level causes are kept as `cause`. The README's "Errors" table lists every code;
+ * test/errors.test.ts checks that codes are unique and documented.
+ *
+ * Control-plane errors carry the process exit code the CLI uses when they stop start-up.
+ */
+export abstract class SymphonyError extends Error {
+  abstract readonly code: string
+  /** Exit status when this error stops the process. */
+  readonly exitCode: number = 1
+
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+  }
+}
+
+/** A flag, environment variable or config-file value is wrong. Exit 2, like most CLIs' usage errors. */
+export class ConfigError extends SymphonyError {
+  readonly code = 'SYM_ERR_CONFIG'
+  override readonly exitCode = 2
+}
+
+/** The Docker engine cannot be reached (socket missing, permissions, DOCKER_HOST). */
+export class DockerUnavailableError extends SymphonyError {
+  readonly code = 'SYM_ERR_DOCKER_UNAVAILABLE'
+  override readonly exitCode = 3
+}
+
+/** The image is not present locally and could not be pulled. */
+export class ImageUnavailableError extends SymphonyError {
+  readonly code = 'SYM_ERR_IMAGE_UNAVAILABLE'
+  override readonly exitCode = 4
+}
+
+/** A listener (public or admin) could not bind its address. */
+export class ListenError extends SymphonyError {
+  readonly code = 'SYM_ERR_LISTEN'
+  override readonly exitCode = 5
+}
+
+/** A container or process could not be started. Logged and retried by the control loops. */
+export class StartError extends SymphonyError {
+  readonly code = 'SYM_ERR_START'
+}
+
+/**
+ * Data-plane conditions. They never travel as exceptions past the uWS handler: the proxy turns
+ * them into a status and a small JSON body `{"error":{"code":…,"message":…}}` at one boundary
+ * (src/proxy/respond.ts). Listed here so that the codes live in one place.
+ */
+export const ProxyErrorCodes = {
+  /** 502: the upstream refused the connection, reset it, or sent a malformed response. */
+  UPSTREAM_FAILED: 'SYM_ERR_UPSTREAM_FAILED',
+  /** 504: the upstream did not connect or answer in time. */
+  UPSTREAM_TIMEOUT: 'SYM_ERR_UPSTREAM_TIMEOUT',
+  /** 503: no backend is healthy. */
+  NO_BACKEND: 'SYM_ERR_NO_BACKEND',
+  /** 413: the request body is larger than --max-body-size. */
+  BODY_TOO_LARGE: 'SYM_ERR_BODY_TOO_LARGE',
+  /** 400: the request could be read two ways (framing) or is malformed. */
+  BAD_REQUEST: 'SYM_ERR_BAD_REQUEST',
+  /** 503: the gateway is shutting down. */
+  SHUTTING_DOWN: 'SYM_ERR_SHUTTING_DOWN'
+} as const
+
+export type ProxyErrorCode = typeof ProxyErrorCodes[keyof typeof ProxyErrorCodes]
+
+/** Every error code, for the uniqueness/documentation test. */
+export const allErrorCodes: readonly string[] = [
+  'SYM_ERR_CONFIG',
+  'SYM_ERR_DOCKER_UNAVAILABLE',
+  'SYM_ERR_IMAGE_UNAVAILABLE',
+  'SYM_ERR_LISTEN',
+  'SYM_ERR_START',
+  ...Object.values(ProxyErrorCodes)
+]

@@ -1,0 +1,122 @@
+import { Registry, collectDefaultMetrics } from 'prom-client'
+import {
+  MAX_WORKERS, NO_BACKEND, W_LOOP_LAG_US, errorReasonNames, methodNames, statusClassNames, stateNames,
+  latencyBucketsSeconds, workerBase
+} from '../table/layout'
+import type { CounterSampler } from './sampler'
+import type { TableWriter } from '../table/writer'
+
+type Labels = Record<string, string | number>
+interface Value { value: number, labels: Labels, metricName?: string }
+
+/**
+ * A metric whose values are computed at scrape time from the shared table: prom-client calls
+ * `get()` when Prometheus scrapes, so nothing on the request path touches prom-client.
+ */
+class SnapshotMetric {
+  readonly aggregator = 'sum'
+  constructor (
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'gauge' | 'histogram',
+    private readonly values: () => Value[]
+  ) {}
+
+  get (): { name: string, help: string, type: string, aggregator: string, values: Value[] } {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.values() }
+  }
+
+  reset (): void {}
+}
+
+export interface MetricsSources {
+  readonly sampler: CounterSampler
+  readonly table: TableWriter
+  /** Number of proxy worker threads. */
+  readonly threads: number
+  /** Label for a backend slot (its host port); 'none' for gateway answers. */
+  readonly backendLabel: (slot: number) => string | null
+  /** Slots that have ever held a backend (their counters may be non-zero). */
+  readonly knownSlots: () => readonly number[]
+  readonly workerRestarts: () => number
+}
+
+/** The prom-client registry of the main thread (the only one). */
+export function createRegistry (src: MetricsSources): Registry {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'symphony_process_' })
+  const lag = new Int32Array(src.table.sab)
+
+  const backendsWithNone = (): Array<[number, string]> => {
+    const out: Array<[number, string]> = []
+    for (const s of src.knownSlots()) {
+      const label = src.backendLabel(s)
+      if (label !== null) out.push([s, label])
+    }
+    out.push([NO_BACKEND, 'none'])
+    return out
+  }
+
+  const metrics = [
+    new SnapshotMetric('symphony_requests_total', 'Requests answered, by backend (host port, or none when the gateway answered itself), method and status class.', 'counter', () => {
+      src.sampler.sample()
+      const out: Value[] = []
+      for (const [slot, backend] of backendsWithNone()) {
+        for (let m = 0; m < methodNames.length; m++) {
+          for (let c = 0; c < statusClassNames.length; c++) {
+            const v = src.sampler.responses(slot, m, c)
+            if (v > 0) out.push({ value: v, labels: { backend, method: methodNames[m], status_class: statusClassNames[c] } })
+          }
+        }
+      }
+      return out
+    }),
+    new SnapshotMetric('symphony_request_duration_seconds', 'Time from receiving a request to its last response byte handed to the socket.', 'histogram', () => {
+      src.sampler.sample()
+      const h = src.sampler.histogram()
+      const out: Value[] = []
+      let cumulative = 0
+      for (let b = 0; b < latencyBucketsSeconds.length; b++) {
+        cumulative += h.buckets[b]
+        out.push({ value: cumulative, labels: { le: latencyBucketsSeconds[b] }, metricName: 'symphony_request_duration_seconds_bucket' })
+      }
+      out.push({ value: h.count, labels: { le: '+Inf' }, metricName: 'symphony_request_duration_seconds_bucket' })
+      out.push({ value: h.sumSeconds, labels: {}, metricName: 'symphony_request_duration_seconds_sum' })
+      out.push({ value: h.count, labels: {}, metricName: 'symphony_request_duration_seconds_count' })
+      return out
+    }),
+    new SnapshotMetric('symphony_upstream_errors_total', 'Failed upstream exchanges, by backend and reason (connect, timeout, reset, protocol, client_abort, other).', 'counter', () => {
+      src.sampler.sample()
+      const out: Value[] = []
+      for (const [slot, backend] of backendsWithNone()) {
+        if (slot === NO_BACKEND) continue
+        for (let r = 0; r < errorReasonNames.length; r++) {
+          out.push({ value: src.sampler.errors(slot, r), labels: { backend, reason: errorReasonNames[r] } })
+        }
+      }
+      return out
+    }),
+    new SnapshotMetric('symphony_retries_total', 'Requests retried on another backend after a failure, by the backend that failed.', 'counter', () => {
+      src.sampler.sample()
+      return backendsWithNone().filter(([s]) => s !== NO_BACKEND).map(([slot, backend]) => ({ value: src.sampler.retries(slot), labels: { backend } }))
+    }),
+    new SnapshotMetric('symphony_inflight_requests', 'Requests currently forwarded to each backend.', 'gauge', () =>
+      src.table.slots().map((v) => ({ value: src.table.inflight(v.slot), labels: { backend: String(v.port) } }))),
+    new SnapshotMetric('symphony_backends', 'Backends in the table, by state.', 'gauge', () => {
+      const counts = new Array<number>(stateNames.length).fill(0)
+      for (const v of src.table.slots()) counts[v.state]++
+      return stateNames.slice(1).map((state, i) => ({ value: counts[i + 1], labels: { state } }))
+    }),
+    new SnapshotMetric('symphony_worker_event_loop_lag_seconds', 'Largest timer delay seen by each proxy worker thread in its last half-second tick.', 'gauge', () => {
+      const out: Value[] = []
+      for (let w = 0; w < Math.min(src.threads, MAX_WORKERS); w++) {
+        out.push({ value: Atomics.load(lag, workerBase(w) + W_LOOP_LAG_US) / 1e6, labels: { worker: w } })
+      }
+      return out
+    }),
+    new SnapshotMetric('symphony_worker_restarts_total', 'Proxy worker threads that died and were replaced.', 'counter', () =>
+      [{ value: src.workerRestarts(), labels: {} }])
+  ]
+  for (const m of metrics) registry.registerMetric(m as never)
+  return registry
+}

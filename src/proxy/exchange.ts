@@ -1,0 +1,388 @@
+import { Readable } from 'node:stream'
+import type { HttpResponse } from 'uWebSockets.js'
+import type { Dispatcher } from 'undici'
+import { B_INFLIGHT, B_RETRIES, B_ERRORS, ErrorReason, NO_BACKEND, bstatBase } from '../table/layout'
+import { recordResponse } from './record'
+import type { TableReader } from '../table/reader'
+import type { PoolSet } from './upstream'
+import { isHopByHop, connectionTokens } from './headers'
+import { Answers, type GatewayAnswer } from './respond'
+
+/** What every exchange of one worker shares. Built once per worker. */
+export interface ProxyContext {
+  readonly reader: TableReader
+  readonly pools: PoolSet
+  /** Word offset of this worker's block in the table. */
+  readonly workerBase: number
+  readonly maxBodySize: number
+  /** Called when an exchange ends (drain accounting). */
+  onFinished: () => void
+}
+
+// Module-level scratch for res.cork(): cork runs its callback synchronously, so passing the
+// exchange through these avoids a closure per write (STYLE.md hot path rule 3).
+let corkEx: Exchange
+let corkChunk: Buffer
+function corkHead (): void { corkEx.writeHead() }
+function corkChunkWrite (): void { corkEx.writeChunk(corkChunk) }
+function corkEnd (): void { corkEx.writeEnd() }
+function corkAnswer (): void { corkEx.writeAnswer() }
+
+/** Request body handed to undici; uWS pauses the client socket while this buffer is full. */
+class BodyStream extends Readable {
+  constructor (private readonly ex: Exchange) { super({ highWaterMark: 256 * 1024 }) }
+  override _read (): void { this.ex.resumeClient() }
+}
+
+/**
+ * One client request and its upstream exchange. It is the undici dispatch handler itself
+ * (undici 7's native, "legacy" handler shape: raw header buffers and pause by return value), so
+ * no adapter sits between undici's parser and the uWS response.
+ *
+ * Invariants: `res` is never touched after `aborted` or `ended`; every write after the first
+ * synchronous part of the uWS handler happens inside `res.cork()`; exactly one of the terminal
+ * paths (writeEnd, writeAnswer, close after headers, client abort) runs `finish()`.
+ */
+export class Exchange implements Dispatcher.DispatchHandler {
+  aborted = false
+  ended = false
+  private finished = false
+  private headersSent = false
+  private slot = -1
+  private id = 0
+  private attempt = 0
+  private status = 0
+  private contentLength = -1
+  private answer: GatewayAnswer = Answers.upstreamFailed
+  private abortUpstream: ((err?: Error) => void) | null = null
+  private resumeUpstream: (() => void) | null = null
+  private clientPaused = false
+  private dispatched = false
+  private waitingWritable = false
+  private received = 0
+  private pending: Buffer | null = null
+  private pendingOffset = 0
+  private writableHooked = false
+  private head: Buffer[] | null = null
+  private statusText = ''
+  readonly body: BodyStream | null
+
+  constructor (
+    private readonly ctx: ProxyContext,
+    readonly res: HttpResponse,
+    readonly method: string,
+    readonly methodIdx: number,
+    readonly path: string,
+    readonly headers: string[],
+    hasBody: boolean,
+    private readonly t0: number
+  ) {
+    this.body = hasBody ? new BodyStream(this) : null
+  }
+
+  // ---- client side (uWS) ------------------------------------------------------------------
+
+  /** uWS onAborted: the client went away. Cancel the upstream request. */
+  onClientAborted (): void {
+    this.aborted = true
+    if (this.abortUpstream !== null) this.abortUpstream()
+    if (this.body !== null && !this.body.destroyed) this.body.destroy()
+    if (this.slot >= 0) {
+      Atomics.add(this.ctx.reader.i32, bstatBase(this.slot) + B_ERRORS + ErrorReason.CLIENT_ABORT, 1)
+    }
+    this.finish(499)
+  }
+
+  /** uWS onData: a request body chunk, valid only during this call, so it is copied. */
+  onClientData (chunk: ArrayBuffer, isLast: boolean): void {
+    const body = this.body
+    if (body === null || body.destroyed || this.ended) return
+    this.received += chunk.byteLength
+    if (this.received > this.ctx.maxBodySize) {
+      body.destroy()
+      if (this.abortUpstream !== null) this.abortUpstream()
+      this.fail(Answers.bodyTooLarge)
+      return
+    }
+    if (chunk.byteLength > 0 && !body.push(Buffer.from(new Uint8Array(chunk))) && !isLast) {
+      this.clientPaused = true
+      this.res.pause()
+    }
+    if (isLast) body.push(null)
+  }
+
+  /** BodyStream wants more: let uWS read from the client socket again. */
+  resumeClient (): void {
+    if (!this.clientPaused || this.aborted || this.ended) return
+    this.clientPaused = false
+    this.res.resume()
+  }
+
+  // ---- upstream side (undici) ---------------------------------------------------------------
+
+  /** Pick a backend (round robin) and send the request there. */
+  start (): void {
+    const reader = this.ctx.reader
+    for (;;) {
+      if (!reader.pick(this.slot)) {
+        this.slot = -1
+        this.fail(Answers.noBackend)
+        return
+      }
+      const pool = this.ctx.pools.get(reader.pickedSlot, reader.pickedId)
+      if (pool === null) continue // the slot changed between the pick and now: pick again
+      this.slot = reader.pickedSlot
+      this.id = reader.pickedId
+      Atomics.add(reader.i32, bstatBase(this.slot) + B_INFLIGHT, 1)
+      this.dispatched = true
+      pool.dispatch({
+        path: this.path,
+        method: this.method as Dispatcher.HttpMethod,
+        headers: this.headers,
+        body: this.body,
+        // We retry ourselves, on another backend; undici must not replay on the same one.
+        idempotent: false
+      }, this)
+      return
+    }
+  }
+
+  onConnect (abort: (err?: Error) => void): void {
+    this.abortUpstream = abort
+    if (this.aborted) abort()
+  }
+
+  onHeaders (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) return true // 1xx interim answers are not relayed (uWS has no API for them)
+    if (this.aborted || this.ended) return false
+    this.resumeUpstream = resume
+    this.status = statusCode
+    this.statusText = statusText
+    this.head = rawHeaders
+    corkEx = this
+    this.res.cork(corkHead)
+    return true
+  }
+
+  /** Inside cork: status line and the upstream's end-to-end headers. */
+  writeHead (): void {
+    const res = this.res
+    const raw = this.head as Buffer[]
+    this.head = null
+    res.writeStatus(this.statusText === '' ? String(this.status) : `${this.status} ${this.statusText}`)
+    let dropped: string[] | null = null
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i].length === 10 && raw[i].toString('latin1').toLowerCase() === 'connection') {
+        dropped = connectionTokens(raw[i + 1].toString('latin1'))
+      }
+    }
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i].toString('latin1').toLowerCase()
+      if (isHopByHop(name) || name === 'date') continue // uWS writes its own Date
+      if (name === 'content-length') {
+        // uWS writes the framing itself (tryEnd with the total, or chunked).
+        this.contentLength = Number(raw[i + 1].toString('latin1'))
+        continue
+      }
+      if (dropped !== null && dropped.includes(name)) continue
+      res.writeHeader(raw[i], raw[i + 1])
+    }
+    this.headersSent = true
+  }
+
+  onData (chunk: Buffer): boolean {
+    if (this.aborted || this.ended) return false
+    corkEx = this
+    corkChunk = chunk
+    this.res.cork(corkChunkWrite)
+    return this.pending === null && !this.waitingWritable
+  }
+
+  /** Inside cork: one response body chunk, with backpressure. */
+  writeChunk (chunk: Buffer): void {
+    const res = this.res
+    if (this.contentLength >= 0) {
+      this.pendingOffset = res.getWriteOffset()
+      const [ok, done] = res.tryEnd(chunk, this.contentLength)
+      if (done) {
+        this.ended = true
+        this.finish(this.status)
+      } else if (!ok) {
+        this.pending = chunk
+        this.hookWritable()
+      }
+    } else if (!res.write(chunk)) {
+      // write() buffered the whole chunk; stop reading upstream until the client drains it.
+      this.waitingWritable = true
+      this.hookWritable()
+    }
+  }
+
+  private hookWritable (): void {
+    if (this.writableHooked) return
+    this.writableHooked = true
+    this.res.onWritable((offset) => this.onWritable(offset))
+  }
+
+  private onWritable (offset: number): boolean {
+    if (this.aborted || this.ended) return true
+    const pending = this.pending
+    if (pending !== null) {
+      const [ok, done] = this.res.tryEnd(pending.subarray(offset - this.pendingOffset), this.contentLength)
+      if (done) {
+        this.pending = null
+        this.ended = true
+        this.finish(this.status)
+        return true
+      }
+      if (!ok) return false
+      this.pending = null
+    }
+    this.waitingWritable = false
+    if (this.resumeUpstream !== null) this.resumeUpstream()
+    return true
+  }
+
+  onComplete (): void {
+    if (this.aborted || this.ended) return
+    corkEx = this
+    this.res.cork(corkEnd)
+  }
+
+  /** Inside cork: end the response (bodies not yet ended by tryEnd, and bodiless answers). */
+  writeEnd (): void {
+    const res = this.res
+    this.ended = true
+    if (this.method === 'HEAD' || this.status === 204 || this.status === 304) {
+      // No body by definition (RFC 9110 6.4.1); HEAD keeps the length the upstream reported.
+      if (this.method === 'HEAD' && this.contentLength >= 0) res.endWithoutBody(this.contentLength)
+      else res.endWithoutBody()
+    } else if (this.contentLength >= 0) {
+      // The upstream sent fewer bytes than it announced: do not pretend the body is complete.
+      if (res.getWriteOffset() < this.contentLength) res.close()
+      else res.end()
+    } else {
+      res.end()
+    }
+    this.finish(this.status)
+  }
+
+  onError (err: Error): void {
+    const reader = this.ctx.reader
+    this.releaseInflight()
+    const slot = this.slot
+    this.abortUpstream = null
+    if (this.aborted || this.ended) return
+    const reason = classify(err)
+    if (slot >= 0) {
+      Atomics.add(reader.i32, bstatBase(slot) + B_ERRORS + reason, 1)
+      if (reason === ErrorReason.CONNECT) reader.markSuspect(slot, this.id)
+    }
+    if (!this.headersSent && this.canRetry(reason)) {
+      this.attempt++
+      Atomics.add(reader.i32, bstatBase(slot) + B_RETRIES, 1)
+      this.start()
+      return
+    }
+    if (this.headersSent) {
+      // Part of the answer is on the wire: the only honest signal left is closing it.
+      this.ended = true
+      this.res.close()
+      this.finish(this.status)
+      return
+    }
+    this.fail(reason === ErrorReason.TIMEOUT ? Answers.upstreamTimeout : Answers.upstreamFailed)
+  }
+
+  /**
+   * Retry once, on another backend, when no byte of the request can have reached the upstream
+   * (a failed connect), or when the method is idempotent and the request body was not consumed.
+   */
+  private canRetry (reason: number): boolean {
+    if (this.attempt > 0) return false
+    const body = this.body
+    const untouched = body === null || (!body.readableDidRead && !body.destroyed)
+    if (!untouched) return false
+    if (reason === ErrorReason.CONNECT) return true
+    return reason === ErrorReason.RESET && (this.methodIdx <= 1 || this.method === 'PUT' || this.method === 'DELETE' || this.method === 'OPTIONS')
+  }
+
+  // ---- answers made by the gateway ----------------------------------------------------------
+
+  /** Answer with a gateway error (nothing of an upstream answer has been written). */
+  fail (answer: GatewayAnswer): void {
+    if (this.aborted || this.ended) return
+    if (this.headersSent) {
+      this.ended = true
+      this.res.close()
+      this.finish(this.status)
+      return
+    }
+    this.answer = answer
+    corkEx = this
+    this.res.cork(corkAnswer)
+  }
+
+  /** Inside cork. */
+  writeAnswer (): void {
+    const a = this.answer
+    const res = this.res
+    this.ended = true
+    this.status = a.statusCode
+    res.writeStatus(a.status)
+    res.writeHeader('content-type', 'application/json')
+    if (a.retryAfter > 0) res.writeHeader('retry-after', String(a.retryAfter))
+    res.end(a.body, a.close)
+    if (this.abortUpstream !== null) this.abortUpstream()
+    this.finish(a.statusCode)
+  }
+
+  /** Count the exchange once: status class per backend and method, latency histogram. */
+  private finish (status: number): void {
+    if (this.finished) return
+    this.finished = true
+    const i32 = this.ctx.reader.i32
+    const backend = this.slot >= 0 ? this.slot : NO_BACKEND
+    this.releaseInflight()
+    if (status !== 499) recordResponse(i32, backend, this.methodIdx, status, this.ctx.workerBase, this.t0)
+    this.ctx.onFinished()
+  }
+
+  /** Drop this exchange from its backend's in-flight gauge, once per dispatch. */
+  private releaseInflight (): void {
+    if (!this.dispatched) return
+    this.dispatched = false
+    Atomics.sub(this.ctx.reader.i32, bstatBase(this.slot) + B_INFLIGHT, 1)
+  }
+}
+
+/** Map an undici/socket error to a counted reason (and so to 502 or 504). */
+export function classify (err: Error & { code?: string }): number {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EAI_AGAIN':
+    case 'EADDRNOTAVAIL':
+      return ErrorReason.CONNECT
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return ErrorReason.CONNECT
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'ETIMEDOUT':
+      return ErrorReason.TIMEOUT
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_SOCKET':
+      return ErrorReason.RESET
+    case 'HPE_INVALID_CONSTANT':
+    case 'HPE_INVALID_HEADER_TOKEN':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+    case 'UND_ERR_INFO':
+      return ErrorReason.PROTOCOL
+    default:
+      return err.name === 'HTTPParserError' ? ErrorReason.PROTOCOL : ErrorReason.OTHER
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Header rules of a forwarding proxy (RFC 9110 section 7.6.1): connection-specific ("hop-by-hop")
+ * fields are not forwarded, nor are fields named in the Connection header.
+ */
+
+/**
+ * True for fields that describe one connection only. Names must be lower case (uWS gives request
+ * names lower-cased). `expect` is here too: uWS answers `100-continue` to the client itself, and
+ * undici refuses to send the field.
+ */
+export function isHopByHop (name: string): boolean {
+  switch (name) {
+    case 'connection':
+    case 'keep-alive':
+    case 'proxy-connection':
+    case 'te':
+    case 'trailer':
+    case 'transfer-encoding':
+    case 'upgrade':
+    case 'expect':
+    case 'http2-settings':
+      return true
+    default:
+      return false
+  }
+}
+
+/**
+ * Field names listed in a Connection header beyond `close` and `keep-alive` (which name no other
+ * field we would forward anyway), lower-cased; null when there are none, the common case.
+ */
+export function connectionTokens (value: string): string[] | null {
+  let out: string[] | null = null
+  for (const raw of value.split(',')) {
+    const token = raw.trim().toLowerCase()
+    if (token === '' || token === 'close' || token === 'keep-alive') continue
+    if (out === null) out = []
+    out.push(token)
+  }
+  return out
+}
+
+/** Remove from a flat [name, value, …] list the fields named in `tokens`. */
+export function dropNamed (flat: string[], tokens: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < flat.length; i += 2) {
+    if (!tokens.includes(flat[i])) out.push(flat[i], flat[i + 1])
+  }
+  return out
+}
+
+/** RFC 9110 section 8.6: Content-Length is 1*DIGIT. Returns -1 when the value is not that. */
+export function parseContentLength (value: string): number {
+  if (value.length === 0 || value.length > 15) return -1
+  let n = 0
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i) - 48
+    if (c < 0 || c > 9) return -1
+    n = n * 10 + c
+  }
+  return n
+}
+
+/** Methods whose repetition has the same effect as one request (RFC 9110 section 9.2.2). */
+export function isIdempotent (method: string): boolean {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+    case 'PUT':
+    case 'DELETE':
+    case 'OPTIONS':
+    case 'TRACE':
+      return true
+    default:
+      return false
+  }
+}

@@ -1,0 +1,147 @@
+import net from 'node:net'
+import path from 'node:path'
+import { MessageChannel, type MessagePort } from 'node:worker_threads'
+import { Piscina } from 'piscina'
+import { ListenError } from '../errors'
+import type { Logger } from '../log'
+import type { ServeTask, WorkerMessage } from '../../workers/proxy'
+
+export interface ProxyWorkersOptions {
+  readonly sab: SharedArrayBuffer
+  readonly threads: number
+  readonly host: string
+  readonly port: number
+  readonly connectTimeoutMs: number
+  readonly responseTimeoutMs: number
+  readonly maxBodySize: number
+  readonly log: Logger
+  /** Called each time a worker thread died and was replaced (for metrics). */
+  readonly onRestart?: (workerIndex: number) => void
+}
+
+/** A port that was free a moment ago on `host`. */
+function freePort (host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, host, () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+const WORKER_FILE = path.join(__dirname, '..', '..', 'workers', 'proxy.js')
+
+/**
+ * The proxy worker threads, hosted by piscina: one long-lived `serve` task per thread.
+ *
+ * piscina's idle workers would park in `Atomics.wait`, which freezes a uWS event loop, so its
+ * atomics are disabled; with minThreads = maxThreads = N and one task per thread each thread
+ * runs exactly one serve task. A thread that dies (an uncaught exception closes its App and
+ * exits, see workers/proxy.ts) fails its task; piscina replaces the thread and we run the same
+ * task index on it again at once.
+ */
+export class ProxyWorkers {
+  private readonly pool: Piscina
+  private readonly ctls: Array<MessagePort | undefined> = []
+  private readonly running: Array<Promise<unknown> | undefined> = []
+  private stopping = false
+  private closed = false
+  /** The port all workers listen on (resolved when --port was 0). */
+  port = 0
+  restarts = 0
+
+  constructor (private readonly options: ProxyWorkersOptions) {
+    this.pool = new Piscina({
+      filename: WORKER_FILE,
+      minThreads: options.threads,
+      maxThreads: options.threads,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      atomics: 'disabled',
+      concurrentTasksPerWorker: 1,
+      maxQueue: options.threads
+    })
+  }
+
+  /**
+   * Start every worker. The first one binds; the rest share its port (SO_REUSEPORT). uSockets
+   * sets SO_REUSEPORT only for a non-zero port, so port 0 (tests) is first resolved to a free
+   * port here.
+   */
+  async start (): Promise<number> {
+    const wanted = this.options.port === 0 ? await freePort(this.options.host) : this.options.port
+    this.port = await this.run(0, wanted)
+    const rest: Array<Promise<number>> = []
+    for (let i = 1; i < this.options.threads; i++) rest.push(this.run(i, this.port))
+    await Promise.all(rest)
+    return this.port
+  }
+
+  /** Run serve task `index`; resolves with the bound port once that worker listens. */
+  private run (index: number, port: number): Promise<number> {
+    const { port1, port2 } = new MessageChannel()
+    this.ctls[index] = port1
+    const task: ServeTask = {
+      sab: this.options.sab,
+      workerIndex: index,
+      host: this.options.host,
+      port,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      responseTimeoutMs: this.options.responseTimeoutMs,
+      maxBodySize: this.options.maxBodySize,
+      ctl: port2
+    }
+    return new Promise<number>((resolve, reject) => {
+      let listening = false
+      port1.on('message', (msg: WorkerMessage) => {
+        if (msg.type === 'listening') { listening = true; resolve(msg.port) }
+        if (msg.type === 'listen-failed') reject(new ListenError(`${msg.message}; choose another --port or --host`))
+      })
+      const done = this.pool.run(task, { transferList: [port2] as any })
+      this.running[index] = done
+      done.then(() => port1.close(), (err: Error) => {
+        port1.close()
+        if (!listening) { reject(err); return }
+        if (this.stopping || this.closed) return
+        this.restarts++
+        this.options.log.error('proxy worker died; starting a replacement', { worker: index, error: err.message })
+        this.options.onRestart?.(index)
+        this.run(index, this.port).catch((e: Error) => {
+          this.options.log.error('replacement proxy worker failed to start', { worker: index, error: e.message })
+        })
+      })
+    })
+  }
+
+  /**
+   * Stop accepting, let in-flight requests finish for up to `timeoutMs`, then close every
+   * connection. Resolves when every worker has closed its App.
+   */
+  async drain (timeoutMs: number): Promise<void> {
+    this.stopping = true
+    for (const ctl of this.ctls) ctl?.postMessage({ type: 'drain' })
+    const all = Promise.allSettled(this.running)
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = await Promise.race([
+      all.then(() => false),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), timeoutMs) })
+    ])
+    clearTimeout(timer)
+    if (timedOut) {
+      this.options.log.warn('drain timeout reached; closing remaining connections', { timeoutMs })
+      for (const ctl of this.ctls) {
+        try { ctl?.postMessage({ type: 'close' }) } catch {}
+      }
+      await all
+    }
+  }
+
+  /** Idempotent: drain (if not done) with no grace, then end the threads. */
+  async close (): Promise<void> {
+    if (this.closed) return
+    if (!this.stopping) await this.drain(0)
+    this.closed = true
+    await this.pool.destroy()
+  }
+}

@@ -1,0 +1,96 @@
+import {
+  CURSOR, ROT_SEQ, ROT_LEN, ROT_ENTRIES, ROT_ENTRY_WORDS, S_SEQ, S_STATE, S_ID, S_PORT, S_HOST_LEN,
+  S_HOST, B_SUSPECT, slotBase, bstatBase, checkTableBuffer
+} from './layout'
+
+/** A consistent copy of one slot, taken under its seqlock. */
+export interface SlotSnapshot {
+  id: number
+  state: number
+  port: number
+  host: string
+}
+
+/**
+ * The workers' side of the backend table. `pick()` is the per-request hot path: it allocates
+ * nothing and returns the chosen slot through `pickedSlot`/`pickedId`.
+ *
+ * Round robin is exact across threads because every pick takes its position from one shared
+ * cursor with `Atomics.add`: N healthy backends and k*N picks give k each, whichever thread made
+ * them. A slot whose `suspect` word holds its current id (a worker saw its connection fail) is
+ * skipped until the main thread's next passing health check clears it.
+ */
+export class TableReader {
+  readonly i32: Int32Array
+  private readonly u32: Uint32Array
+  pickedSlot = -1
+  pickedId = 0
+
+  constructor (sab: SharedArrayBuffer) {
+    checkTableBuffer(sab)
+    this.i32 = new Int32Array(sab)
+    this.u32 = new Uint32Array(sab)
+  }
+
+  /**
+   * Choose the next healthy backend, skipping `avoidSlot` (the one a retry just failed on) and
+   * suspect slots. Returns false when there is none.
+   */
+  pick (avoidSlot: number): boolean {
+    const i32 = this.i32
+    for (;;) {
+      const seq = Atomics.load(i32, ROT_SEQ)
+      if ((seq & 1) !== 0) continue // the main thread is mid-write: a few instructions, spin
+      const len = Atomics.load(i32, ROT_LEN)
+      let found = false
+      if (len > 0) {
+        const start = Atomics.add(this.u32, CURSOR, 1) % len
+        for (let k = 0; k < len; k++) {
+          let e = start + k
+          if (e >= len) e -= len
+          const slot = Atomics.load(i32, ROT_ENTRIES + e * ROT_ENTRY_WORDS)
+          const id = Atomics.load(i32, ROT_ENTRIES + e * ROT_ENTRY_WORDS + 1)
+          if (slot === avoidSlot || Atomics.load(i32, bstatBase(slot) + B_SUSPECT) === id) continue
+          this.pickedSlot = slot
+          this.pickedId = id
+          found = true
+          break
+        }
+      }
+      if (Atomics.load(i32, ROT_SEQ) === seq) {
+        if (!found) this.pickedSlot = -1
+        return found
+      }
+    }
+  }
+
+  /** Read a slot consistently. Allocates (the host string): call only when a pool is (re)built. */
+  readSlot (slot: number): SlotSnapshot {
+    const i32 = this.i32
+    const base = slotBase(slot)
+    for (;;) {
+      const seq = Atomics.load(i32, base + S_SEQ)
+      if ((seq & 1) !== 0) continue
+      const id = Atomics.load(i32, base + S_ID)
+      const state = Atomics.load(i32, base + S_STATE)
+      const port = Atomics.load(i32, base + S_PORT)
+      const len = Atomics.load(i32, base + S_HOST_LEN)
+      let host = ''
+      for (let c = 0; c < len && c < 96; c++) {
+        const word = Atomics.load(i32, base + S_HOST + (c >> 2))
+        host += String.fromCharCode((word >>> ((c & 3) * 8)) & 0xff)
+      }
+      if (Atomics.load(i32, base + S_SEQ) === seq) return { id, state, port, host }
+    }
+  }
+
+  /** Current id of a slot (0 when empty): cheap check whether a cached pool is stale. */
+  slotId (slot: number): number {
+    return Atomics.load(this.i32, slotBase(slot) + S_ID)
+  }
+
+  /** Passive health: flag the slot's backend `id` as failing until a health check passes. */
+  markSuspect (slot: number, id: number): void {
+    Atomics.store(this.i32, bstatBase(slot) + B_SUSPECT, id)
+  }
+}

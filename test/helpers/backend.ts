@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto'
+import uWS from 'uWebSockets.js'
+import type { HttpResponse, HttpRequest, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
+
+/** What a test backend saw of one request. */
+export interface Seen {
+  method: string
+  url: string
+  query: string
+  headers: Array<[string, string]>
+  bodyLength: number
+  sha256: string
+}
+
+export interface TestBackend {
+  readonly port: number
+  readonly name: string
+  /** Requests received, in order. */
+  readonly seen: Seen[]
+  /** Health answers to replay, one per health request, then the last one forever (Traefik's newHTTPServer(503, 200) style). */
+  healthScript: number[]
+  close (): void
+}
+
+/**
+ * A real uWS HTTP backend on 127.0.0.1 for tests. Routes:
+ * - GET /api/v1/_health: next status of healthScript
+ * - /echo (any method): JSON of what arrived, body hashed while streaming
+ * - /slow?ms=N: answers after N ms
+ * - /bytes?n=N: N bytes of a repeating pattern, streamed with backpressure, Content-Length set
+ * - /chunked?n=N: N bytes without Content-Length (chunked)
+ * - /cookies: two Set-Cookie fields
+ * - /status?code=N: that status, no body for 204/304
+ * - anything else: 200 with the backend's name
+ */
+export async function startBackend (name: string, port = 0): Promise<TestBackend> {
+  const app: TemplatedApp = uWS.App()
+  const seen: Seen[] = []
+  const state = { healthScript: [200] as number[] }
+  let listen: us_listen_socket | null = null
+  app.any('/*', (res: HttpResponse, req: HttpRequest) => {
+    const method = req.getCaseSensitiveMethod()
+    const url = req.getUrl()
+    const query = req.getQuery() ?? ''
+    const headers: Array<[string, string]> = []
+    req.forEach((k, v) => headers.push([k, v]))
+    let aborted = false
+    res.onAborted(() => { aborted = true })
+    if (url === '/api/v1/_health') {
+      const code = state.healthScript.length > 1 ? state.healthScript.shift() as number : state.healthScript[0]
+      res.writeStatus(String(code)).end(JSON.stringify({ name, code }))
+      return
+    }
+    if (url === '/slow') {
+      const ms = Number(new URLSearchParams(query).get('ms') ?? '100')
+      setTimeout(() => { if (!aborted) res.cork(() => res.end(name)) }, ms)
+      return
+    }
+    if (url === '/bytes' || url === '/chunked') {
+      const n = Number(new URLSearchParams(query).get('n') ?? '0')
+      streamBytes(res, n, url === '/bytes', () => aborted)
+      return
+    }
+    if (url === '/cookies') {
+      res.writeHeader('set-cookie', 'a=1; Path=/').writeHeader('set-cookie', 'b=2; Path=/').writeHeader('x-backend', name).end('ok')
+      return
+    }
+    if (url === '/status') {
+      const code = Number(new URLSearchParams(query).get('code') ?? '200')
+      res.writeStatus(String(code))
+      if (code === 204 || code === 304) res.endWithoutBody()
+      else res.end(`status ${code}`)
+      return
+    }
+    const hash = createHash('sha256')
+    let length = 0
+    res.onData((chunk, isLast) => {
+      hash.update(Buffer.from(chunk))
+      length += chunk.byteLength
+      if (!isLast) return
+      const s: Seen = { method, url, query, headers, bodyLength: length, sha256: hash.digest('hex') }
+      seen.push(s)
+      if (!aborted) res.cork(() => res.writeHeader('x-backend', name).writeHeader('content-type', 'application/json').end(JSON.stringify({ name, ...s })))
+    })
+  })
+  const bound = await new Promise<number>((resolve, reject) => {
+    app.listen('127.0.0.1', port, (s) => {
+      if (s === false) return reject(new Error(`backend ${name} cannot listen on ${port}`))
+      listen = s
+      resolve(uWS.us_socket_local_port(s))
+    })
+  })
+  return {
+    port: bound,
+    name,
+    seen,
+    get healthScript () { return state.healthScript },
+    set healthScript (v: number[]) { state.healthScript = v },
+    close () {
+      if (listen !== null) uWS.us_listen_socket_close(listen)
+      listen = null;
+      (app as TemplatedApp & { close: () => void }).close()
+    }
+  }
+}
+
+/** Pattern byte i of a generated body (so clients can check what arrived). */
+export function patternByte (i: number): number { return (i * 31 + 7) & 0xff }
+
+function streamBytes (res: HttpResponse, total: number, withLength: boolean, aborted: () => boolean): void {
+  const CHUNK = 64 * 1024
+  const block = Buffer.alloc(CHUNK)
+  let sent = 0
+  const fill = (offset: number, n: number): Buffer => {
+    const b = n === CHUNK ? block : Buffer.alloc(n)
+    for (let i = 0; i < n; i++) b[i] = patternByte(offset + i)
+    return b
+  }
+  if (!withLength) {
+    // Chunked: write() buffers whatever it cannot send; wait for onWritable to keep memory bounded.
+    const pump = (): void => {
+      while (sent < total && !aborted()) {
+        const n = Math.min(CHUNK, total - sent)
+        const ok = res.write(fill(sent, n))
+        sent += n
+        if (!ok) return
+      }
+      if (!aborted() && sent >= total) res.end()
+    }
+    res.onWritable(() => { res.cork(pump); return true })
+    res.cork(pump)
+    return
+  }
+  let pending: Buffer | null = null
+  let pendingOffset = 0
+  const pump = (): void => {
+    while (sent < total && !aborted()) {
+      const n = Math.min(CHUNK, total - sent)
+      const chunk = fill(sent, n)
+      pendingOffset = res.getWriteOffset()
+      const [ok, done] = res.tryEnd(chunk, total)
+      sent += n
+      if (done) return
+      if (!ok) { pending = Buffer.from(chunk); return }
+    }
+    if (total === 0) res.end()
+  }
+  res.onWritable((offset) => {
+    if (pending !== null) {
+      const [ok, done] = res.tryEnd(pending.subarray(offset - pendingOffset), total)
+      if (done) return true
+      if (!ok) return false
+      pending = null
+    }
+    res.cork(pump)
+    return true
+  })
+  res.cork(pump)
+}

@@ -1,0 +1,224 @@
+/**
+ * Proxy worker: one uWebSockets.js App per thread, all listening on the same port (uWS sets
+ * SO_REUSEPORT, so the kernel spreads connections over the threads). Hosted by piscina as one
+ * long-lived `serve` task per thread (src/proxy/workers.ts).
+ *
+ * Control messages arrive on the task's MessagePort: `drain` (stop accepting, finish in-flight
+ * requests, then close), `close` (close now). The task's promise settles when the App is closed.
+ */
+import type { MessagePort } from 'node:worker_threads'
+import uWS from 'uWebSockets.js'
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
+import { TableReader } from '../src/table/reader'
+import { workerBase, methodIndex, W_REQUESTS, W_LOOP_LAG_US, W_HEARTBEAT, NO_BACKEND } from '../src/table/layout'
+import { recordResponse } from '../src/proxy/record'
+import { PoolSet } from '../src/proxy/upstream'
+import { Exchange, type ProxyContext } from '../src/proxy/exchange'
+import { isHopByHop, connectionTokens, dropNamed, parseContentLength } from '../src/proxy/headers'
+import { Answers, type GatewayAnswer } from '../src/proxy/respond'
+
+export interface ServeTask {
+  readonly sab: SharedArrayBuffer
+  readonly workerIndex: number
+  readonly host: string
+  /** 0 picks a free port (the first worker does this; the others then share its port). */
+  readonly port: number
+  readonly connectTimeoutMs: number
+  readonly responseTimeoutMs: number
+  readonly maxBodySize: number
+  readonly ctl: MessagePort
+}
+
+export type WorkerMessage =
+  | { type: 'listening', port: number }
+  | { type: 'listen-failed', message: string }
+  | { type: 'drained' }
+
+/** uWS App.close() exists at runtime in this build but is missing from its typings. */
+type ClosableApp = TemplatedApp & { close: () => void }
+
+let app: ClosableApp | null = null
+
+// An uncaught exception in a thread that still has uWS sockets on its loop aborts the whole
+// process (uv_loop_close with open handles, see ../shared/ENVIRONMENT.md). Close the App, then
+// end only this thread; the pool in the main thread starts a replacement.
+process.on('uncaughtException', (err) => {
+  try { process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'proxy worker crashed', error: String(err && (err as Error).stack) }) + '\n') } catch {}
+  try { app?.close() } catch {}
+  process.exit(1)
+})
+
+export default async function serve (task: ServeTask): Promise<string> {
+  const reader = new TableReader(task.sab)
+  const i32 = reader.i32
+  const wbase = workerBase(task.workerIndex)
+  const pools = new PoolSet(reader, task)
+  let inflight = 0
+  let draining = false
+  let listenSocket: us_listen_socket | null = null
+  let settle: () => void = () => {}
+  const closed = new Promise<void>((resolve) => { settle = resolve })
+
+  const ctx: ProxyContext = {
+    reader,
+    pools,
+    workerBase: wbase,
+    maxBodySize: task.maxBodySize,
+    onFinished: () => {
+      inflight--
+      if (draining && inflight === 0) shutdown()
+    }
+  }
+
+  // Request headers are gathered by a module-level function into these, so that reading them
+  // allocates no closure per request.
+  let hdrs: string[] = []
+  let contentLengths = 0
+  let contentLength = -1
+  let chunked = false
+  let badTE = false
+  let hostHeader = ''
+  let xff = ''
+  let connection = ''
+  function collect (name: string, value: string): void {
+    switch (name) {
+      case 'content-length':
+        contentLengths++
+        contentLength = parseContentLength(value)
+        hdrs.push(name, value)
+        return
+      case 'transfer-encoding':
+        // uWS decodes exactly one coding, chunked; anything else could be read two ways.
+        if (value.trim().toLowerCase() === 'chunked') chunked = true
+        else badTE = true
+        return
+      case 'host':
+        hostHeader = value
+        break
+      case 'x-forwarded-for':
+        xff = value
+        return
+      case 'x-forwarded-proto':
+      case 'x-forwarded-host':
+        return
+      case 'connection':
+        connection = value
+        return
+    }
+    if (!isHopByHop(name)) hdrs.push(name, value)
+  }
+
+  function onRequest (res: HttpResponse, req: HttpRequest): void {
+    Atomics.add(i32, wbase + W_REQUESTS, 1)
+    const t0 = performance.now()
+    const method = req.getCaseSensitiveMethod()
+    const query = req.getQuery()
+    const path = query === undefined || query === '' ? req.getUrl() : req.getUrl() + '?' + query
+    hdrs = []
+    contentLengths = 0
+    contentLength = -1
+    chunked = false
+    badTE = false
+    hostHeader = ''
+    xff = ''
+    connection = ''
+    req.forEach(collect)
+    const mi = methodIndex(method)
+
+    let reject: GatewayAnswer | null = null
+    if (draining) reject = Answers.shuttingDown
+    else if (badTE || (chunked && contentLengths > 0)) reject = Answers.badFraming
+    else if (contentLengths > 1 || (contentLengths === 1 && contentLength < 0)) reject = Answers.badContentLength
+    else if (contentLength > task.maxBodySize) reject = Answers.bodyTooLarge
+    if (reject !== null) {
+      answerNow(res, reject, mi, t0)
+      return
+    }
+
+    const client = Buffer.from(res.getRemoteAddressAsText()).toString('latin1')
+    let headers = hdrs
+    if (connection !== '') {
+      const tokens = connectionTokens(connection)
+      if (tokens !== null) headers = dropNamed(headers, tokens)
+    }
+    headers.push('x-forwarded-for', xff === '' ? client : xff + ', ' + client)
+    headers.push('x-forwarded-proto', 'http')
+    if (hostHeader !== '') headers.push('x-forwarded-host', hostHeader)
+
+    const ex = new Exchange(ctx, res, method, mi, path, headers, chunked || contentLength > 0, t0)
+    inflight++
+    res.onAborted(() => ex.onClientAborted())
+    if (ex.body !== null) res.onData((chunk, isLast) => ex.onClientData(chunk, isLast))
+    ex.start()
+  }
+
+  /** Synchronous gateway answer, before any upstream work (still corked by uWS). */
+  function answerNow (res: HttpResponse, a: GatewayAnswer, mi: number, t0: number): void {
+    res.writeStatus(a.status)
+    res.writeHeader('content-type', 'application/json')
+    if (a.retryAfter > 0) res.writeHeader('retry-after', String(a.retryAfter))
+    res.end(a.body, a.close)
+    recordResponse(i32, NO_BACKEND, mi, a.statusCode, wbase, t0)
+  }
+
+  function shutdown (): void {
+    if (app === null) return
+    if (listenSocket !== null) {
+      uWS.us_listen_socket_close(listenSocket)
+      listenSocket = null
+    }
+    const a = app
+    app = null
+    clearInterval(tick)
+    a.close()
+    void pools.close().finally(settle)
+  }
+
+  // Maintenance tick: event-loop lag, heartbeat, and closing pools of departed backends.
+  const TICK_MS = 500
+  let last = performance.now()
+  const tick = setInterval(() => {
+    const now = performance.now()
+    const lag = Math.max(0, now - last - TICK_MS)
+    last = now
+    Atomics.store(i32, wbase + W_LOOP_LAG_US, Math.min(0x7fffffff, Math.round(lag * 1000)))
+    Atomics.add(i32, wbase + W_HEARTBEAT, 1)
+    pools.sweep()
+  }, TICK_MS)
+
+  task.ctl.on('message', (msg: { type: string }) => {
+    if (msg.type === 'drain') {
+      draining = true
+      if (listenSocket !== null) {
+        uWS.us_listen_socket_close(listenSocket)
+        listenSocket = null
+      }
+      if (inflight === 0) shutdown()
+    } else if (msg.type === 'close') {
+      shutdown()
+    }
+  })
+
+  app = uWS.App() as ClosableApp
+  app.any('/*', onRequest)
+  const port = await new Promise<number>((resolve) => {
+    (app as ClosableApp).listen(task.host, task.port, (socket) => {
+      if (socket === false) return resolve(-1)
+      listenSocket = socket
+      resolve(uWS.us_socket_local_port(socket))
+    })
+  })
+  if (port < 0) {
+    const message = `cannot listen on ${task.host}:${task.port} (address in use or not available)`
+    task.ctl.postMessage({ type: 'listen-failed', message } satisfies WorkerMessage)
+    shutdown()
+    await closed
+    task.ctl.close()
+    return 'listen-failed'
+  }
+  task.ctl.postMessage({ type: 'listening', port } satisfies WorkerMessage)
+  await closed
+  task.ctl.postMessage({ type: 'drained' } satisfies WorkerMessage)
+  task.ctl.close()
+  return 'closed'
+}
