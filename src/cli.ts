@@ -1,0 +1,51 @@
+/**
+ * The `symphony` command (bin/symphony.js): load the configuration, then hand over to
+ * `run(config)`. A user's mistake is one line on stderr and a documented exit code; only a bug
+ * prints a stack trace (exit 70, EX_SOFTWARE in sysexits.h).
+ */
+import { SymphonyError } from './errors'
+import { loadConfig, type LoadResult } from './config/load'
+
+const EX_SOFTWARE = 70
+
+/**
+ * Runs the CLI with `argv` (without node and script). Never rejects: every failure ends as a
+ * message on stderr and an exit status.
+ */
+export async function main (argv: string[]): Promise<void> {
+  let result: LoadResult
+  try {
+    result = loadConfig(argv, process.env)
+  } catch (err) {
+    // Nothing is running yet: set the status and let the process end on its own, which also
+    // lets stdout/stderr flush when they are pipes.
+    process.exitCode = report(err)
+    return
+  }
+  if ('help' in result) {
+    process.stdout.write(result.help)
+    return
+  }
+  if ('version' in result) {
+    process.stdout.write(`${result.version}\n`)
+    return
+  }
+
+  try {
+    const { run } = await import('./main')
+    await run(result.config)
+  } catch (err) {
+    // Listeners or timers may be open after a failed start: exit rather than hang.
+    process.exit(report(err))
+  }
+}
+
+/** Prints `err` the way its kind deserves and returns the exit status. */
+function report (err: unknown): number {
+  if (err instanceof SymphonyError) {
+    process.stderr.write(`symphony: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`)
+    return err.exitCode
+  }
+  process.stderr.write(`symphony: internal error (please report it):\n${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  return EX_SOFTWARE
+}

@@ -1,0 +1,103 @@
+/**
+ * What no single value can tell: derived defaults (service name, health timeout, threads) and
+ * the rules between options. Messages name each option as the user wrote it, with its value.
+ */
+import { basename } from 'node:path'
+import { ConfigError } from '../errors'
+import { formatDuration, formatSize } from './parse-values'
+import type { Config } from './types'
+
+/** Where a value came from: its spelling for messages, and whether it is only the default. */
+export interface Origin {
+  readonly where: string
+  readonly isDefault: boolean
+}
+
+/** Docker refuses memory limits below 6 MiB. */
+const DOCKER_MIN_MEMORY = 6 * 1024 * 1024
+const WILDCARDS = new Set(['0.0.0.0', '::'])
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
+
+/**
+ * Fills the derived defaults and applies the cross-field rules to parsed `values` (one per
+ * Config field, derived ones absent unless given).
+ * @throws ConfigError
+ */
+export function checkConfig (values: Record<string, unknown>, origins: ReadonlyMap<keyof Config, Origin>, facts: { readonly cpus: number }): Config {
+  const c = values as { -readonly [K in keyof Config]: Config[K] }
+  const name = (key: keyof Config): string => origins.get(key)?.where ?? key
+  const given = (key: keyof Config): boolean => origins.get(key)?.isDefault === false
+  const show = (key: keyof Config): string => {
+    const v = c[key]
+    const text = key.endsWith('Ms') ? formatDuration(v as number) : key === 'memory' ? formatSize(v as number) : String(v)
+    return `${name(key)} (${given(key) ? '' : 'default '}${text})`
+  }
+
+  const hasBackends = c.backends.length > 0
+  if (c.runtime === 'process') {
+    if (hasBackends) throw new ConfigError(`${name('runtime')} process starts local replicas; it cannot be combined with ${name('backends')} (fixed backends)`)
+    if (c.command === null) throw new ConfigError(`${name('runtime')} process needs --command CMD, the command line that starts one replica`)
+  } else if (hasBackends && c.image !== null) {
+    throw new ConfigError(`${name('image')} and ${name('backends')} exclude each other: --image runs and autoscales containers, --backend proxies fixed backends; choose one`)
+  } else if (!hasBackends && c.image === null) {
+    throw new ConfigError('nothing to proxy: give --image IMAGE to run and autoscale containers, or --backend HOST:PORT (repeatable) to proxy fixed backends')
+  }
+
+  if (c.service === undefined) c.service = defaultService(c)
+  if (c.healthTimeoutMs === undefined) c.healthTimeoutMs = Math.floor(c.faultIntervalMs * 0.8)
+  if (c.threads === undefined) c.threads = Math.min(64, Math.max(1, facts.cpus))
+
+  if (c.minContainers > c.maxContainers) {
+    throw new ConfigError(`${show('minContainers')} must not exceed ${show('maxContainers')}`)
+  }
+  if (c.healthTimeoutMs >= c.faultIntervalMs) {
+    throw new ConfigError(`${show('healthTimeoutMs')} must be shorter than ${show('faultIntervalMs')}`)
+  }
+  if (c.memory !== 0 && c.memory < DOCKER_MIN_MEMORY) {
+    throw new ConfigError(`${show('memory')} is below Docker's minimum of 6mb; use 0 for no limit`)
+  }
+  if (c.port !== 0 && c.port === c.adminPort && overlap(c.host, c.adminHost)) {
+    throw new ConfigError(`${show('port')} and ${show('adminPort')} are the same port on overlapping hosts (${c.host}, ${c.adminHost}); choose different ports`)
+  }
+
+  if (!hasBackends) {
+    const last = c.basePort + c.maxContainers - 1
+    if (last > 65535) {
+      throw new ConfigError(`${show('basePort')} + ${show('maxContainers')} - 1 = ${last} is above 65535; lower one of them`)
+    }
+    // Replicas publish base-port..last on publish-host; a listener inside that range would make
+    // one replica fail to start (EADDRINUSE) long after start-up.
+    for (const [port, host] of [['port', 'host'], ['adminPort', 'adminHost']] as const) {
+      if (c[port] >= c.basePort && c[port] <= last && overlap(c[host], c.publishHost)) {
+        throw new ConfigError(`${show(port)} lies in the replica port range ${c.basePort}-${last} (${name('basePort')}, ${name('maxContainers')}); move one of them`)
+      }
+    }
+  }
+  return c
+}
+
+/** Whether two listen addresses can collide on one port (conservatively: wildcards overlap all). */
+function overlap (a: string, b: string): boolean {
+  return a === b || WILDCARDS.has(a) || WILDCARDS.has(b) || (LOOPBACK.has(a) && LOOPBACK.has(b))
+}
+
+function defaultService (c: Config): string {
+  if (c.backends.length > 0) return 'static'
+  const from = c.image ?? basename((c.command ?? '').trim().split(/\s+/)[0])
+  const service = serviceFromImage(from)
+  if (service === '') {
+    throw new ConfigError(`cannot derive a service name from ${JSON.stringify(from)}; give --service NAME (lowercase letters, digits and -)`)
+  }
+  return service
+}
+
+/**
+ * The default service name of an image: its last path segment without tag or digest, lowercased,
+ * other characters turned into `-` (`ghcr.io/acme/My_API:1.2@sha256:…` → `my-api`).
+ */
+export function serviceFromImage (image: string): string {
+  const path = image.split('@')[0]
+  // The tag follows the last '/', so a registry port (`host:5000/app`) is not mistaken for one.
+  const segment = path.slice(path.lastIndexOf('/') + 1).split(':')[0]
+  return segment.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 63).replace(/^-+|-+$/g, '')
+}

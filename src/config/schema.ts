@@ -1,0 +1,141 @@
+/**
+ * The one table of options. argv parsing, the config file, SYMPHONY_* variables, validation,
+ * `--help` and the README's options table are all generated from it, so an option exists in
+ * every form or in none.
+ *
+ * Defaults are written the way a user would write them (`'120s'`, `'1gb'`) and go through the
+ * same parsers as user input, so the help text and the effective value cannot disagree.
+ */
+import type { Config } from './types'
+
+export type OptionKind =
+  | 'int' | 'number' | 'duration' | 'size' | 'port' | 'host' | 'string' | 'path' | 'bool' | 'enum'
+  /** Repeatable HOST:PORT. */
+  | 'host-port-list'
+  /** Repeatable KEY=VALUE. */
+  | 'env-list'
+
+export type OptionGroup = 'proxy' | 'containers' | 'autoscaling' | 'health' | 'admin' | 'misc'
+
+/** Defaults computed from other options or from the machine, at load time (see load.ts). */
+export type DerivedDefault = 'service' | 'health-timeout' | 'threads'
+
+export interface OptionDef {
+  /** Kebab-case name: `--base-scale-count`, `base-scale-count:` or `base_scale_count:` in a file. */
+  readonly flag: string
+  /** The Config field, or null for options that steer loading itself (`--config`). */
+  readonly key: keyof Config | null
+  readonly kind: OptionKind
+  readonly group: OptionGroup
+  /** As the user would write it; null = unset; `{ derived }` = computed at load time. */
+  readonly default: string | number | boolean | null | readonly string[] | { readonly derived: DerivedDefault, readonly text: string }
+  /** One line for --help and the README. */
+  readonly help: string
+  /** Placeholder in help (`IMAGE`); defaults per kind. */
+  readonly metavar?: string
+  /** Inclusive bounds: plain numbers, milliseconds for durations, bytes for sizes. */
+  readonly min?: number
+  readonly max?: number
+  /** Durations only: 0 is meaningful (e.g. "do not wait"). */
+  readonly allowZero?: boolean
+  /** Ports only: 0 asks the OS for a free port. */
+  readonly allowEphemeral?: boolean
+  /** Enum choices. */
+  readonly values?: readonly string[]
+  /** Extra check for strings, with the wording of what is expected. */
+  readonly pattern?: { readonly re: RegExp, readonly expected: string }
+}
+
+/** An option with the names derived from its flag. */
+export interface OptionSpec extends OptionDef {
+  /** `SYMPHONY_BASE_SCALE_COUNT` */
+  readonly env: string
+  /** `base_scale_count`, the spelling of the original project's config files. */
+  readonly snake: string
+}
+
+const NO_SPACES = { re: /^\S+$/, expected: 'a value without spaces' }
+
+const DEFS: readonly OptionDef[] = [
+  // proxy
+  { flag: 'port', key: 'port', kind: 'port', group: 'proxy', default: 8080, allowEphemeral: true, help: 'Public port of the gateway (0 = any free port)' },
+  { flag: 'host', key: 'host', kind: 'host', group: 'proxy', default: '0.0.0.0', help: 'Address the gateway listens on' },
+  { flag: 'threads', key: 'threads', kind: 'int', group: 'proxy', default: { derived: 'threads', text: 'CPU count, at most 64' }, min: 1, max: 64, help: 'Proxy worker threads' },
+  { flag: 'backend', key: 'backends', kind: 'host-port-list', group: 'proxy', default: [], help: 'Proxy these fixed backends instead of running --image (repeatable)' },
+  { flag: 'connect-timeout', key: 'connectTimeoutMs', kind: 'duration', group: 'proxy', default: '5s', help: 'Time allowed to connect to a backend' },
+  { flag: 'response-timeout', key: 'responseTimeoutMs', kind: 'duration', group: 'proxy', default: '60s', help: 'Time allowed for response headers, and between body chunks' },
+  { flag: 'max-body-size', key: 'maxBodySize', kind: 'size', group: 'proxy', default: '1gb', min: 1, help: 'Largest request body accepted (413 above)' },
+  { flag: 'drain-timeout', key: 'drainTimeoutMs', kind: 'duration', group: 'proxy', default: '30s', allowZero: true, help: 'On shutdown, time given to in-flight requests (0 = do not wait)' },
+
+  // containers
+  { flag: 'image', key: 'image', kind: 'string', group: 'containers', default: null, metavar: 'IMAGE', pattern: NO_SPACES, help: 'Docker image of the service to run and scale' },
+  { flag: 'service', key: 'service', kind: 'string', group: 'containers', default: { derived: 'service', text: 'from --image; "static" with --backend' }, metavar: 'NAME', pattern: { re: /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, expected: 'lowercase letters, digits and -, at most 63 characters' }, help: 'Service name used in container names and labels' },
+  { flag: 'runtime', key: 'runtime', kind: 'enum', group: 'containers', default: 'docker', values: ['docker', 'process'], help: 'Run replicas as Docker containers or local processes' },
+  { flag: 'command', key: 'command', kind: 'string', group: 'containers', default: null, metavar: 'CMD', help: 'Command line of a replica; required with --runtime process' },
+  { flag: 'container-port', key: 'containerPort', kind: 'port', group: 'containers', default: 80, help: 'Port the service listens on inside its container' },
+  { flag: 'base-port', key: 'basePort', kind: 'port', group: 'containers', default: 8000, help: 'First host port of the replicas, which take max-containers ports' },
+  { flag: 'publish-host', key: 'publishHost', kind: 'host', group: 'containers', default: '127.0.0.1', help: 'Host address replica ports are published on' },
+  { flag: 'env', key: 'env', kind: 'env-list', group: 'containers', default: [], help: 'Environment variable for every replica (repeatable)' },
+  { flag: 'network', key: 'network', kind: 'string', group: 'containers', default: null, metavar: 'NAME', pattern: NO_SPACES, help: 'Docker network to attach containers to' },
+  { flag: 'memory', key: 'memory', kind: 'size', group: 'containers', default: 0, help: 'Memory limit per container (0 = none; else at least 6mb)' },
+  { flag: 'cpus', key: 'cpus', kind: 'number', group: 'containers', default: 0, min: 0, max: 1024, help: 'CPU limit per container, fractions allowed (0 = none)' },
+  { flag: 'cleanup-on-exit', key: 'cleanupOnExit', kind: 'bool', group: 'containers', default: false, help: 'Remove the containers on shutdown' },
+
+  // autoscaling
+  { flag: 'window', key: 'windowMs', kind: 'duration', group: 'autoscaling', default: '120s', help: 'Sliding window over which requests are counted' },
+  { flag: 'base-scale-count', key: 'baseScaleCount', kind: 'int', group: 'autoscaling', default: 20, min: 1, help: 'Requests per window that one replica absorbs' },
+  { flag: 'min-containers', key: 'minContainers', kind: 'int', group: 'autoscaling', default: 1, min: 1, max: 65535, help: 'Fewest replicas kept running' },
+  { flag: 'max-containers', key: 'maxContainers', kind: 'int', group: 'autoscaling', default: 10, min: 1, max: 65535, help: 'Most replicas run at once' },
+
+  // health
+  { flag: 'fault-interval', key: 'faultIntervalMs', kind: 'duration', group: 'health', default: '1s', min: 10, help: 'Time between health checks of each replica' },
+  { flag: 'health-path', key: 'healthPath', kind: 'string', group: 'health', default: '/api/v1/_health', metavar: 'PATH', pattern: { re: /^\/\S*$/, expected: "a path starting with '/', without spaces" }, help: 'Path probed by health checks' },
+  { flag: 'health-timeout', key: 'healthTimeoutMs', kind: 'duration', group: 'health', default: { derived: 'health-timeout', text: '80% of --fault-interval' }, help: 'Time allowed for a health check; below --fault-interval' },
+
+  // admin
+  { flag: 'admin-host', key: 'adminHost', kind: 'host', group: 'admin', default: '127.0.0.1', help: 'Address of /metrics, /status, /healthz, /readyz' },
+  { flag: 'admin-port', key: 'adminPort', kind: 'port', group: 'admin', default: 9180, allowEphemeral: true, help: 'Port of the admin listener (0 = any free port)' },
+
+  // misc
+  { flag: 'config', key: null, kind: 'path', group: 'misc', default: null, help: 'Read options from a JSON or YAML file' },
+  { flag: 'log-level', key: 'logLevel', kind: 'enum', group: 'misc', default: 'info', values: ['debug', 'info', 'warn', 'error'], help: 'Least severe log level printed' }
+]
+
+/** `base-scale-count` → `SYMPHONY_BASE_SCALE_COUNT`. */
+export function envName (flag: string): string {
+  return `SYMPHONY_${flag.toUpperCase().replace(/-/g, '_')}`
+}
+
+/** Every option, in help order. */
+export const OPTIONS: readonly OptionSpec[] = Object.freeze(DEFS.map(def => Object.freeze({
+  ...def,
+  env: envName(def.flag),
+  snake: def.flag.replace(/-/g, '_')
+})))
+
+const BY_FLAG: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map(o => [o.flag, o]))
+
+/** The option named `flag` (kebab-case, without dashes), if any. */
+export function optionByFlag (flag: string): OptionSpec | undefined {
+  return BY_FLAG.get(flag)
+}
+
+/** Whether a default is computed at load time rather than written in the table. */
+export function isDerived (d: OptionDef['default']): d is { readonly derived: DerivedDefault, readonly text: string } {
+  return d !== null && typeof d === 'object' && 'derived' in d
+}
+
+/** Options that may be given more than once (their values accumulate). */
+export function isRepeatable (option: OptionDef): boolean {
+  return option.kind === 'host-port-list' || option.kind === 'env-list'
+}
+
+/** Group titles, in help order. */
+export const GROUPS: ReadonlyArray<readonly [OptionGroup, string]> = [
+  ['proxy', 'Proxy'],
+  ['containers', 'Containers'],
+  ['autoscaling', 'Autoscaling'],
+  ['health', 'Health checks'],
+  ['admin', 'Admin'],
+  ['misc', 'Miscellaneous']
+]
