@@ -196,6 +196,9 @@ export default async function serve (task: ServeTask): Promise<string> {
       if (inflight === 0) shutdown()
     } else if (msg.type === 'close') {
       shutdown()
+    } else if (msg.type === 'crash') {
+      // Test hook: the one failure no client or backend can cause (see test/proxy/crash.test.ts).
+      setImmediate(() => { throw new Error('crash requested by the main thread') })
     }
   })
 

@@ -36,9 +36,9 @@ export class HealthChecker {
     this.agent = createProbeAgent(options.timeoutMs)
   }
 
-  /** Run a first round at once, then one per interval. */
+  /** A round every interval from now on (the caller ran the first one with checkNow()). */
   start (): void {
-    this.arm(0)
+    this.arm(this.options.intervalMs)
   }
 
   /** One round now (also used by tests and at start-up). */

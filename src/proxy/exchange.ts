@@ -125,8 +125,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const reader = this.ctx.reader
     for (;;) {
       if (!reader.pick(this.slot)) {
+        // On a retry with no other backend left, the honest answer is the failure itself.
+        const answer = this.attempt > 0 ? this.answer : Answers.noBackend
         this.slot = -1
-        this.fail(Answers.noBackend)
+        this.fail(answer)
         return
       }
       const pool = this.ctx.pools.get(reader.pickedSlot, reader.pickedId)
@@ -279,6 +281,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       if (reason === ErrorReason.CONNECT) reader.markSuspect(slot, this.id)
     }
     if (!this.headersSent && this.canRetry(reason)) {
+      this.answer = reason === ErrorReason.TIMEOUT ? Answers.upstreamTimeout : Answers.upstreamFailed
       this.attempt++
       Atomics.add(reader.i32, bstatBase(slot) + B_RETRIES, 1)
       this.start()

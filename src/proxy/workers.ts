@@ -115,6 +115,14 @@ export class ProxyWorkers {
   }
 
   /**
+   * Make worker `index` throw an uncaught exception, as a bug would. For tests of the
+   * replacement path only: nothing a client or backend sends can do this.
+   */
+  crashForTest (index: number): void {
+    this.ctls[index]?.postMessage({ type: 'crash' })
+  }
+
+  /**
    * Stop accepting, let in-flight requests finish for up to `timeoutMs`, then close every
    * connection. Resolves when every worker has closed its App.
    */

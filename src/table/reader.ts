@@ -84,6 +84,21 @@ export class TableReader {
     }
   }
 
+  /**
+   * Copy the rotation into `out` as (slot, id) pairs under its seqlock; returns the number of
+   * entries. For diagnostics and tests, not the request path.
+   */
+  rotation (out: Int32Array): number {
+    const i32 = this.i32
+    for (;;) {
+      const seq = Atomics.load(i32, ROT_SEQ)
+      if ((seq & 1) !== 0) continue
+      const len = Math.min(Atomics.load(i32, ROT_LEN), out.length >> 1)
+      for (let e = 0; e < len * ROT_ENTRY_WORDS; e++) out[e] = Atomics.load(i32, ROT_ENTRIES + e)
+      if (Atomics.load(i32, ROT_SEQ) === seq) return len
+    }
+  }
+
   /** Current id of a slot (0 when empty): cheap check whether a cached pool is stale. */
   slotId (slot: number): number {
     return Atomics.load(this.i32, slotBase(slot) + S_ID)

@@ -17,6 +17,8 @@ export interface TestBackend {
   readonly name: string
   /** Requests received, in order. */
   readonly seen: Seen[]
+  /** Requests whose client (the proxy) went away before the answer. */
+  readonly aborted: { count: number }
   /** Health answers to replay, one per health request, then the last one forever (Traefik's newHTTPServer(503, 200) style). */
   healthScript: number[]
   close (): void
@@ -36,6 +38,7 @@ export interface TestBackend {
 export async function startBackend (name: string, port = 0): Promise<TestBackend> {
   const app: TemplatedApp = uWS.App()
   const seen: Seen[] = []
+  const abortedCount = { count: 0 }
   const state = { healthScript: [200] as number[] }
   let listen: us_listen_socket | null = null
   app.any('/*', (res: HttpResponse, req: HttpRequest) => {
@@ -45,7 +48,7 @@ export async function startBackend (name: string, port = 0): Promise<TestBackend
     const headers: Array<[string, string]> = []
     req.forEach((k, v) => headers.push([k, v]))
     let aborted = false
-    res.onAborted(() => { aborted = true })
+    res.onAborted(() => { aborted = true; abortedCount.count++ })
     if (url === '/api/v1/_health') {
       const code = state.healthScript.length > 1 ? state.healthScript.shift() as number : state.healthScript[0]
       res.writeStatus(String(code)).end(JSON.stringify({ name, code }))
@@ -59,6 +62,10 @@ export async function startBackend (name: string, port = 0): Promise<TestBackend
     if (url === '/bytes' || url === '/chunked') {
       const n = Number(new URLSearchParams(query).get('n') ?? '0')
       streamBytes(res, n, url === '/bytes', () => aborted)
+      return
+    }
+    if (url === '/reset') {
+      res.close()
       return
     }
     if (url === '/cookies') {
@@ -94,6 +101,7 @@ export async function startBackend (name: string, port = 0): Promise<TestBackend
     port: bound,
     name,
     seen,
+    aborted: abortedCount,
     get healthScript () { return state.healthScript },
     set healthScript (v: number[]) { state.healthScript = v },
     close () {
@@ -104,18 +112,18 @@ export async function startBackend (name: string, port = 0): Promise<TestBackend
   }
 }
 
-/** Pattern byte i of a generated body (so clients can check what arrived). */
-export function patternByte (i: number): number { return (i * 31 + 7) & 0xff }
+/** Pattern byte i of a generated body (so clients can check what arrived); repeats every 64 KiB. */
+export function patternByte (i: number): number { return ((i & 0xffff) * 31 + 7 + (i >> 8 & 0xff)) & 0xff }
+
+const BLOCK = 64 * 1024
+/** The 64 KiB block a generated body repeats. */
+export const patternBlock: Buffer = Buffer.from(Array.from({ length: BLOCK }, (_, i) => patternByte(i)))
 
 function streamBytes (res: HttpResponse, total: number, withLength: boolean, aborted: () => boolean): void {
-  const CHUNK = 64 * 1024
-  const block = Buffer.alloc(CHUNK)
+  const CHUNK = BLOCK
   let sent = 0
-  const fill = (offset: number, n: number): Buffer => {
-    const b = n === CHUNK ? block : Buffer.alloc(n)
-    for (let i = 0; i < n; i++) b[i] = patternByte(offset + i)
-    return b
-  }
+  // Chunks start at multiples of BLOCK, so each is a prefix of the pattern block.
+  const fill = (_offset: number, n: number): Buffer => patternBlock.subarray(0, n)
   if (!withLength) {
     // Chunked: write() buffers whatever it cannot send; wait for onWritable to keep memory bounded.
     const pump = (): void => {

@@ -1,0 +1,58 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+
+const BIN = path.join(__dirname, '..', '..', '..', 'bin', 'symphony.js')
+
+export interface RunningCli {
+  readonly child: ChildProcess
+  readonly port: number
+  readonly adminPort: number
+  /** Every line written so far on stdout (JSON logs). */
+  readonly lines: string[]
+  readonly stderr: () => string
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  readonly exited: Promise<number | string>
+}
+
+/**
+ * Start the real `symphony` CLI as a child process and wait for its "symphony listening" line.
+ * Killed (SIGKILL) at teardown if still running.
+ */
+export async function startCli (t: { teardown: (fn: () => unknown) => void }, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningCli> {
+  const child = spawn(process.execPath, [BIN, '--port', '0', '--admin-port', '0', ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const lines: string[] = []
+  let err = ''
+  let buf = ''
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)))
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  child.stderr?.on('data', (d) => { err += d })
+  const listening = await new Promise<{ port: number, adminPort: number }>((resolve, reject) => {
+    child.stdout?.on('data', (d) => {
+      buf += d
+      let nl
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        lines.push(line)
+        try {
+          const o = JSON.parse(line)
+          if (o.msg === 'symphony listening') resolve({ port: o.port, adminPort: o.adminPort })
+        } catch {}
+      }
+    })
+    void exited.then((code) => reject(new Error(`symphony exited (${code}) before listening: ${err}`)))
+    setTimeout(() => reject(new Error(`symphony did not log "symphony listening" within 30 s (is --log-level above info?): ${err}`)), 30_000).unref()
+  })
+  return { child, ...listening, lines, stderr: () => err, exited }
+}
+
+/** Resident set size of a process in bytes (Linux /proc). */
+export function rssOf (pid: number): number {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const status: string = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8')
+  const m = /VmRSS:\s+(\d+) kB/.exec(status)
+  return m === null ? 0 : Number(m[1]) * 1024
+}

@@ -1,0 +1,84 @@
+import t from 'tap'
+import { request } from 'undici'
+import { startBackend } from '../helpers/backend'
+import { startTestGateway, waitFor } from '../helpers/gateway'
+
+async function json (res: Awaited<ReturnType<typeof request>>): Promise<{ error: { code: string } }> {
+  return JSON.parse(await res.body.text())
+}
+
+t.test('502 when the upstream fails mid-exchange, as small JSON with a stable code', async (t) => {
+  const be = await startBackend('a')
+  t.teardown(() => be.close())
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '1'])
+  const res = await request(`${gw.url}/reset`, { method: 'POST', body: 'x' })
+  t.equal(res.statusCode, 502)
+  t.equal(res.headers['content-type'], 'application/json')
+  t.equal((await json(res)).error.code, 'SYM_ERR_UPSTREAM_FAILED')
+})
+
+t.test('504 when the upstream does not answer within --response-timeout', async (t) => {
+  const be = await startBackend('a')
+  t.teardown(() => be.close())
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '1', '--response-timeout', '300ms'])
+  const started = Date.now()
+  const res = await request(`${gw.url}/slow?ms=3000`)
+  t.equal(res.statusCode, 504)
+  t.equal((await json(res)).error.code, 'SYM_ERR_UPSTREAM_TIMEOUT')
+  t.ok(Date.now() - started < 2500, 'answered at the timeout, not when the backend finally answered')
+})
+
+t.test('503 with Retry-After when no backend is healthy', async (t) => {
+  const be = await startBackend('a')
+  be.healthScript = [500]
+  t.teardown(() => be.close())
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '1'])
+  const res = await request(`${gw.url}/echo`)
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '1')
+  t.equal((await json(res)).error.code, 'SYM_ERR_NO_BACKEND')
+  t.equal(be.seen.length, 0, 'nothing was forwarded to the unhealthy backend')
+})
+
+t.test('502 when the only backend refuses connections between health checks', async (t) => {
+  const be = await startBackend('a')
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '1', '--fault-interval', '30s'])
+  be.close()
+  const res = await request(`${gw.url}/echo`)
+  t.equal(res.statusCode, 502)
+  t.equal((await json(res)).error.code, 'SYM_ERR_UPSTREAM_FAILED')
+  t.ok(gw.table.isSuspect(0), 'the backend is marked suspect (passive health)')
+  const next = await request(`${gw.url}/echo`)
+  t.equal(next.statusCode, 503, 'a suspect backend is not picked until a health check passes')
+  await next.body.text()
+})
+
+t.test('a connection failure is retried once on the next backend, and the failing one is skipped after', async (t) => {
+  const a = await startBackend('a')
+  const b = await startBackend('b')
+  t.teardown(() => b.close())
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${a.port}`, '--backend', `127.0.0.1:${b.port}`, '--threads', '1', '--fault-interval', '30s'])
+  a.close()
+  for (let i = 0; i < 10; i++) {
+    const res = await request(`${gw.url}/echo`, { method: 'POST', body: `n${i}` })
+    t.equal(res.statusCode, 200, `request ${i} succeeded`)
+    t.equal(JSON.parse(await res.body.text()).bodyLength, 2, 'with its body')
+  }
+  t.equal(b.seen.length, 10, 'b answered all of them')
+  gw.sampler.sample()
+  t.equal(gw.sampler.retries(0), 1, 'exactly one retry: after it, a is suspect and skipped')
+})
+
+t.test('an unhealthy static backend leaves rotation and returns when it answers 200 again', async (t) => {
+  const a = await startBackend('a')
+  const b = await startBackend('b')
+  t.teardown(() => { a.close(); b.close() })
+  a.healthScript = [200, 200, 500, 500, 500, 500, 500, 500, 200]
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${a.port}`, '--backend', `127.0.0.1:${b.port}`, '--threads', '1', '--fault-interval', '200ms'])
+  t.ok(await waitFor(() => gw.table.view(0)?.state === 4, 3000), 'a became unhealthy')
+  for (let i = 0; i < 4; i++) await (await request(`${gw.url}/echo`)).body.text()
+  t.equal(a.seen.length, 0, 'no request went to a while it was unhealthy')
+  t.ok(await waitFor(() => gw.table.view(0)?.state === 2, 3000), 'a is healthy again')
+  for (let i = 0; i < 4; i++) await (await request(`${gw.url}/echo`)).body.text()
+  t.equal(a.seen.length, 2, 'a is back in rotation')
+})
