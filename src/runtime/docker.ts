@@ -1,0 +1,334 @@
+import Docker from 'dockerode'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Config } from '../config/types'
+import { DockerUnavailableError, ImageUnavailableError, StartError } from '../errors'
+import type { Replica, Runtime, RuntimeEvent } from './types'
+import {
+  connectionOptions, dialHost, formatSince, parseEvent, portFromLabels, replicaLabels, replicaName,
+  serviceLabelFilter, splitCommand
+} from './names'
+
+/** The engine Debian ships here is 20.10; pinning keeps every call within what it speaks. */
+export const DOCKER_API_VERSION = 'v1.41'
+
+/** The parts of the configuration a Docker runtime needs. */
+export type DockerRuntimeConfig = Pick<Config,
+'service' | 'containerPort' | 'publishHost' | 'env' | 'command' | 'network' | 'memory' | 'cpus'> & {
+  readonly image: string
+}
+
+/** How to reach the engine, beyond the service's configuration. */
+export interface DockerRuntimeOptions {
+  /**
+   * Engine address in DOCKER_HOST syntax (`unix:///path`, `tcp://host:port`). Undefined leaves
+   * the choice to dockerode, which honours DOCKER_HOST and falls back to the default socket,
+   * as the docker CLI does.
+   */
+  readonly dockerHost?: string
+  /** Give up pulling a missing image after this long. Default 5 minutes. */
+  readonly pullTimeoutMs?: number
+}
+
+const BACKOFF_MIN_MS = 100
+const BACKOFF_MAX_MS = 5000
+const PING_TIMEOUT_MS = 5000
+/** The engine's messages when the host port is taken (by docker-proxy's bind, or iptables). */
+const PORT_IN_USE = /port is already allocated|address already in use/i
+
+interface DockerApiError extends Error { statusCode?: number, json?: { message?: string } | null }
+
+function statusOf (err: unknown): number | undefined {
+  return (err as DockerApiError | null)?.statusCode
+}
+
+function messageOf (err: unknown): string {
+  const e = err as DockerApiError | null
+  return e?.json?.message ?? e?.message ?? String(err)
+}
+
+/**
+ * Replicas as Docker containers, on dockerode pinned to Engine API 1.41. One container per host
+ * port, named `symphony-<service>-<port>` and labelled so that list(), events() and cleanup find
+ * them by label only.
+ */
+export class DockerRuntime implements Runtime {
+  readonly kind = 'docker'
+  readonly #config: DockerRuntimeConfig
+  readonly #docker: Docker | null
+  /** Why the client could not even be built (a malformed DOCKER_HOST); reported by init(). */
+  readonly #setupError: unknown = null
+  readonly #endpoint: string
+  readonly #pullTimeoutMs: number
+  /** Aborted by close(): ends every events() stream this runtime has open. */
+  readonly #closed = new AbortController()
+
+  constructor (config: DockerRuntimeConfig, options: DockerRuntimeOptions = {}) {
+    this.#config = config
+    this.#pullTimeoutMs = options.pullTimeoutMs ?? 300_000
+    let docker: Docker | null = null
+    try {
+      docker = new Docker({ ...connectionOptions(options.dockerHost), version: DOCKER_API_VERSION })
+    } catch (err) {
+      this.#setupError = err
+    }
+    this.#docker = docker
+    this.#endpoint = describeEndpoint(options.dockerHost, docker)
+  }
+
+  /** The engine address in DOCKER_HOST syntax, for logs and error messages. */
+  get endpoint (): string { return this.#endpoint }
+
+  /**
+   * Ping the engine, then make sure the image is present (pulling it if need be).
+   * @throws DockerUnavailableError when the engine does not answer.
+   * @throws ImageUnavailableError when the image is absent and cannot be pulled.
+   */
+  async init (): Promise<void> {
+    const docker = this.#client()
+    try {
+      // dockerode honours abortSignal on every call; its typings omit it on some.
+      await (docker.ping as (opts: object) => Promise<unknown>).call(docker, { abortSignal: AbortSignal.timeout(PING_TIMEOUT_MS) })
+    } catch (err) {
+      throw new DockerUnavailableError(
+        `Docker engine not reachable at ${this.#endpoint} (${messageOf(err)}): start dockerd ` +
+        '(scripts/docker-engine.sh), give this user access to the socket (root or the docker ' +
+        'group), or set DOCKER_HOST to the engine\'s address', { cause: err })
+    }
+    const { image } = this.#config
+    try {
+      await docker.getImage(image).inspect()
+      return
+    } catch (err) {
+      if (statusOf(err) !== 404) throw this.#imageError(err)
+    }
+    try {
+      await this.#pull(docker, image)
+      await docker.getImage(image).inspect()
+    } catch (err) {
+      throw this.#imageError(err)
+    }
+  }
+
+  /** Every container of this service, running or not (adoption after a restart). */
+  async list (): Promise<Replica[]> {
+    const containers = await this.#client().listContainers({
+      all: true,
+      filters: { label: serviceLabelFilter(this.#config.service) }
+    })
+    const host = dialHost(this.#config.publishHost)
+    const replicas: Replica[] = []
+    for (const c of containers) {
+      const port = portFromLabels(c.Labels)
+      if (port === null) continue
+      replicas.push({
+        id: c.Id,
+        name: (c.Names[0] ?? '').replace(/^\//, ''),
+        host,
+        port,
+        // The list API has no start time; creation time is close enough for adopted replicas.
+        startedAt: c.Created * 1000,
+        running: c.State === 'running'
+      })
+    }
+    return replicas
+  }
+
+  /**
+   * Create and start the replica published on `port`.
+   * @throws StartError when the port is in use or the engine refuses; nothing is left behind.
+   */
+  async start (port: number): Promise<Replica> {
+    const docker = this.#client()
+    const cfg = this.#config
+    const name = replicaName(cfg.service, port)
+    // A container with this name is a leftover (a dead replica not yet removed, or one from an
+    // earlier run the caller chose not to adopt): the caller has decided this port is free.
+    await removeQuietly(docker.getContainer(name))
+
+    const portKey = `${cfg.containerPort}/tcp`
+    const hostConfig: Docker.HostConfig = {
+      PortBindings: { [portKey]: [{ HostIp: cfg.publishHost, HostPort: String(port) }] },
+      // The healer replaces dead replicas itself; Docker restarting them too would race it.
+      RestartPolicy: { Name: 'no' }
+    }
+    if (cfg.network !== null) hostConfig.NetworkMode = cfg.network
+    if (cfg.memory > 0) hostConfig.Memory = cfg.memory
+    if (cfg.cpus > 0) hostConfig.NanoCpus = Math.round(cfg.cpus * 1e9)
+
+    let container: Docker.Container
+    try {
+      container = await docker.createContainer({
+        name,
+        Image: cfg.image,
+        Env: [...cfg.env],
+        ...(cfg.command !== null ? { Cmd: splitCommand(cfg.command) } : {}),
+        Labels: replicaLabels(cfg.service, port),
+        ExposedPorts: { [portKey]: {} },
+        HostConfig: hostConfig
+      })
+    } catch (err) {
+      throw new StartError(`cannot create ${name}: ${messageOf(err)}`, { cause: err })
+    }
+    try {
+      await container.start()
+    } catch (err) {
+      // Created but not started: remove it, or every failed attempt would leak a container.
+      await removeQuietly(container)
+      const reason = PORT_IN_USE.test(messageOf(err))
+        ? `port ${port} is already in use on ${cfg.publishHost}`
+        : messageOf(err)
+      throw new StartError(`cannot start ${name}: ${reason}`, { cause: err })
+    }
+    return { id: container.id, name, host: dialHost(cfg.publishHost), port, startedAt: Date.now(), running: true }
+  }
+
+  /**
+   * SIGTERM, up to graceMs (rounded up to whole seconds, Docker's unit), SIGKILL, then remove.
+   * An absent or already stopped container is fine. The engine reports the exit through
+   * events() like any other: consumers tell their own stops apart by id.
+   */
+  async stop (replica: Replica, graceMs: number): Promise<void> {
+    const container = this.#client().getContainer(replica.id)
+    try {
+      await container.stop({ t: Math.max(0, Math.ceil(graceMs / 1000)) })
+    } catch (err) {
+      // 304: already stopped; 404: already gone. Both are what stop() wants.
+      const status = statusOf(err)
+      if (status !== 304 && status !== 404) throw err
+    }
+    await removeQuietly(container)
+  }
+
+  /**
+   * Exits of this service's containers until `signal` aborts (or close()). One `exit` per
+   * container death, its reason `kill`/`oom` when the engine reported one just before `die`.
+   * When the stream breaks: `disconnected`, reconnect with backoff (100 ms doubling to 5 s),
+   * `reconnected`, and replay what happened in between (`since` the last event seen).
+   */
+  async * events (signal: AbortSignal): AsyncGenerator<RuntimeEvent> {
+    const docker = this.#client()
+    const stop = AbortSignal.any([signal, this.#closed.signal])
+    const filters = { label: serviceLabelFilter(this.#config.service), event: ['die', 'oom', 'kill'], type: ['container' as const] }
+    /** Last event's timeNano: the resume point, and the guard against replayed duplicates. */
+    let lastNano = 0n
+    /** kill/oom seen per container, consumed by its die. */
+    const pending = new Map<string, 'kill' | 'oom'>()
+    let connected = true
+    let backoff = BACKOFF_MIN_MS
+
+    while (!stop.aborted) {
+      let stream: NodeJS.ReadableStream | null = null
+      let onAbort: (() => void) | null = null
+      let failure: Error
+      try {
+        const since = lastNano === 0n ? undefined : formatSince(lastNano)
+        // `since` goes out as the engine's seconds.nanoseconds string (the typings say number).
+        const opts = { filters, abortSignal: stop, ...(since !== undefined ? { since } : {}) }
+        const s = await docker.getEvents(opts as Docker.GetEventsOptions)
+        stream = s
+        onAbort = () => (s as { destroy?: () => void }).destroy?.()
+        stop.addEventListener('abort', onAbort, { once: true })
+        if (!connected) {
+          connected = true
+          yield { type: 'reconnected' }
+        }
+        backoff = BACKOFF_MIN_MS
+        let buf = ''
+        for await (const chunk of s) {
+          buf += chunk.toString()
+          let nl: number
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl).trim()
+            buf = buf.slice(nl + 1)
+            if (line === '') continue
+            const ev = parseEvent(line)
+            if (ev === null || ev.timeNano <= lastNano) continue
+            lastNano = ev.timeNano
+            if (ev.action === 'kill' || ev.action === 'oom') {
+              // oom outranks the kill that usually follows it.
+              if (pending.get(ev.id) !== 'oom') pending.set(ev.id, ev.action)
+              continue
+            }
+            const reason = pending.get(ev.id) ?? 'die'
+            pending.delete(ev.id)
+            yield { type: 'exit', id: ev.id, port: ev.port, reason }
+          }
+        }
+        failure = new Error('Docker event stream ended')
+      } catch (err) {
+        failure = err instanceof Error ? err : new Error(String(err))
+      } finally {
+        if (onAbort !== null) stop.removeEventListener('abort', onAbort)
+        // Also reached when the consumer breaks out of its loop: never leave the request open.
+        ;(stream as { destroy?: () => void } | null)?.destroy?.()
+      }
+      if (stop.aborted) return
+      if (connected) {
+        connected = false
+        yield { type: 'disconnected', error: failure }
+      }
+      try {
+        await sleep(backoff, undefined, { signal: stop })
+      } catch {
+        return // aborted while waiting: the timer is already cleared
+      }
+      backoff = Math.min(backoff * 2, BACKOFF_MAX_MS)
+    }
+  }
+
+  /** Ends open events() streams. Replicas keep running. Idempotent. */
+  async close (): Promise<void> {
+    this.#closed.abort()
+  }
+
+  #client (): Docker {
+    if (this.#docker === null) {
+      throw new DockerUnavailableError(
+        `cannot use Docker engine address ${this.#endpoint} (${messageOf(this.#setupError)}): ` +
+        'set DOCKER_HOST like unix:///var/run/docker.sock or tcp://host:2375', { cause: this.#setupError })
+    }
+    return this.#docker
+  }
+
+  async #pull (docker: Docker, image: string): Promise<void> {
+    const signal = AbortSignal.any([AbortSignal.timeout(this.#pullTimeoutMs), this.#closed.signal])
+    const stream = await docker.pull(image, { abortSignal: signal })
+    // The pull only ends when the stream does; errors may arrive as {"error":…} lines in a 200.
+    await new Promise<void>((resolve, reject) => {
+      docker.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string }>) => {
+        const failed = output?.find((o) => typeof o.error === 'string')
+        if (err !== null) reject(err)
+        else if (failed !== undefined) reject(new Error(failed.error))
+        else resolve()
+      })
+    })
+  }
+
+  #imageError (err: unknown): ImageUnavailableError {
+    const image = this.#config.image
+    return new ImageUnavailableError(
+      `image ${image} is not present on the Docker engine and could not be pulled ` +
+      `(${messageOf(err)}): build or load it first (docker build -t ${image} … / docker load), ` +
+      'or check --image and registry access', { cause: err })
+  }
+}
+
+/** Remove a container whatever its state; absent (404) or already being removed (409) is fine. */
+async function removeQuietly (container: Docker.Container): Promise<void> {
+  try {
+    await container.remove({ force: true })
+  } catch (err) {
+    const status = statusOf(err)
+    if (status !== 404 && status !== 409) throw err
+  }
+}
+
+/** The engine address for messages: the explicit one, or what dockerode resolved. */
+function describeEndpoint (dockerHost: string | undefined, docker: Docker | null): string {
+  if (dockerHost !== undefined && dockerHost !== '') return dockerHost
+  const modem = docker?.modem as { host?: string, port?: string | number, socketPath?: unknown } | undefined
+  if (modem?.host !== undefined) return `tcp://${modem.host}:${String(modem.port ?? '')}`
+  if (typeof modem?.socketPath === 'string') return `unix://${modem.socketPath}`
+  // dockerode resolves the default lazily (it prefers ~/.docker/run/docker.sock when present).
+  return 'unix:///var/run/docker.sock (default socket)'
+}

@@ -1,0 +1,90 @@
+/**
+ * Shared helpers for tests against the real Docker engine: bring the engine up, build the test
+ * image, name services uniquely and remove every container a test created, even on failure.
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import Docker from 'dockerode'
+import { DOCKER_API_VERSION } from '../../src/runtime/docker'
+import { serviceLabelFilter } from '../../src/runtime/names'
+
+/** The image scripts/build-test-image.sh builds (examples/api/server.js on FROM scratch). */
+export const TEST_IMAGE = 'symphony-test-api:latest'
+
+/** The repository root, found from here whether run from test/ or dist/test/. */
+export const repoRoot: string = (() => {
+  let dir = __dirname
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir)
+    if (up === dir) throw new Error(`no package.json above ${__dirname}`)
+    dir = up
+  }
+  return dir
+})()
+
+/** Path of the example API's server.js. */
+export const exampleServer = path.join(repoRoot, 'examples', 'api', 'server.js')
+
+/** Start the engine if needed and build the test image if stale (both scripts are idempotent). */
+export function ensureEngineAndImage (): void {
+  const opts = { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] as ['ignore', 'ignore', 'inherit'], env: { ...process.env, CI: 'true' } }
+  execFileSync(path.join(repoRoot, 'scripts', 'docker-engine.sh'), [], opts)
+  execFileSync(path.join(repoRoot, 'scripts', 'build-test-image.sh'), [], opts)
+}
+
+/** A dockerode client on the default engine, pinned like the runtime. */
+export function dockerClient (): Docker {
+  return new Docker({ version: DOCKER_API_VERSION })
+}
+
+/** A service name no other test (or engineer) uses: containers are found by it. */
+export function uniqueService (prefix: string): string {
+  return `t-${prefix}-${process.pid}-${randomBytes(3).toString('hex')}`
+}
+
+/** Remove every container labelled with this service, whatever its state. */
+export async function removeServiceContainers (service: string, docker: Docker = dockerClient()): Promise<void> {
+  const list = await docker.listContainers({ all: true, filters: { label: serviceLabelFilter(service) } })
+  await Promise.all(list.map(async (c) => {
+    try {
+      await docker.getContainer(c.Id).remove({ force: true })
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw err
+    }
+  }))
+}
+
+/** Poll `check` until it returns a value other than undefined, or fail after `timeoutMs`. */
+export async function waitFor<T> (what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last !== undefined ? `: ${String(last)}` : ''}`)
+    await new Promise((resolve) => setTimeout(resolve, everyMs))
+  }
+}
+
+/** Next value of an async iterator matching `pred`, or fail after `timeoutMs`. */
+export async function nextMatching<T> (it: AsyncIterator<T>, pred: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no matching event within ${timeoutMs} ms`)), timeoutMs)
+  })
+  try {
+    for (;;) {
+      const r = await Promise.race([it.next(), timeout])
+      if (r.done === true) throw new Error('event stream ended')
+      if (pred(r.value)) return r.value
+    }
+  } finally {
+    clearTimeout(timer)
+  }
+}
