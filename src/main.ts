@@ -115,4 +115,14 @@ export async function run (config: Config): Promise<void> {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // A bug in the main thread must not take the process down while uWS sockets are open in the
+  // workers (that aborts with a native assertion): close the workers first, then exit 70.
+  const onFatal = (err: unknown): void => {
+    log.error('internal error; closing the workers and exiting', { error: err instanceof Error ? err.stack : String(err) })
+    const hardExit = setTimeout(() => process.exit(70), 5000)
+    hardExit.unref()
+    gateway.workers.close().finally(() => process.exit(70))
+  }
+  process.on('uncaughtException', onFatal)
+  process.on('unhandledRejection', onFatal)
 }
