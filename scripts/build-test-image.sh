@@ -4,12 +4,12 @@
 #
 # Skips the build when the tagged image already carries the same content label (hash of
 # server.js, this recipe and the node version), so test files can call it freely in setup.
-# Env: SYMPHONY_TEST_IMAGE overrides the tag.
+# Env: TEST_IMAGE overrides the tag.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
-image=${SYMPHONY_TEST_IMAGE:-symphony-test-api:latest}
+image=${TEST_IMAGE:-symphony-test-api:latest}
 server="$root/examples/api/server.js"
 
 log() { printf 'build-test-image: %s\n' "$*" >&2; }

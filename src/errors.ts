@@ -60,9 +60,7 @@ export const ProxyErrorCodes = {
   /** 413: the request body is larger than --max-body-size. */
   BODY_TOO_LARGE: 'SYM_ERR_BODY_TOO_LARGE',
   /** 400: the request could be read two ways (framing) or is malformed. */
-  BAD_REQUEST: 'SYM_ERR_BAD_REQUEST',
-  /** 503: the gateway is shutting down. */
-  SHUTTING_DOWN: 'SYM_ERR_SHUTTING_DOWN'
+  BAD_REQUEST: 'SYM_ERR_BAD_REQUEST'
 } as const
 
 export type ProxyErrorCode = typeof ProxyErrorCodes[keyof typeof ProxyErrorCodes]

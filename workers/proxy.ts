@@ -66,7 +66,7 @@ export default async function serve (task: ServeTask): Promise<string> {
     maxBodySize: task.maxBodySize,
     onFinished: () => {
       inflight--
-      if (draining && inflight === 0) shutdown()
+      if (draining && inflight === 0) shutdownSoon()
     }
   }
 
@@ -126,8 +126,7 @@ export default async function serve (task: ServeTask): Promise<string> {
     const mi = methodIndex(method)
 
     let reject: GatewayAnswer | null = null
-    if (draining) reject = Answers.shuttingDown
-    else if (badTE || (chunked && contentLengths > 0)) reject = Answers.badFraming
+    if (badTE || (chunked && contentLengths > 0)) reject = Answers.badFraming
     else if (contentLengths > 1 || (contentLengths === 1 && contentLength < 0)) reject = Answers.badContentLength
     else if (contentLength > task.maxBodySize) reject = Answers.bodyTooLarge
     if (reject !== null) {
@@ -159,6 +158,20 @@ export default async function serve (task: ServeTask): Promise<string> {
     if (a.retryAfter > 0) res.writeHeader('retry-after', String(a.retryAfter))
     res.end(a.body, a.close)
     recordResponse(i32, NO_BACKEND, mi, a.statusCode, wbase, t0)
+  }
+
+  /**
+   * Close once the last response had a moment to flush. onFinished runs inside res.cork(), and
+   * closing there would drop the corked bytes of the very response that just ended. Requests
+   * that arrive meanwhile on open keep-alive connections are still served (and counted).
+   */
+  let shutdownTimer: NodeJS.Timeout | null = null
+  function shutdownSoon (): void {
+    if (shutdownTimer !== null) return
+    shutdownTimer = setTimeout(() => {
+      shutdownTimer = null
+      if (inflight === 0) shutdown()
+    }, 50)
   }
 
   function shutdown (): void {
@@ -193,7 +206,7 @@ export default async function serve (task: ServeTask): Promise<string> {
         uWS.us_listen_socket_close(listenSocket)
         listenSocket = null
       }
-      if (inflight === 0) shutdown()
+      if (inflight === 0) shutdownSoon()
     } else if (msg.type === 'close') {
       shutdown()
     } else if (msg.type === 'crash') {

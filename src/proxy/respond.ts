@@ -28,7 +28,6 @@ export const Answers = {
   upstreamFailed: answer(502, 'Bad Gateway', ProxyErrorCodes.UPSTREAM_FAILED, 'the upstream failed to answer'),
   upstreamTimeout: answer(504, 'Gateway Timeout', ProxyErrorCodes.UPSTREAM_TIMEOUT, 'the upstream did not answer in time'),
   noBackend: answer(503, 'Service Unavailable', ProxyErrorCodes.NO_BACKEND, 'no healthy backend', false, 1),
-  shuttingDown: answer(503, 'Service Unavailable', ProxyErrorCodes.SHUTTING_DOWN, 'the gateway is shutting down', true, 1),
   bodyTooLarge: answer(413, 'Content Too Large', ProxyErrorCodes.BODY_TOO_LARGE, 'the request body is larger than the gateway accepts (--max-body-size)', true),
   badContentLength: answer(400, 'Bad Request', ProxyErrorCodes.BAD_REQUEST, 'invalid or repeated Content-Length', true),
   badFraming: answer(400, 'Bad Request', ProxyErrorCodes.BAD_REQUEST, 'Content-Length and Transfer-Encoding together, or an unsupported transfer coding', true)
