@@ -1,0 +1,150 @@
+/**
+ * The bench's processes: spawning pinned children, stopping every one of them (also on Ctrl-C),
+ * reading a process's CPU time from /proc, and waiting for a URL to answer 200.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+
+/** CPUs to pin to, or null when taskset is missing or fewer than 2 CPUs exist. */
+export interface Pinning { readonly proxyCpu: number, readonly loadCpu: number }
+
+/** Proxy on CPU 0, backends and load generator on CPU 1, when that is possible here. */
+export function choosePinning (): Pinning | null {
+  if (os.availableParallelism() < 2) return null
+  const probe = spawnSync('taskset', ['-c', '0,1', 'true'], { stdio: 'ignore' })
+  return probe.status === 0 ? { proxyCpu: 0, loadCpu: 1 } : null
+}
+
+/**
+ * Pin every thread of this process to `cpu`. `-a` matters: without it only the main thread
+ * moves, and threads created later inherit the affinity of the thread that creates them.
+ */
+export function pinSelf (cpu: number): void {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' })
+  if (r.status !== 0) throw new Error(`taskset could not pin the bench process to CPU ${cpu}`)
+}
+
+/** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`; 100 when unknown). */
+export function clockTicks (): number {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })
+  const n = Number(r.stdout?.trim())
+  return Number.isInteger(n) && n > 0 ? n : 100
+}
+
+/** utime + stime of a process (all its threads), in clock ticks. */
+export function cpuTicks (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // The command name (field 2) may hold spaces and parentheses: fields start after the last ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(rest[11]) + Number(rest[12]) // fields 14 (utime) and 15 (stime)
+}
+
+/** A free TCP port on 127.0.0.1 (closed again before it is handed out; fine on a quiet loopback). */
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = net.createServer().once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/** A spawned child with the last lines it wrote, for error messages. */
+export interface Child {
+  readonly name: string
+  readonly proc: ChildProcess
+  readonly pid: number
+  /** Resolves with the first stdout line matching `test`; rejects if the child exits first. */
+  firstLine (test: (line: string) => boolean, timeoutMs: number): Promise<string>
+  /** The last lines of stdout and stderr. */
+  tail (): string
+  /** Resolves with the exit code (or signal name) when the child ends. */
+  readonly exited: Promise<string>
+}
+
+/** Every child the bench started; `stopAll()` ends them, `killAllSync()` is the last resort. */
+export class Children {
+  private readonly all: Child[] = []
+
+  /** Spawn `cmd args`, under `taskset -c cpu` when `cpu` is not null. */
+  spawn (name: string, cmd: string, args: string[], cpu: number | null): Child {
+    const argv = cpu === null ? [cmd, ...args] : ['taskset', '-c', String(cpu), cmd, ...args]
+    // taskset execs the command, so the child's pid is the command's pid.
+    const proc = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
+    if (proc.pid === undefined) throw new Error(`could not start ${name} (${argv[0]})`)
+    const lines: string[] = []
+    const waiters: Array<(line: string) => void> = []
+    let buf = ''
+    proc.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString()
+      let nl
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        keep(lines, line)
+        for (const w of waiters) w(line)
+      }
+    })
+    proc.stderr?.on('data', (d: Buffer) => { for (const l of d.toString().split('\n')) if (l !== '') keep(lines, l) })
+    const exited = new Promise<string>((resolve) => proc.once('exit', (code, sig) => resolve(String(code ?? sig))))
+    const tail = (): string => lines.join('\n')
+    const child: Child = {
+      name,
+      proc,
+      pid: proc.pid,
+      tail,
+      exited,
+      firstLine: async (test, timeoutMs) => await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${name}: no ready line within ${timeoutMs} ms\n${tail()}`)), timeoutMs)
+        waiters.push((line) => { if (test(line)) { clearTimeout(timer); resolve(line) } })
+        void exited.then((code) => { clearTimeout(timer); reject(new Error(`${name} exited (${code}) before it was ready\n${tail()}`)) })
+      })
+    }
+    this.all.push(child)
+    return child
+  }
+
+  /** SIGTERM every live child, wait up to `graceMs`, then SIGKILL. Idempotent. */
+  async stopAll (graceMs = 5000): Promise<void> {
+    await Promise.all(this.all.map(async ({ proc }) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return
+      const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+      proc.stdin?.end()
+      proc.kill('SIGTERM')
+      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs)
+      await gone
+      clearTimeout(timer)
+    }))
+  }
+
+  /** SIGKILL whatever still runs: for `process.on('exit')`, where nothing can be awaited. */
+  killAllSync (): void {
+    for (const { proc } of this.all) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+  }
+}
+
+function keep (lines: string[], line: string): void {
+  lines.push(line)
+  if (lines.length > 30) lines.shift()
+}
+
+/** Poll GET `url` until it answers 200, or throw after `timeoutMs`. */
+export async function waitFor200 (url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last = 'no answer'
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) })
+      await res.arrayBuffer()
+      if (res.status === 200) return
+      last = `status ${res.status}`
+    } catch (err) {
+      last = (err as Error).message
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${last})`)
+}

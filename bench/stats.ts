@@ -1,0 +1,75 @@
+/** Pure summaries of benchmark rounds: medians, spreads and paired ratios. */
+import type { LoadResult } from './load'
+
+/** The median and the range of a set of samples. */
+export interface Spread { readonly median: number, readonly min: number, readonly max: number }
+
+/** One measured run of one target. */
+export interface RunRecord extends LoadResult {
+  readonly target: string
+  /** 0 for a warm-up. */
+  readonly round: number
+  /** Clock ticks of the proxy process during the run (also during direct runs: its idle cost). */
+  readonly proxyCpuTicks: number
+  /** The proxy's CPU time per completed request in µs; null when no proxy was in the path. */
+  readonly cpuUsPerReq: number | null
+  /** CPU used by the bench process (autocannon) during the run, in % of one core. */
+  readonly driverCpuPct: number
+}
+
+/** A target's rounds summarised. */
+export interface TargetSummary {
+  readonly target: string
+  readonly rounds: number
+  readonly reqPerSec: Spread
+  readonly p50Us: Spread
+  readonly p99Us: Spread
+  readonly cpuUsPerReq: Spread | null
+  readonly errors: number
+  readonly timeouts: number
+  readonly non2xx: number
+}
+
+/** Per-round ratios `target / baseline`, paired by round so that drift of the machine cancels. */
+export interface Ratios { readonly reqPerSec: Spread, readonly p50: Spread, readonly p99: Spread }
+
+/** Median (mean of the middle two for an even count) and range. Throws on an empty list. */
+export function spread (values: readonly number[]): Spread {
+  if (values.length === 0) throw new Error('spread of no values')
+  const s = [...values].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  const median = s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+  return { median, min: s[0], max: s[s.length - 1] }
+}
+
+/** Summarise the runs of `target` (warm-ups are not in `runs`). */
+export function summarize (target: string, runs: readonly RunRecord[]): TargetSummary {
+  const mine = runs.filter((r) => r.target === target)
+  const cpu = mine.map((r) => r.cpuUsPerReq).filter((v): v is number => v !== null)
+  return {
+    target,
+    rounds: mine.length,
+    reqPerSec: spread(mine.map((r) => r.reqPerSec)),
+    p50Us: spread(mine.map((r) => r.p50Us)),
+    p99Us: spread(mine.map((r) => r.p99Us)),
+    cpuUsPerReq: cpu.length > 0 ? spread(cpu) : null,
+    errors: sum(mine.map((r) => r.errors)),
+    timeouts: sum(mine.map((r) => r.timeouts)),
+    non2xx: sum(mine.map((r) => r.non2xx))
+  }
+}
+
+/** Ratios of `target` over `baseline`, one per round both ran, summarised. */
+export function pairedRatios (runs: readonly RunRecord[], target: string, baseline: string): Ratios {
+  const pairs: Array<[RunRecord, RunRecord]> = []
+  for (const t of runs) {
+    const b = runs.find((r) => r.target === baseline && r.round === t.round)
+    if (t.target === target && b !== undefined) pairs.push([t, b])
+  }
+  const ratio = (f: (r: RunRecord) => number): Spread => spread(pairs.map(([t, b]) => f(b) === 0 ? NaN : f(t) / f(b)))
+  return { reqPerSec: ratio((r) => r.reqPerSec), p50: ratio((r) => r.p50Us), p99: ratio((r) => r.p99Us) }
+}
+
+function sum (values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0)
+}
