@@ -28,6 +28,22 @@ function corkChunkWrite (): void { corkEx.writeChunk(corkChunk) }
 function corkEnd (): void { corkEx.writeEnd() }
 function corkAnswer (): void { corkEx.writeAnswer() }
 
+// Heads waiting for their first body chunk; flushed by one setImmediate per event-loop turn.
+const pendingHeads: Exchange[] = []
+let flushScheduled = false
+function flushHeads (): void {
+  flushScheduled = false
+  for (let i = 0; i < pendingHeads.length; i++) pendingHeads[i].flushHead()
+  pendingHeads.length = 0
+}
+function deferHead (ex: Exchange): void {
+  pendingHeads.push(ex)
+  if (!flushScheduled) {
+    flushScheduled = true
+    setImmediate(flushHeads)
+  }
+}
+
 /** Request body handed to undici; uWS pauses the client socket while this buffer is full. */
 class BodyStream extends Readable {
   constructor (private readonly ex: Exchange) { super({ highWaterMark: 256 * 1024 }) }
@@ -161,15 +177,25 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.status = statusCode
     this.statusText = statusText
     this.head = rawHeaders
+    // The head is written together with the first body chunk (or the end) in one cork, so a
+    // small answer leaves in one send(). If no body arrives within this turn of the event loop
+    // (a slow or streaming upstream), the deferred flush writes the head alone.
+    deferHead(this)
+    return true
+  }
+
+  /** Write the head now if it is still pending (the deferred flush). */
+  flushHead (): void {
+    if (this.head === null || this.aborted || this.ended) return
     corkEx = this
     this.res.cork(corkHead)
-    return true
   }
 
   /** Inside cork: status line and the upstream's end-to-end headers. */
   writeHead (): void {
     const res = this.res
-    const raw = this.head as Buffer[]
+    const raw = this.head
+    if (raw === null) return
     this.head = null
     res.writeStatus(this.statusText === '' ? String(this.status) : `${this.status} ${this.statusText}`)
     let dropped: string[] | null = null
@@ -203,6 +229,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** Inside cork: one response body chunk, with backpressure. */
   writeChunk (chunk: Buffer): void {
     const res = this.res
+    if (this.head !== null) this.writeHead()
     if (this.contentLength >= 0) {
       this.pendingOffset = res.getWriteOffset()
       const [ok, done] = res.tryEnd(chunk, this.contentLength)
@@ -254,6 +281,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** Inside cork: end the response (bodies not yet ended by tryEnd, and bodiless answers). */
   writeEnd (): void {
     const res = this.res
+    if (this.head !== null) this.writeHead()
     this.ended = true
     if (this.method === 'HEAD' || this.status === 204 || this.status === 304) {
       // No body by definition (RFC 9110 6.4.1); HEAD keeps the length the upstream reported.
