@@ -3,13 +3,18 @@ import { createLogger, type Logger } from './log'
 import { createTableBuffer } from './table/layout'
 import { TableWriter } from './table/writer'
 import { ProxyWorkers } from './proxy/workers'
-import { HealthChecker } from './health/checker'
+import { HealthChecker, type StatusSink } from './health/checker'
 import { StaticFleet } from './fleet/static'
+import { ContainerFleet, waitUntilServing } from './fleet/containers'
+import { registerControlPlaneMetrics } from './fleet/metrics'
+import { AutoscalerLoop, type AutoscalerSnapshot } from './autoscaler/loop'
 import { CounterSampler } from './metrics/sampler'
 import { createRegistry } from './metrics/registry'
 import { AdminServer } from './admin/server'
-import { statusDocument } from './admin/status'
-import { ConfigError } from './errors'
+import { statusDocument, type ControlPlaneStatus } from './admin/status'
+import { DockerRuntime } from './runtime/docker'
+import { ProcessRuntime } from './runtime/process'
+import type { Runtime } from './runtime/types'
 
 /** A running gateway: what `run()` drives and what in-process tests hold. */
 export interface Gateway {
@@ -18,23 +23,60 @@ export interface Gateway {
   readonly table: TableWriter
   readonly sampler: CounterSampler
   readonly workers: ProxyWorkers
+  /** The replicas, with --image or --runtime process; null with static backends. */
+  readonly fleet: ContainerFleet | null
   /** Drain (bounded by --drain-timeout) and release everything. Idempotent. */
   stop (): Promise<void>
 }
 
+/** How long start-up waits for a first healthy replica before listening anyway (503 until then). */
+const FIRST_HEALTHY_WAIT_MS = 30_000
+
+/** The runtime the configuration asks for, or null for static backends. */
+function createRuntime (config: Config): Runtime | null {
+  if (config.runtime === 'process') {
+    return new ProcessRuntime({ service: config.service, env: config.env, command: config.command ?? '' })
+  }
+  if (config.image === null) return null
+  // The engine address comes from DOCKER_HOST or the default socket, as with the docker CLI.
+  return new DockerRuntime({ ...config, image: config.image })
+}
+
 /**
  * Wire and start everything. On a failure part-way, whatever was started is closed again before
- * the error propagates, so a failed start leaves nothing behind.
+ * the error propagates, so a failed start leaves nothing behind (replicas already started stay,
+ * as on a stop: the next start adopts them).
  */
 export async function startGateway (config: Config, log: Logger = createLogger(config.logLevel)): Promise<Gateway> {
-  if (config.image !== null) {
-    throw new ConfigError('--image (the Docker control plane) is not available in this build yet; use --backend HOST:PORT')
+  const runtime = createRuntime(config)
+  if (runtime !== null) {
+    try {
+      // DockerUnavailableError / ImageUnavailableError: the CLI prints them as one line.
+      await runtime.init()
+    } catch (err) {
+      await runtime.close().catch(() => {})
+      throw err
+    }
   }
   const sab = createTableBuffer()
   const table = new TableWriter(sab)
   const sampler = new CounterSampler(sab)
-  const fleet = new StaticFleet(config.backends, table, log)
-  const health = new HealthChecker({ intervalMs: config.faultIntervalMs, timeoutMs: config.healthTimeoutMs, path: config.healthPath }, fleet)
+  let fleet: ContainerFleet | null = null
+  let loop: AutoscalerLoop | null = null
+  let sink: StatusSink
+  if (runtime === null) {
+    sink = new StaticFleet(config.backends, table, log)
+  } else {
+    fleet = new ContainerFleet({ runtime, table, log, basePort: config.basePort, drainTimeoutMs: config.drainTimeoutMs })
+    loop = new AutoscalerLoop({
+      source: sampler,
+      target: fleet,
+      params: { baseScaleCount: config.baseScaleCount, minContainers: config.minContainers, maxContainers: config.maxContainers, windowMs: config.windowMs },
+      log
+    })
+    sink = fleet
+  }
+  const health = new HealthChecker({ intervalMs: config.faultIntervalMs, timeoutMs: config.healthTimeoutMs, path: config.healthPath }, sink)
   const workers = new ProxyWorkers({
     sab,
     threads: config.threads,
@@ -45,19 +87,32 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
     maxBodySize: config.maxBodySize,
     log
   })
-  const labels = new Map<number, string>()
-  for (const v of table.slots()) labels.set(v.slot, String(v.port))
+  // Static backends keep their slot for life; replicas sit in slot = host port - base port.
+  const staticLabels = new Map<number, string>()
+  for (const v of table.slots()) staticLabels.set(v.slot, String(v.port))
   const registry = createRegistry({
     sampler,
     table,
     threads: config.threads,
-    backendLabel: (slot) => labels.get(slot) ?? null,
-    knownSlots: () => [...labels.keys()],
+    backendLabel: (slot) => fleet !== null ? String(config.basePort + slot) : staticLabels.get(slot) ?? null,
+    knownSlots: () => fleet !== null ? fleet.knownSlots() : [...staticLabels.keys()],
     workerRestarts: () => workers.restarts
   })
+  let control: ControlPlaneStatus | null = null
+  if (fleet !== null && loop !== null) {
+    const f = fleet
+    const l = loop
+    // The last decision's numbers, with the replica counts as they are now rather than then.
+    const autoscaler = (): AutoscalerSnapshot => {
+      const { running, starting } = f.counts()
+      return { ...l.snapshot(), running, starting, current: running + starting }
+    }
+    registerControlPlaneMetrics(registry, f.counters, autoscaler)
+    control = { replica: (slot) => f.describe(slot), autoscaler, counters: () => f.counters.toJSON(), connected: () => f.connected }
+  }
   const admin = new AdminServer({
     '/metrics': async () => ({ status: 200, type: registry.contentType, body: await registry.metrics() }),
-    '/status': () => ({ status: 200, type: 'application/json', body: JSON.stringify(statusDocument(table, config)) }),
+    '/status': () => ({ status: 200, type: 'application/json', body: JSON.stringify(statusDocument(table, config, control)) }),
     '/healthz': () => ({ status: 200, type: 'application/json', body: '{"status":"ok"}' }),
     '/readyz': () => {
       const ready = table.slots().some((v) => v.state === 2)
@@ -72,21 +127,39 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       clearInterval(sampleTimer)
+      await loop?.close()
       await workers.drain(config.drainTimeoutMs)
       await Promise.all([health.close(), admin.close()])
+      // Processes cannot be adopted by the next start (they are not findable by label), so
+      // they never outlive the gateway; containers do unless --cleanup-on-exit.
+      await fleet?.close({ cleanup: config.cleanupOnExit || runtime?.kind === 'process' })
+      await runtime?.close()
       await workers.close()
     })()
     return stopped
   }
 
   try {
-    // First health round before accepting traffic, so healthy backends serve from the first request.
-    await health.checkNow()
-    health.start()
+    if (fleet !== null && loop !== null) {
+      await fleet.start()
+      // The first tick starts replicas up to --min-containers.
+      await loop.start()
+      health.start()
+      if (!await waitUntilServing(fleet, () => health.checkNow(), FIRST_HEALTHY_WAIT_MS)) {
+        log.warn('no replica healthy yet; listening anyway (503 until one is)', { waitedMs: FIRST_HEALTHY_WAIT_MS })
+      }
+    } else {
+      // First health round before accepting traffic, so healthy backends serve from the first request.
+      await health.checkNow()
+      health.start()
+    }
     const adminPort = await admin.listen(config.adminHost, config.adminPort)
     const port = await workers.start()
-    log.info('symphony listening', { port, host: config.host, adminPort, adminHost: config.adminHost, threads: config.threads, backends: config.backends.length })
-    return { port, adminPort, table, sampler, workers, stop }
+    log.info('symphony listening', {
+      port, host: config.host, adminPort, adminHost: config.adminHost, threads: config.threads,
+      ...(fleet !== null ? { runtime: runtime?.kind, service: config.service, replicas: fleet.counts() } : { backends: config.backends.length })
+    })
+    return { port, adminPort, table, sampler, workers, fleet, stop }
   } catch (err) {
     await stop().catch(() => {})
     throw err

@@ -1,18 +1,60 @@
+import type { AutoscalerSnapshot } from '../autoscaler/loop'
 import type { Config } from '../config/types'
 import { stateNames } from '../table/layout'
 import type { TableWriter } from '../table/writer'
 
-/** The `GET /status` document: what the gateway routes to right now. */
-export function statusDocument (table: TableWriter, config: Config): unknown {
-  return {
-    mode: config.image !== null ? 'docker' : 'static',
-    backends: table.slots().map((v) => ({
+/** What the control plane adds to /status (absent with static backends). */
+export interface ControlPlaneStatus {
+  /** The replica behind a slot. */
+  readonly replica: (slot: number) => { id: string | null, name: string | null, phase: string, failures: number } | undefined
+  readonly autoscaler: () => AutoscalerSnapshot
+  readonly counters: () => unknown
+  /** Whether the runtime's event stream is connected. */
+  readonly connected: () => boolean
+}
+
+/** The `GET /status` document: what the gateway routes to right now, and why. */
+export function statusDocument (table: TableWriter, config: Config, control: ControlPlaneStatus | null = null): unknown {
+  const mode = config.runtime === 'process' ? 'process' : config.image !== null ? 'docker' : 'static'
+  const backends = table.slots().map((v) => {
+    const r = control?.replica(v.slot)
+    return {
       slot: v.slot,
       host: v.host,
       port: v.port,
       state: stateNames[v.state],
       suspect: table.isSuspect(v.slot),
-      inflight: table.inflight(v.slot)
-    }))
+      inflight: table.inflight(v.slot),
+      ...(control !== null ? { id: r?.id ?? null, name: r?.name ?? null, phase: r?.phase ?? null, failures: r?.failures ?? 0 } : {})
+    }
+  })
+  if (control === null) return { mode, backends }
+  const a = control.autoscaler()
+  const base = config.baseScaleCount
+  return {
+    mode,
+    service: config.service,
+    runtimeConnected: control.connected(),
+    backends,
+    autoscaler: {
+      window: { seconds: a.windowSeconds, count: a.count },
+      desired: a.desired,
+      current: a.current,
+      running: a.running,
+      starting: a.starting,
+      belowSince: a.belowSince === null ? null : new Date(a.belowSince).toISOString(),
+      thresholds: {
+        baseScaleCount: base,
+        minContainers: config.minContainers,
+        maxContainers: config.maxContainers,
+        // desired = 1 + floor(count / base): above current from current × base requests on,
+        // below it under (current - 1) × base (src/autoscaler/policy.ts).
+        scaleUpAt: a.current >= config.maxContainers ? null : Math.max(1, a.current) * base,
+        scaleDownBelow: a.current <= config.minContainers ? null : (a.current - 1) * base
+      },
+      scaleUps: a.scaleUps,
+      scaleDowns: a.scaleDowns
+    },
+    counters: control.counters()
   }
 }

@@ -88,3 +88,13 @@ export async function nextMatching<T> (it: AsyncIterator<T>, pred: (v: T) => boo
     clearTimeout(timer)
   }
 }
+
+/** A service's containers as the engine lists them, by host port. */
+export interface ServiceContainer { id: string, name: string, port: number, running: boolean }
+
+export async function serviceContainers (service: string, docker: Docker = dockerClient()): Promise<ServiceContainer[]> {
+  const list = await docker.listContainers({ all: true, filters: { label: serviceLabelFilter(service) } })
+  return list
+    .map((c) => ({ id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), port: Number(c.Labels['io.symphony.port']), running: c.State === 'running' }))
+    .sort((a, b) => a.port - b.port)
+}
