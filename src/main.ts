@@ -11,6 +11,7 @@ import { AutoscalerLoop, type AutoscalerSnapshot } from './autoscaler/loop'
 import { CounterSampler } from './metrics/sampler'
 import { createRegistry } from './metrics/registry'
 import { AdminServer } from './admin/server'
+import { WorkerLiveness } from './admin/liveness'
 import { statusDocument, type ControlPlaneStatus } from './admin/status'
 import { DockerRuntime } from './runtime/docker'
 import { ProcessRuntime } from './runtime/process'
@@ -96,7 +97,8 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
     threads: config.threads,
     backendLabel: (slot) => fleet !== null ? String(config.basePort + slot) : staticLabels.get(slot) ?? null,
     knownSlots: () => fleet !== null ? fleet.knownSlots() : [...staticLabels.keys()],
-    workerRestarts: () => workers.restarts
+    workerRestarts: () => workers.restarts,
+    healthChecks: () => health.results
   })
   let control: ControlPlaneStatus | null = null
   if (fleet !== null && loop !== null) {
@@ -107,20 +109,26 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
       const { running, starting } = f.counts()
       return { ...l.snapshot(), running, starting, current: running + starting }
     }
-    registerControlPlaneMetrics(registry, f.counters, autoscaler)
+    registerControlPlaneMetrics(registry, f.counters, autoscaler, () => f.phases(), config)
     control = { replica: (slot) => f.describe(slot), autoscaler, counters: () => f.counters.toJSON(), connected: () => f.connected }
   }
   const admin = new AdminServer({
     '/metrics': async () => ({ status: 200, type: registry.contentType, body: await registry.metrics() }),
     '/status': () => ({ status: 200, type: 'application/json', body: JSON.stringify(statusDocument(table, config, control)) }),
-    '/healthz': () => ({ status: 200, type: 'application/json', body: '{"status":"ok"}' }),
+    '/healthz': () => {
+      const stale = liveness.stale(Date.now())
+      return stale.length === 0
+        ? { status: 200, type: 'application/json', body: '{"status":"ok"}' }
+        : { status: 503, type: 'application/json', body: JSON.stringify({ status: 'proxy workers not turning', workers: stale }) }
+    },
     '/readyz': () => {
       const ready = table.slots().some((v) => v.state === 2)
       return { status: ready ? 200 : 503, type: 'application/json', body: JSON.stringify({ status: ready ? 'ready' : 'no healthy backend' }) }
     }
   })
   // Sample the wrapping u32 counters every second so they can never wrap unseen.
-  const sampleTimer = setInterval(() => sampler.sample(), 1000)
+  const liveness = new WorkerLiveness(sab, config.threads)
+  const sampleTimer = setInterval(() => { sampler.sample(); liveness.stale(Date.now()) }, 1000)
   sampleTimer.unref()
 
   let stopped: Promise<void> | null = null

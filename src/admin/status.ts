@@ -1,4 +1,5 @@
 import type { AutoscalerSnapshot } from '../autoscaler/loop'
+import { scaleThresholds } from '../fleet/metrics'
 import type { Config } from '../config/types'
 import { stateNames } from '../table/layout'
 import type { TableWriter } from '../table/writer'
@@ -31,6 +32,7 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
   if (control === null) return { mode, backends }
   const a = control.autoscaler()
   const base = config.baseScaleCount
+  const t = scaleThresholds(a.current, config)
   return {
     mode,
     service: config.service,
@@ -47,10 +49,9 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
         baseScaleCount: base,
         minContainers: config.minContainers,
         maxContainers: config.maxContainers,
-        // desired = 1 + floor(count / base): above current from current × base requests on,
-        // below it under (current - 1) × base (src/autoscaler/policy.ts).
-        scaleUpAt: a.current >= config.maxContainers ? null : Math.max(1, a.current) * base,
-        scaleDownBelow: a.current <= config.minContainers ? null : (a.current - 1) * base
+        // null where no threshold applies (at --max-containers, at --min-containers).
+        scaleUpAt: Number.isFinite(t.up) ? t.up : null,
+        scaleDownBelow: a.current <= config.minContainers ? null : t.down
       },
       scaleUps: a.scaleUps,
       scaleDowns: a.scaleDowns

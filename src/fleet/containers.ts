@@ -117,6 +117,7 @@ export class ContainerFleet implements StatusSink {
       if (m.phase !== 'starting') return
       m.phase = 'ready'
       m.healthySince = this.#o.now()
+      this.counters.becameHealthy((m.healthySince - m.startedAt) / 1000)
       this.#o.table.setState(m.slot, State.HEALTHY)
       this.#o.log.info('replica healthy; in rotation', { port: m.port, id: m.replica?.id, startMs: m.healthySince - m.startedAt })
     } else if (m.phase === 'ready') {
@@ -186,6 +187,13 @@ export class ContainerFleet implements StatusSink {
   describe (slot: number): { id: string | null, name: string | null, phase: Phase, failures: number } | undefined {
     const m = this.#members.get(this.#o.basePort + slot)
     return m === undefined ? undefined : { id: m.replica?.id ?? null, name: m.replica?.name ?? null, phase: m.phase, failures: m.failures }
+  }
+
+  /** Replicas by phase (every phase present, zero or not), for the metrics. */
+  phases (): Map<Phase, number> {
+    const out = new Map<Phase, number>([['launching', 0], ['starting', 0], ['ready', 0], ['stopping', 0], ['waiting', 0], ['draining', 0], ['removing', 0]])
+    for (const m of this.#members.values()) out.set(m.phase, (out.get(m.phase) ?? 0) + 1)
+    return out
   }
 
   /** Slots that have held a replica (their counters may be non-zero), for the metrics. */

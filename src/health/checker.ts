@@ -31,6 +31,8 @@ export class HealthChecker {
   private timer: NodeJS.Timeout | null = null
   private closed = false
   private round: Promise<void> | null = null
+  /** Probe results so far, by reason (ok, status, timeout, refused, error): /metrics reads it. */
+  readonly results = new Map<string, number>()
 
   constructor (private readonly options: HealthCheckerOptions, private readonly sink: StatusSink) {
     this.agent = createProbeAgent(options.timeoutMs)
@@ -47,7 +49,11 @@ export class HealthChecker {
     const results = await Promise.all(targets.map((t) =>
       probe(this.agent, t.host, t.port, this.options.path, this.options.timeoutMs)))
     if (this.closed) return
-    for (let i = 0; i < targets.length; i++) this.sink.report(targets[i], results[i])
+    for (let i = 0; i < targets.length; i++) {
+      const r = results[i]
+      this.results.set(r.reason, (this.results.get(r.reason) ?? 0) + 1)
+      this.sink.report(targets[i], r)
+    }
   }
 
   private arm (delay: number): void {

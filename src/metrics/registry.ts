@@ -7,13 +7,13 @@ import type { CounterSampler } from './sampler'
 import type { TableWriter } from '../table/writer'
 
 type Labels = Record<string, string | number>
-interface Value { value: number, labels: Labels, metricName?: string }
+export interface Value { value: number, labels: Labels, metricName?: string }
 
 /**
  * A metric whose values are computed at scrape time from the shared table: prom-client calls
  * `get()` when Prometheus scrapes, so nothing on the request path touches prom-client.
  */
-class SnapshotMetric {
+export class SnapshotMetric {
   readonly aggregator = 'sum'
   constructor (
     readonly name: string,
@@ -29,6 +29,24 @@ class SnapshotMetric {
   reset (): void {}
 }
 
+/**
+ * Prometheus histogram values from per-bucket (not cumulative) counts whose upper bounds are
+ * `bounds`; the last count (index bounds.length) is the +Inf overflow.
+ */
+export function histogramValues (name: string, bounds: readonly number[], counts: ArrayLike<number>, sum: number): Value[] {
+  const out: Value[] = []
+  let cumulative = 0
+  for (let b = 0; b < bounds.length; b++) {
+    cumulative += counts[b]
+    out.push({ value: cumulative, labels: { le: bounds[b] }, metricName: `${name}_bucket` })
+  }
+  const count = cumulative + (counts.length > bounds.length ? counts[bounds.length] : 0)
+  out.push({ value: count, labels: { le: '+Inf' }, metricName: `${name}_bucket` })
+  out.push({ value: sum, labels: {}, metricName: `${name}_sum` })
+  out.push({ value: count, labels: {}, metricName: `${name}_count` })
+  return out
+}
+
 export interface MetricsSources {
   readonly sampler: CounterSampler
   readonly table: TableWriter
@@ -39,12 +57,14 @@ export interface MetricsSources {
   /** Slots that have ever held a backend (their counters may be non-zero). */
   readonly knownSlots: () => readonly number[]
   readonly workerRestarts: () => number
+  /** Health probe results so far, by result (ok, status, timeout, refused, error). */
+  readonly healthChecks: () => ReadonlyMap<string, number>
 }
 
 /** The prom-client registry of the main thread (the only one). */
 export function createRegistry (src: MetricsSources): Registry {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'symphony_process_' })
+  collectDefaultMetrics({ register: registry, prefix: 'symphony_' })
   const lag = new Int32Array(src.table.sab)
 
   const backendsWithNone = (): Array<[number, string]> => {
@@ -74,16 +94,8 @@ export function createRegistry (src: MetricsSources): Registry {
     new SnapshotMetric('symphony_request_duration_seconds', 'Time from receiving a request to its last response byte handed to the socket.', 'histogram', () => {
       src.sampler.sample()
       const h = src.sampler.histogram()
-      const out: Value[] = []
-      let cumulative = 0
-      for (let b = 0; b < latencyBucketsSeconds.length; b++) {
-        cumulative += h.buckets[b]
-        out.push({ value: cumulative, labels: { le: latencyBucketsSeconds[b] }, metricName: 'symphony_request_duration_seconds_bucket' })
-      }
-      out.push({ value: h.count, labels: { le: '+Inf' }, metricName: 'symphony_request_duration_seconds_bucket' })
-      out.push({ value: h.sumSeconds, labels: {}, metricName: 'symphony_request_duration_seconds_sum' })
-      out.push({ value: h.count, labels: {}, metricName: 'symphony_request_duration_seconds_count' })
-      return out
+      const inBuckets = h.buckets.reduce((a, b) => a + b, 0)
+      return histogramValues('symphony_request_duration_seconds', latencyBucketsSeconds, [...h.buckets, h.count - inBuckets], h.sumSeconds)
     }),
     new SnapshotMetric('symphony_upstream_errors_total', 'Failed upstream exchanges, by backend and reason (connect, timeout, reset, protocol, client_abort, other).', 'counter', () => {
       src.sampler.sample()
@@ -115,7 +127,9 @@ export function createRegistry (src: MetricsSources): Registry {
       return out
     }),
     new SnapshotMetric('symphony_worker_restarts_total', 'Proxy worker threads that died and were replaced.', 'counter', () =>
-      [{ value: src.workerRestarts(), labels: {} }])
+      [{ value: src.workerRestarts(), labels: {} }]),
+    new SnapshotMetric('symphony_health_checks_total', 'Health probes made, by result: ok (200), status (another status), timeout, refused, error.', 'counter', () =>
+      ['ok', 'status', 'timeout', 'refused', 'error'].map((result) => ({ value: src.healthChecks().get(result) ?? 0, labels: { result } })))
   ]
   for (const m of metrics) registry.registerMetric(m as never)
   return registry

@@ -27,7 +27,15 @@ export async function startCli (t: { teardown: (fn: () => unknown) => void }, ar
   let err = ''
   let buf = ''
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)))
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  // SIGTERM first, so that symphony stops what it started (process-runtime replicas) and
+  // closes its workers; SIGKILL only if it does not exit within 10 s.
+  t.teardown(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    await exited
+    clearTimeout(timer)
+  })
   child.stderr?.on('data', (d) => { err += d })
   const listening = await new Promise<{ port: number, adminPort: number }>((resolve, reject) => {
     child.stdout?.on('data', (d) => {

@@ -1,0 +1,33 @@
+import { W_HEARTBEAT, workerBase } from '../table/layout'
+
+/**
+ * Whether every proxy worker's event loop is turning: each worker bumps its heartbeat word every
+ * 500 ms (workers/proxy.ts); a worker whose heartbeat has not moved for `staleMs` is stuck or
+ * gone. Backs `GET /healthz`.
+ */
+export class WorkerLiveness {
+  private readonly i32: Int32Array
+  private readonly last: Int32Array
+  private readonly movedAt: Float64Array
+
+  constructor (sab: SharedArrayBuffer, private readonly threads: number, private readonly staleMs = 3000) {
+    this.i32 = new Int32Array(sab)
+    this.last = new Int32Array(threads)
+    this.movedAt = new Float64Array(threads)
+  }
+
+  /** Workers whose heartbeat has not moved for staleMs as of `now` (ms). */
+  stale (now: number): number[] {
+    const out: number[] = []
+    for (let w = 0; w < this.threads; w++) {
+      const beat = Atomics.load(this.i32, workerBase(w) + W_HEARTBEAT)
+      if (beat !== this.last[w] || this.movedAt[w] === 0) {
+        this.last[w] = beat
+        this.movedAt[w] = now
+      } else if (now - this.movedAt[w] > this.staleMs) {
+        out.push(w)
+      }
+    }
+    return out
+  }
+}
