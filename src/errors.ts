@@ -72,5 +72,10 @@ export const allErrorCodes: readonly string[] = [
   'SYM_ERR_IMAGE_UNAVAILABLE',
   'SYM_ERR_LISTEN',
   'SYM_ERR_START',
-  ...Object.values(ProxyErrorCodes)
+  ...Object.values(ProxyErrorCodes),
+  // Admin API answers (src/admin/server.ts)
+  'SYM_ERR_UNAUTHORIZED',
+  'SYM_ERR_NOT_FOUND',
+  'SYM_ERR_METHOD',
+  'SYM_ERR_INTERNAL'
 ]

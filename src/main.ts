@@ -125,7 +125,7 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
       const ready = table.slots().some((v) => v.state === 2)
       return { status: ready ? 200 : 503, type: 'application/json', body: JSON.stringify({ status: ready ? 'ready' : 'no healthy backend' }) }
     }
-  })
+  }, config.adminToken)
   // Sample the wrapping u32 counters every second so they can never wrap unseen.
   const liveness = new WorkerLiveness(sab, config.threads)
   const sampleTimer = setInterval(() => { sampler.sample(); liveness.stale(Date.now()) }, 1000)
@@ -163,6 +163,7 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
     }
     const adminPort = await admin.listen(config.adminHost, config.adminPort)
     const port = await workers.start()
+    if (config.adminToken !== null) log.info('admin API requires a bearer token (--admin-token) on /metrics and /status', { adminHost: config.adminHost })
     log.info('symphony listening', {
       port, host: config.host, adminPort, adminHost: config.adminHost, threads: config.threads,
       ...(fleet !== null ? { runtime: runtime?.kind, service: config.service, replicas: fleet.counts() } : { backends: config.backends.length })

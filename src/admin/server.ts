@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
 import { ListenError } from '../errors'
 
@@ -12,7 +13,14 @@ export class AdminServer {
   private readonly server: http.Server
   private closed = false
 
-  constructor (private readonly routes: Readonly<Record<string, AdminRoute>>) {
+  private readonly tokenHash: Buffer | null
+
+  /**
+   * @param token bearer token required on every route but the probes (/healthz, /readyz, which
+   *   reveal nothing and must work for load balancers that cannot send headers); null = none.
+   */
+  constructor (private readonly routes: Readonly<Record<string, AdminRoute>>, token: string | null = null) {
+    this.tokenHash = token === null ? null : sha256(token)
     this.server = http.createServer((req, res) => { void this.handle(req, res) })
     this.server.keepAliveTimeout = 5_000
   }
@@ -21,6 +29,10 @@ export class AdminServer {
     const path = (req.url ?? '/').split('?')[0]
     const route = this.routes[path]
     try {
+      if (this.tokenHash !== null && path !== '/healthz' && path !== '/readyz' && !this.authorized(req.headers.authorization)) {
+        res.setHeader('www-authenticate', 'Bearer realm="symphony-admin"')
+        return send(res, 401, 'application/json', JSON.stringify({ error: { code: 'SYM_ERR_UNAUTHORIZED', message: 'this admin API needs "Authorization: Bearer <--admin-token>"' } }))
+      }
       if (route === undefined) return send(res, 404, 'application/json', JSON.stringify({ error: { code: 'SYM_ERR_NOT_FOUND', message: `no admin route ${path}; try /status, /metrics, /healthz, /readyz` } }))
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD')
@@ -31,6 +43,12 @@ export class AdminServer {
     } catch (err) {
       send(res, 500, 'application/json', JSON.stringify({ error: { code: 'SYM_ERR_INTERNAL', message: (err as Error).message } }))
     }
+  }
+
+  /** Constant-time comparison (of hashes, so lengths never leak either). */
+  private authorized (header: string | undefined): boolean {
+    if (header === undefined || !header.startsWith('Bearer ')) return false
+    return timingSafeEqual(sha256(header.slice(7).trim()), this.tokenHash as Buffer)
   }
 
   /** Bind; resolves with the actual port (0 picks a free one). */
@@ -60,3 +78,5 @@ function send (res: http.ServerResponse, status: number, type: string, body: str
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) })
   res.end(body)
 }
+
+function sha256 (s: string): Buffer { return createHash('sha256').update(s).digest() }

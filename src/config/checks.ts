@@ -56,6 +56,9 @@ export function checkConfig (values: Record<string, unknown>, origins: ReadonlyM
   if (c.memory !== 0 && c.memory < DOCKER_MIN_MEMORY) {
     throw new ConfigError(`${show('memory')} is below Docker's minimum of 6mb; use 0 for no limit`)
   }
+  if (c.adminToken === null && !isLoopback(c.adminHost)) {
+    throw new ConfigError(`${show('adminHost')} is not a loopback address, so the admin API would be open to the network; set ${name('adminToken')} (16+ characters) or bind it to 127.0.0.1`)
+  }
   if (c.port !== 0 && c.port === c.adminPort && overlap(c.host, c.adminHost)) {
     throw new ConfigError(`${show('port')} and ${show('adminPort')} are the same port on overlapping hosts (${c.host}, ${c.adminHost}); choose different ports`)
   }
@@ -100,4 +103,9 @@ export function serviceFromImage (image: string): string {
   // The tag follows the last '/', so a registry port (`host:5000/app`) is not mistaken for one.
   const segment = path.slice(path.lastIndexOf('/') + 1).split(':')[0]
   return segment.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 63).replace(/^-+|-+$/g, '')
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine can reach. */
+function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
 }

@@ -95,6 +95,7 @@ const DEFS: readonly OptionDef[] = [
   // admin
   { flag: 'admin-host', key: 'adminHost', kind: 'host', group: 'admin', default: '127.0.0.1', help: 'Address of /metrics, /status, /healthz, /readyz' },
   { flag: 'admin-port', key: 'adminPort', kind: 'port', group: 'admin', default: 9180, allowEphemeral: true, help: 'Port of the admin listener (0 = any free port)' },
+  { flag: 'admin-token', key: 'adminToken', kind: 'string', group: 'admin', default: null, metavar: 'TOKEN', pattern: { re: /^[\x21-\x7e]{16,}$/, expected: 'at least 16 printable characters without spaces' }, help: 'Bearer token the admin API requires; mandatory when --admin-host is not a loopback address' },
 
   // misc
   { flag: 'config', key: null, kind: 'path', group: 'misc', default: null, help: 'Read options from a JSON or YAML file' },

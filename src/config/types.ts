@@ -63,6 +63,8 @@ export interface Config {
   /** Admin listener: /metrics, /status, /healthz, /readyz. */
   readonly adminHost: string
   readonly adminPort: number
+  /** Bearer token required by the admin API; null = none (allowed on loopback only). */
+  readonly adminToken: string | null
 
   readonly logLevel: LogLevel
 }

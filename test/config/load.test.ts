@@ -43,6 +43,7 @@ t.test('defaults', async t => {
     drainTimeoutMs: 30_000,
     adminHost: '127.0.0.1',
     adminPort: 9180,
+    adminToken: null,
     logLevel: 'info'
   })
 })
@@ -54,7 +55,7 @@ t.test('every option sets its Config field from a flag', async t => {
     '--memory=512mb', '--cpus=1.5', '--cleanup-on-exit', '--window=90', '--base-scale-count=5', '--min-containers=2',
     '--max-containers=4', '--fault-interval=2s', '--health-path=/ping', '--health-timeout=500ms', '--threads=64',
     '--connect-timeout=250ms', '--response-timeout=1m', '--max-body-size=64KiB', '--drain-timeout=0',
-    '--admin-host=0.0.0.0', '--admin-port=0', '--log-level=DEBUG'
+    '--admin-host=0.0.0.0', '--admin-port=0', '--admin-token=0123456789abcdef', '--log-level=DEBUG'
   ])
   t.same(config, {
     port: 0, host: '::', image: 'ghcr.io/acme/Orders_API:1.2', service: 'orders', runtime: 'docker', command: 'serve --fast',
@@ -62,10 +63,18 @@ t.test('every option sets its Config field from a flag', async t => {
     memory: 512 * 1024 ** 2, cpus: 1.5, cleanupOnExit: true, windowMs: 90_000, baseScaleCount: 5, minContainers: 2,
     maxContainers: 4, faultIntervalMs: 2000, healthPath: '/ping', healthTimeoutMs: 500, threads: 64, backends: [],
     connectTimeoutMs: 250, responseTimeoutMs: 60_000, maxBodySize: 65_536, drainTimeoutMs: 0, adminHost: '0.0.0.0',
-    adminPort: 0, logLevel: 'debug'
+    adminPort: 0, adminToken: '0123456789abcdef', logLevel: 'debug'
   })
   const keys = OPTIONS.flatMap(o => o.key === null ? [] : [o.key]).sort()
   t.same(Object.keys(config).sort(), keys, 'the schema covers exactly the Config fields')
+})
+
+t.test('an admin listener off loopback needs --admin-token', async t => {
+  t.throws(() => load(['--backend=127.0.0.1:3000', '--admin-host=0.0.0.0']), /--admin-host \(0\.0\.0\.0\) is not a loopback address.*--admin-token/)
+  t.throws(() => load(['--backend=127.0.0.1:3000', '--admin-host=0.0.0.0', '--admin-token=short']), /--admin-token: "short" is not valid/)
+  for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) {
+    t.equal(load(['--backend=127.0.0.1:3000', `--admin-host=${host}`]).adminToken, null, `${host} needs no token`)
+  }
 })
 
 t.test('precedence: defaults < file < env < flags', async t => {

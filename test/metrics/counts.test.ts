@@ -57,3 +57,30 @@ t.test('counts are exact across worker threads; histogram count equals the statu
   t.equal(ready.statusCode, 200, '/readyz: a backend is healthy')
   await ready.body.dump()
 })
+
+t.test('admin API: a token guards /metrics and /status but not the probes', async (t) => {
+  const a = await startBackend('a')
+  t.teardown(() => a.close())
+  const token = 'a-long-enough-admin-token'
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${a.port}`, '--threads', '1', '--admin-token', token])
+  for (const path of ['/metrics', '/status']) {
+    const none = await request(`${gw.admin}${path}`)
+    t.equal(none.statusCode, 401, `${path} without a token: 401`)
+    t.equal(none.headers['www-authenticate'], 'Bearer realm="symphony-admin"')
+    t.equal(JSON.parse(await none.body.text()).error.code, 'SYM_ERR_UNAUTHORIZED')
+    const wrong = await request(`${gw.admin}${path}`, { headers: { authorization: 'Bearer not-the-token-at-all' } })
+    t.equal(wrong.statusCode, 401, `${path} with a wrong token: 401`)
+    await wrong.body.dump()
+    const right = await request(`${gw.admin}${path}`, { headers: { authorization: `Bearer ${token}` } })
+    t.equal(right.statusCode, 200, `${path} with the token: 200`)
+    await right.body.dump()
+  }
+  for (const path of ['/healthz', '/readyz']) {
+    const res = await request(`${gw.admin}${path}`)
+    t.equal(res.statusCode, 200, `${path} needs no token`)
+    await res.body.dump()
+  }
+  const post = await request(`${gw.admin}/status`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+  t.equal(post.statusCode, 405, 'the admin API is read-only')
+  await post.body.dump()
+})
