@@ -45,6 +45,11 @@ export class StartError extends SymphonyError {
   readonly code = 'SYM_ERR_START'
 }
 
+/** A replica's host port is held by something else: the fleet skips that port for a while. */
+export class PortInUseError extends SymphonyError {
+  readonly code = 'SYM_ERR_PORT_IN_USE'
+}
+
 /**
  * Data-plane conditions. They never travel as exceptions past the uWS handler: the proxy turns
  * them into a status and a small JSON body `{"error":{"code":…,"message":…}}` at one boundary
@@ -72,6 +77,7 @@ export const allErrorCodes: readonly string[] = [
   'SYM_ERR_IMAGE_UNAVAILABLE',
   'SYM_ERR_LISTEN',
   'SYM_ERR_START',
+  'SYM_ERR_PORT_IN_USE',
   ...Object.values(ProxyErrorCodes),
   // Admin API answers (src/admin/server.ts)
   'SYM_ERR_UNAUTHORIZED',

@@ -1,3 +1,4 @@
+import { PortInUseError } from '../errors'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from '../log'
 import type { Replica, Runtime } from '../runtime/types'
@@ -38,8 +39,6 @@ export const RETRY_MS = 1000
 /** Let a request picked just before the slot left the rotation register as in flight. */
 const DRAIN_SETTLE_MS = 50
 const DRAIN_POLL_MS = 50
-/** The runtimes' wording for a host port held by something else (src/runtime/docker.ts, process.ts). */
-const PORT_IN_USE = /already in use/
 
 /**
  * The steps of a replica's life on one port: start, replace (stop, backoff, start on the same
@@ -59,7 +58,7 @@ export class Lifecycle {
       replica = await c.runtime.start(m.port)
     } catch (err) {
       const message = (err as Error).message
-      if (PORT_IN_USE.test(message)) {
+      if (err instanceof PortInUseError) {
         const retryAfterMs = c.blockPort(m.port)
         c.counters.portsSkipped++
         c.log.warn('host port held by something else; skipped', { event: 'port-skipped', port: m.port, retryAfterMs, error: message })

@@ -1,7 +1,7 @@
 import Docker from 'dockerode'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../config/types'
-import { DockerUnavailableError, ImageUnavailableError, StartError } from '../errors'
+import { DockerUnavailableError, ImageUnavailableError, StartError, PortInUseError } from '../errors'
 import type { Replica, Runtime, RuntimeEvent } from './types'
 import {
   connectionOptions, dialHost, formatSince, parseEvent, portFromLabels, replicaLabels, replicaName,
@@ -155,29 +155,36 @@ export class DockerRuntime implements Runtime {
     if (cfg.memory > 0) hostConfig.Memory = cfg.memory
     if (cfg.cpus > 0) hostConfig.NanoCpus = Math.round(cfg.cpus * 1e9)
 
-    let container: Docker.Container
-    try {
-      container = await docker.createContainer({
-        name,
-        Image: cfg.image,
-        Env: [...cfg.env],
-        ...(cfg.command !== null ? { Cmd: splitCommand(cfg.command) } : {}),
-        Labels: replicaLabels(cfg.service, port),
-        ExposedPorts: { [portKey]: {} },
-        HostConfig: hostConfig
-      })
-    } catch (err) {
-      throw new StartError(`cannot create ${name}: ${messageOf(err)}`, { cause: err })
+    const spec: Docker.ContainerCreateOptions = {
+      name,
+      Image: cfg.image,
+      Env: [...cfg.env],
+      ...(cfg.command !== null ? { Cmd: splitCommand(cfg.command) } : {}),
+      Labels: replicaLabels(cfg.service, port),
+      ExposedPorts: { [portKey]: {} },
+      HostConfig: hostConfig
+    }
+    let container: Docker.Container | null = null
+    // 409: the name is still held by a leftover whose removal is in progress (the reconciler
+    // removing an exited replica at the same moment): wait for it, a few times, then give up.
+    for (let attempt = 0; container === null; attempt++) {
+      try {
+        container = await docker.createContainer(spec)
+      } catch (err) {
+        if (statusOf(err) !== 409 || attempt >= 10) throw new StartError(`cannot create ${name}: ${messageOf(err)}`, { cause: err })
+        await sleep(200)
+        await removeQuietly(docker.getContainer(name))
+      }
     }
     try {
       await container.start()
     } catch (err) {
       // Created but not started: remove it, or every failed attempt would leak a container.
       await removeQuietly(container)
-      const reason = PORT_IN_USE.test(messageOf(err))
-        ? `port ${port} is already in use on ${cfg.publishHost}`
-        : messageOf(err)
-      throw new StartError(`cannot start ${name}: ${reason}`, { cause: err })
+      if (PORT_IN_USE.test(messageOf(err))) {
+        throw new PortInUseError(`cannot start ${name}: port ${port} is already in use on ${cfg.publishHost}`, { cause: err })
+      }
+      throw new StartError(`cannot start ${name}: ${messageOf(err)}`, { cause: err })
     }
     return { id: container.id, name, host: dialHost(cfg.publishHost), port, startedAt: Date.now(), running: true }
   }

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
 import type { Config } from '../config/types'
-import { StartError } from '../errors'
+import { StartError, PortInUseError } from '../errors'
 import type { Replica, Runtime, RuntimeEvent } from './types'
 import { replicaName, splitCommand } from './names'
 
@@ -71,7 +71,7 @@ export class ProcessRuntime implements Runtime {
     // A child that cannot bind only says so by exiting; probe first so that a taken port fails
     // start() as it does with Docker. (A race remains; the exit event then reports it.)
     if (!(await portFree(port))) {
-      throw new StartError(`cannot start ${replicaName(this.#config.service, port)}: port ${port} is already in use`)
+      throw new PortInUseError(`cannot start ${replicaName(this.#config.service, port)}: port ${port} is already in use`)
     }
     const env: Record<string, string | undefined> = { ...process.env, PORT: String(port) }
     for (const pair of this.#config.env) {

@@ -56,7 +56,10 @@ t.test('a docker-killed container is replaced on the same port at once', async (
   const killedAt = Date.now()
   await waitForStatus(gw, 'a healthy replacement on 18126', replacedOn(18126, victim.id), FAULT_MS + STARTUP_MS)
   t.ok(Date.now() - killedAt < FAULT_MS + STARTUP_MS)
-  t.match(logEvents(gw, 'replica-failed'), [{ reason: 'exit-kill', port: 18126, id: victim.id }], 'seen through the event stream')
+  // Usually the engine's kill event arrives first; on a loaded machine the 300 ms probe can see
+  // the dead port before the event is delivered. Either way it is replaced at once (the event
+  // path alone is proven with the scripted runtime in containers.test.ts).
+  t.match(logEvents(gw, 'replica-failed'), [{ reason: /^(exit-kill|health-(refused|timeout|status))$/, port: 18126, id: victim.id }], 'seen through the event stream or the next probe')
   const after = await serviceContainers(service)
   t.same(after.map((c) => [c.port, c.running]), [[18125, true], [18126, true]], 'no duplicate, no leftover')
   t.equal(after[0].id, before[0].id, 'the healthy neighbour was left alone')

@@ -3,7 +3,7 @@
  * on cue or fail on demand, and events are pushed by the test. Stopping a running replica emits
  * its exit, as the Docker engine does, so tests see the fleet ignore its own stops.
  */
-import { StartError } from '../../src/errors'
+import { PortInUseError } from '../../src/errors'
 import type { Replica, Runtime, RuntimeEvent } from '../../src/runtime/types'
 
 export class FakeRuntime implements Runtime {
@@ -35,7 +35,7 @@ export class FakeRuntime implements Runtime {
     if (this.startGate !== null) await this.startGate
     if (this.failStart !== null) throw this.failStart
     if (this.heldPorts.has(port) || [...this.replicas.values()].some((r) => r.port === port && r.running)) {
-      throw new StartError(`cannot start symphony-fake-${port}: port ${port} is already in use`)
+      throw new PortInUseError(`cannot start symphony-fake-${port}: port ${port} is already in use`)
     }
     const r = this.add(port)
     this.onStarted?.(r)

@@ -8,7 +8,7 @@ import net from 'node:net'
 import { once } from 'node:events'
 import { request } from 'undici'
 import { DockerRuntime, type DockerRuntimeConfig } from '../../src/runtime/docker'
-import { DockerUnavailableError, ImageUnavailableError, StartError } from '../../src/errors'
+import { DockerUnavailableError, ImageUnavailableError, PortInUseError } from '../../src/errors'
 import type { RuntimeEvent } from '../../src/runtime/types'
 import {
   TEST_IMAGE, dockerClient, ensureEngineAndImage, nextMatching, removeServiceContainers, uniqueService, waitFor
@@ -119,7 +119,7 @@ t.test('start, health, list, kill → exit event, stop twice', async (t) => {
   await t.resolves(rt.stop(replica, 1000), 'a second stop is fine')
 })
 
-t.test('start: a port held by another process is StartError and leaves no container', async (t) => {
+t.test('start: a port held by another process is PortInUseError and leaves no container', async (t) => {
   const port = 18001
   const rt = runtimeFor(t, 'busy')
   const holder = net.createServer()
@@ -128,7 +128,7 @@ t.test('start: a port held by another process is StartError and leaves no contai
   t.teardown(() => { holder.close() })
 
   const err = await rt.start(port).then(() => null, (e: unknown) => e)
-  t.type(err, StartError)
+  t.type(err, PortInUseError)
   t.match((err as Error).message, /port 18001 is already in use/)
   t.same(await rt.list(), [], 'the created container was removed')
 })

@@ -7,7 +7,7 @@ import net from 'node:net'
 import { once } from 'node:events'
 import { request } from 'undici'
 import { ProcessRuntime } from '../../src/runtime/process'
-import { StartError } from '../../src/errors'
+import { PortInUseError, StartError } from '../../src/errors'
 import type { RuntimeEvent } from '../../src/runtime/types'
 import { exampleServer, nextMatching, waitFor } from '../helpers/docker'
 
@@ -91,14 +91,14 @@ t.test('stop: SIGKILL after the grace period when SIGTERM is ignored; PORT and e
   t.same(await rt.list(), [])
 })
 
-t.test('start: a taken port is StartError', async (t) => {
+t.test('start: a taken port is PortInUseError', async (t) => {
   const port = 18024
   const holder = net.createServer().listen(port, '127.0.0.1')
   await once(holder, 'listening')
   t.teardown(() => { holder.close() })
   const rt = runtimeFor(t)
   const err = await rt.start(port).then(() => null, (e: unknown) => e)
-  t.type(err, StartError)
+  t.type(err, PortInUseError)
   t.match((err as Error).message, /port 18024 is already in use/)
   t.same(await rt.list(), [])
 })

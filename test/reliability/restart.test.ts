@@ -1,0 +1,46 @@
+/**
+ * The orchestrator killed with SIGKILL (no chance to clean up) and started again: it adopts its
+ * containers, starts no duplicate and leaves no orphan, even when a container died meanwhile.
+ * Host ports 18210-18219.
+ */
+import t from 'tap'
+import { request } from 'undici'
+import { startCli, type RunningCli } from '../helpers/cli'
+import { TEST_IMAGE, dockerClient, ensureEngineAndImage, removeServiceContainers, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
+
+ensureEngineAndImage()
+
+async function healthy (cli: RunningCli, n: number): Promise<Array<{ port: number, id: string }>> {
+  return await waitFor(`${n} healthy`, async () => {
+    const res = await request(`http://127.0.0.1:${cli.adminPort}/status`)
+    const s = await res.body.json() as { backends: Array<{ port: number, state: string, id: string }> }
+    return s.backends.length === n && s.backends.every((b) => b.state === 'healthy') ? s.backends.map((b) => ({ port: b.port, id: b.id })) : undefined
+  }, 20_000, 100)
+}
+
+t.test('SIGKILL, then a new start adopts the survivors and replaces the dead: no duplicates, no orphans', async (t) => {
+  const service = uniqueService('sigkill')
+  t.teardown(() => removeServiceContainers(service))
+  const args = ['--image', TEST_IMAGE, '--service', service, '--base-port', '18210', '--min-containers', '3', '--fault-interval', '300ms', '--threads', '1']
+  const first = await startCli(t, args)
+  const before = await healthy(first, 3)
+  first.child.kill('SIGKILL')
+  await first.exited
+  const left = await serviceContainers(service)
+  t.same(left.map((c) => [c.port, c.running]), [[18210, true], [18211, true], [18212, true]], 'SIGKILL left the three containers running')
+
+  // One of them dies while no orchestrator runs.
+  await dockerClient().getContainer(left[1].id).kill()
+
+  const second = await startCli(t, args)
+  const after = await healthy(second, 3)
+  t.same(after.map((b) => b.port), [18210, 18211, 18212], 'the same three ports')
+  t.equal(after[0].id, before[0].id, '18210 adopted')
+  t.equal(after[2].id, before[2].id, '18212 adopted')
+  t.not(after[1].id, before[1].id, '18211 (dead meanwhile) replaced')
+  const all = await serviceContainers(service)
+  t.same(all.map((c) => [c.port, c.running]).sort(), [[18210, true], [18211, true], [18212, true]], 'exactly three containers of the service: no duplicate, no orphan')
+  const res = await request(`http://127.0.0.1:${second.port}/api/v1/hello`)
+  t.equal(res.statusCode, 200)
+  await res.body.dump()
+})
