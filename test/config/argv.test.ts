@@ -1,20 +1,7 @@
 import t from 'tap'
 import { closest, editDistance, parseArgv, type RawFlag } from '../../src/config/argv'
-import { ConfigError } from '../../src/errors'
+import { configMessage } from '../helpers/config'
 
-/**
- * The message of the ConfigError `fn` throws, or a marker that fails any `t.match` when it throws
- * nothing. Other errors propagate: they are bugs, not user mistakes.
- */
-function configMessage (fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message
-    throw err
-  }
-  return '<did not throw>'
-}
 
 /** The parsed options keyed by flag name, for easy comparison. */
 function flags (argv: string[]): Record<string, RawFlag> {

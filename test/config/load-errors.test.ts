@@ -2,21 +2,8 @@ import t from 'tap'
 import { chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig } from '../../src/config/load'
-import { ConfigError } from '../../src/errors'
+import { configMessage } from '../helpers/config'
 
-/**
- * The message of the ConfigError `fn` throws, or a marker that fails any `t.match` when it throws
- * nothing. Other errors propagate: they are bugs, not user mistakes.
- */
-function configMessage (fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message
-    throw err
-  }
-  return '<did not throw>'
-}
 
 const IMAGE = ['--image', 'acme/api']
 const fail = (argv: string[], env: NodeJS.ProcessEnv = {}): string => configMessage(() => loadConfig(argv, env, { cpus: 2 }))

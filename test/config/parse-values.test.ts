@@ -1,23 +1,10 @@
 import t from 'tap'
-import { ConfigError } from '../../src/errors'
 import {
   formatDuration, formatSize, parseBool, parseDuration, parseEnum, parseEnvPair, parseHost,
   parseHostPort, parseInteger, parseNumber, parsePort, parseSize, parseString, MAX_DURATION_MS
 } from '../../src/config/parse-values'
+import { configMessage } from '../helpers/config'
 
-/**
- * The message of the ConfigError `fn` throws, or a marker that fails any `t.match` when it throws
- * nothing. Other errors propagate: they are bugs, not user mistakes.
- */
-function configMessage (fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message
-    throw err
-  }
-  return '<did not throw>'
-}
 
 /** Expects a one-line ConfigError that names the option and matches `re`. */
 function throwsConfig (t: { match: (a: string, b: RegExp, m: string) => unknown, notMatch: (a: string, b: RegExp, m: string) => unknown }, fn: () => unknown, re: RegExp, name: string): void {
