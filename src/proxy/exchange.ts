@@ -5,7 +5,7 @@ import { B_INFLIGHT, B_RETRIES, B_ERRORS, ErrorReason, NO_BACKEND, bstatBase } f
 import { recordResponse } from './record'
 import type { TableReader } from '../table/reader'
 import type { PoolSet } from './upstream'
-import { isHopByHop, connectionTokens } from './headers'
+import { connectionTokens } from './headers'
 import { Answers, type GatewayAnswer } from './respond'
 
 /** What every exchange of one worker shares. Built once per worker. */
@@ -42,6 +42,60 @@ function deferHead (ex: Exchange): void {
     flushScheduled = true
     setImmediate(flushHeads)
   }
+}
+
+/** What writeHead does with a response header name (see classifyName). */
+const NAME_FORWARD = 0
+const NAME_SKIP = 1
+const NAME_CONTENT_LENGTH = 2
+const NAME_CONNECTION = 3
+
+/**
+ * ASCII case-insensitive equality of a header name with a lower-case literal, without making a
+ * string. OR-ing 0x20 folds A-Z onto a-z; the other bytes it could fold onto '-' or '2' (0x0d,
+ * 0x12) are control characters, which undici's parser (llhttp) rejects in field names.
+ */
+function nameIs (name: Buffer, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    if ((name[i] | 0x20) !== lower.charCodeAt(i)) return false
+  }
+  return true
+}
+
+/**
+ * Classify a response header name by length first, then bytes: the same set as isHopByHop()
+ * plus `date` (uWS writes its own) and `content-length` (uWS writes the framing).
+ */
+function classifyName (name: Buffer): number {
+  switch (name.length) {
+    case 2: return nameIs(name, 'te') ? NAME_SKIP : NAME_FORWARD
+    case 4: return nameIs(name, 'date') ? NAME_SKIP : NAME_FORWARD
+    case 6: return nameIs(name, 'expect') ? NAME_SKIP : NAME_FORWARD
+    case 7: return nameIs(name, 'trailer') || nameIs(name, 'upgrade') ? NAME_SKIP : NAME_FORWARD
+    case 10:
+      if (nameIs(name, 'connection')) return NAME_CONNECTION
+      return nameIs(name, 'keep-alive') ? NAME_SKIP : NAME_FORWARD
+    case 14:
+      if (nameIs(name, 'content-length')) return NAME_CONTENT_LENGTH
+      return nameIs(name, 'http2-settings') ? NAME_SKIP : NAME_FORWARD
+    case 16: return nameIs(name, 'proxy-connection') ? NAME_SKIP : NAME_FORWARD
+    case 17: return nameIs(name, 'transfer-encoding') ? NAME_SKIP : NAME_FORWARD
+    default: return NAME_FORWARD
+  }
+}
+
+// The status line of the previous answer, reused while upstreams keep answering the same one
+// (almost always "200 OK"): saves a template string per request.
+let lastStatus = 0
+let lastText = ''
+let lastLine = ''
+function statusLine (status: number, text: string): string {
+  if (status !== lastStatus || text !== lastText) {
+    lastStatus = status
+    lastText = text
+    lastLine = text === '' ? String(status) : `${status} ${text}`
+  }
+  return lastLine
 }
 
 /** Request body handed to undici; uWS pauses the client socket while this buffer is full. */
@@ -197,23 +251,25 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const raw = this.head
     if (raw === null) return
     this.head = null
-    res.writeStatus(this.statusText === '' ? String(this.status) : `${this.status} ${this.statusText}`)
+    res.writeStatus(statusLine(this.status, this.statusText))
+    // Names are classified on their bytes: the former toString('latin1').toLowerCase() of every
+    // name, twice, cost about 1.5 µs of the ~2 µs writeHead took per request (cpuprofile,
+    // bench/NOTES.md); only a Connection header with tokens still builds strings.
     let dropped: string[] | null = null
     for (let i = 0; i < raw.length; i += 2) {
-      if (raw[i].length === 10 && raw[i].toString('latin1').toLowerCase() === 'connection') {
-        dropped = connectionTokens(raw[i + 1].toString('latin1'))
-      }
+      if (classifyName(raw[i]) === NAME_CONNECTION) dropped = connectionTokens(raw[i + 1].toString('latin1'))
     }
     for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i].toString('latin1').toLowerCase()
-      if (isHopByHop(name) || name === 'date') continue // uWS writes its own Date
-      if (name === 'content-length') {
+      const name = raw[i]
+      const kind = classifyName(name)
+      if (kind === NAME_SKIP || kind === NAME_CONNECTION) continue // hop-by-hop; uWS writes its own Date
+      if (kind === NAME_CONTENT_LENGTH) {
         // uWS writes the framing itself (tryEnd with the total, or chunked).
         this.contentLength = Number(raw[i + 1].toString('latin1'))
         continue
       }
-      if (dropped !== null && dropped.includes(name)) continue
-      res.writeHeader(raw[i], raw[i + 1])
+      if (dropped !== null && dropped.includes(name.toString('latin1').toLowerCase())) continue
+      res.writeHeader(name, raw[i + 1])
     }
     this.headersSent = true
   }
