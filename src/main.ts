@@ -86,6 +86,9 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
     connectTimeoutMs: config.connectTimeoutMs,
     responseTimeoutMs: config.responseTimeoutMs,
     maxBodySize: config.maxBodySize,
+    queueTimeoutMs: config.queueTimeoutMs,
+    queueLimit: config.queueLimit,
+    replayBodyLimit: config.replayBodyLimit,
     log
   })
   // Static backends keep their slot for life; replicas sit in slot = host port - base port.

@@ -10,7 +10,9 @@ import type { MessagePort } from 'node:worker_threads'
 import uWS from 'uWebSockets.js'
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 import { TableReader } from '../src/table/reader'
-import { workerBase, methodIndex, W_REQUESTS, W_LOOP_LAG_US, W_HEARTBEAT, NO_BACKEND } from '../src/table/layout'
+import { workerBase, methodIndex, W_REQUESTS, W_LOOP_LAG_US, W_HEARTBEAT, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, NO_BACKEND } from '../src/table/layout'
+import { HoldQueue } from '../src/proxy/holds'
+import { RetryBudget } from '../src/proxy/budget'
 import { recordResponse } from '../src/proxy/record'
 import { PoolSet } from '../src/proxy/upstream'
 import { Exchange, type ProxyContext } from '../src/proxy/exchange'
@@ -26,6 +28,9 @@ export interface ServeTask {
   readonly connectTimeoutMs: number
   readonly responseTimeoutMs: number
   readonly maxBodySize: number
+  readonly queueTimeoutMs: number
+  readonly queueLimit: number
+  readonly replayBodyLimit: number
   readonly ctl: MessagePort
 }
 
@@ -59,11 +64,21 @@ export default async function serve (task: ServeTask): Promise<string> {
   let settle: () => void = () => {}
   const closed = new Promise<void>((resolve) => { settle = resolve })
 
+  const holds = new HoldQueue(task.queueLimit, task.queueTimeoutMs, () => reader.hasHealthy(), {
+    held: () => { Atomics.add(i32, wbase + W_HELD, 1) },
+    released: (waitedMs, expired) => {
+      Atomics.add(i32, wbase + W_HOLD_MS, Math.round(waitedMs))
+      if (expired) Atomics.add(i32, wbase + W_HOLD_EXPIRED, 1)
+    }
+  })
+  const budget = new RetryBudget()
   const ctx: ProxyContext = {
     reader,
     pools,
     workerBase: wbase,
     maxBodySize: task.maxBodySize,
+    holds,
+    budget,
     onFinished: () => {
       inflight--
       if (draining && inflight === 0) shutdownSoon()
@@ -144,11 +159,15 @@ export default async function serve (task: ServeTask): Promise<string> {
     headers.push('x-forwarded-proto', 'http')
     if (hostHeader !== '') headers.push('x-forwarded-host', hostHeader)
 
-    const ex = new Exchange(ctx, res, method, mi, path, headers, chunked || contentLength > 0, t0)
+    // Small bodies of known size are gathered first so the request can be retried or held;
+    // others stream with backpressure.
+    const bodyPlan = chunked ? -1 : contentLength <= 0 ? 0 : contentLength <= task.replayBodyLimit ? contentLength : -1
+    const ex = new Exchange(ctx, res, method, mi, path, headers, bodyPlan, t0)
     inflight++
+    budget.deposit()
     res.onAborted(() => ex.onClientAborted())
-    if (ex.body !== null) res.onData((chunk, isLast) => ex.onClientData(chunk, isLast))
-    ex.start()
+    if (bodyPlan !== 0) res.onData((chunk, isLast) => ex.onClientData(chunk, isLast))
+    if (!ex.gathering) ex.start()
   }
 
   /** Synchronous gateway answer, before any upstream work (still corked by uWS). */
@@ -183,6 +202,7 @@ export default async function serve (task: ServeTask): Promise<string> {
     const a = app
     app = null
     clearInterval(tick)
+    holds.close()
     a.close()
     void pools.close().finally(settle)
   }
@@ -190,6 +210,7 @@ export default async function serve (task: ServeTask): Promise<string> {
   // Maintenance tick: event-loop lag, heartbeat, and closing pools of departed backends.
   const TICK_MS = 500
   let last = performance.now()
+  let ticks = 0
   const tick = setInterval(() => {
     const now = performance.now()
     const lag = Math.max(0, now - last - TICK_MS)
@@ -197,6 +218,7 @@ export default async function serve (task: ServeTask): Promise<string> {
     Atomics.store(i32, wbase + W_LOOP_LAG_US, Math.min(0x7fffffff, Math.round(lag * 1000)))
     Atomics.add(i32, wbase + W_HEARTBEAT, 1)
     pools.sweep()
+    if (++ticks % 2 === 0) budget.refill()
   }, TICK_MS)
 
   task.ctl.on('message', (msg: { type: string }) => {

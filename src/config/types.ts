@@ -59,6 +59,11 @@ export interface Config {
   readonly responseTimeoutMs: number
   readonly maxBodySize: number
   readonly drainTimeoutMs: number
+  /** Hold-while-starting: longest wait for a healthy backend (0 = none), and requests held per thread. */
+  readonly queueTimeoutMs: number
+  readonly queueLimit: number
+  /** Bodies up to this size are buffered (replayable for holds and retries); larger ones stream. */
+  readonly replayBodyLimit: number
 
   /** Admin listener: /metrics, /status, /healthz, /readyz. */
   readonly adminHost: string

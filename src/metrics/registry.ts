@@ -1,6 +1,6 @@
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import {
-  MAX_WORKERS, NO_BACKEND, W_LOOP_LAG_US, errorReasonNames, methodNames, statusClassNames, stateNames,
+  MAX_WORKERS, NO_BACKEND, W_LOOP_LAG_US, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, errorReasonNames, methodNames, statusClassNames, stateNames,
   latencyBucketsSeconds, workerBase
 } from '../table/layout'
 import type { CounterSampler } from './sampler'
@@ -128,6 +128,18 @@ export function createRegistry (src: MetricsSources): Registry {
     }),
     new SnapshotMetric('symphony_worker_restarts_total', 'Proxy worker threads that died and were replaced.', 'counter', () =>
       [{ value: src.workerRestarts(), labels: {} }]),
+    new SnapshotMetric('symphony_held_requests_total', 'Requests held while no backend was healthy (hold-while-starting, --queue-timeout).', 'counter', () => {
+      src.sampler.sample()
+      return [{ value: src.sampler.workerTotal(W_HELD), labels: {} }]
+    }),
+    new SnapshotMetric('symphony_hold_expired_total', 'Held requests answered 503 because no backend became healthy within --queue-timeout.', 'counter', () => {
+      src.sampler.sample()
+      return [{ value: src.sampler.workerTotal(W_HOLD_EXPIRED), labels: {} }]
+    }),
+    new SnapshotMetric('symphony_hold_seconds_total', 'Total time requests spent held waiting for a healthy backend.', 'counter', () => {
+      src.sampler.sample()
+      return [{ value: src.sampler.workerTotal(W_HOLD_MS) / 1e3, labels: {} }]
+    }),
     new SnapshotMetric('symphony_health_checks_total', 'Health probes made, by result: ok (200), status (another status), timeout, refused, error.', 'counter', () =>
       ['ok', 'status', 'timeout', 'refused', 'error'].map((result) => ({ value: src.healthChecks().get(result) ?? 0, labels: { result } })))
   ]

@@ -1,5 +1,5 @@
 import {
-  MAX_BACKENDS, MAX_WORKERS, W_REQUESTS, W_HIST, W_HIST_SUM_US, W_HIST_COUNT, B_RETRIES, B_ERRORS,
+  MAX_BACKENDS, MAX_WORKERS, W_REQUESTS, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, W_HIST, W_HIST_SUM_US, W_HIST_COUNT, B_RETRIES, B_ERRORS,
   B_RESPONSES, errorReasonNames, methodNames, STATUS_CLASSES, latencyBucketsUs, workerBase, bstatBase,
   TOTAL_WORDS, NO_BACKEND
 } from '../table/layout'
@@ -24,7 +24,7 @@ export class CounterSampler {
     const words: number[] = []
     for (let w = 0; w < MAX_WORKERS; w++) {
       const base = workerBase(w)
-      words.push(base + W_REQUESTS, base + W_HIST_SUM_US, base + W_HIST_COUNT)
+      words.push(base + W_REQUESTS, base + W_HIST_SUM_US, base + W_HIST_COUNT, base + W_HELD, base + W_HOLD_EXPIRED, base + W_HOLD_MS)
       for (let b = 0; b < latencyBucketsUs.length; b++) words.push(base + W_HIST + b)
     }
     const perBackend = methodNames.length * STATUS_CLASSES
@@ -54,6 +54,13 @@ export class CounterSampler {
   requests (): number {
     let n = 0
     for (let w = 0; w < MAX_WORKERS; w++) n += this.totals[workerBase(w) + W_REQUESTS]
+    return n
+  }
+
+  /** Sum over all workers of one per-worker counter word (W_HELD, W_HOLD_EXPIRED, W_HOLD_MS …). */
+  workerTotal (word: number): number {
+    let n = 0
+    for (let w = 0; w < MAX_WORKERS; w++) n += this.totals[workerBase(w) + word]
     return n
   }
 

@@ -7,6 +7,8 @@ import type { TableReader } from '../table/reader'
 import type { PoolSet } from './upstream'
 import { connectionTokens } from './headers'
 import { Answers, type GatewayAnswer } from './respond'
+import type { HoldQueue, Holdable } from './holds'
+import type { RetryBudget } from './budget'
 
 /** What every exchange of one worker shares. Built once per worker. */
 export interface ProxyContext {
@@ -15,6 +17,10 @@ export interface ProxyContext {
   /** Word offset of this worker's block in the table. */
   readonly workerBase: number
   readonly maxBodySize: number
+  /** Hold-while-starting: where a request waits when no backend is healthy. */
+  readonly holds: HoldQueue
+  /** Caps retries at a share of the traffic (a dying fleet is not stormed). */
+  readonly budget: RetryBudget
   /** Called when an exchange ends (drain accounting). */
   onFinished: () => void
 }
@@ -113,7 +119,7 @@ class BodyStream extends Readable {
  * synchronous part of the uWS handler happens inside `res.cork()`; exactly one of the terminal
  * paths (writeEnd, writeAnswer, close after headers, client abort) runs `finish()`.
  */
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, Holdable {
   aborted = false
   ended = false
   private finished = false
@@ -135,7 +141,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private writableHooked = false
   private head: Buffer[] | null = null
   private statusText = ''
+  /** A streamed body (unknown or large size): not replayable once undici read from it. */
   readonly body: BodyStream | null
+  /**
+   * A body of known size up to --replay-body-limit, gathered whole before the request is sent:
+   * it can be sent again (a retry) or wait (a hold) without holding the client's socket.
+   */
+  private replay: Buffer | null = null
+  private replayFill = 0
 
   constructor (
     private readonly ctx: ProxyContext,
@@ -144,11 +157,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
     readonly methodIdx: number,
     readonly path: string,
     readonly headers: string[],
-    hasBody: boolean,
+    /** 0: no body; -1: stream it; n > 0: gather its n bytes first (replayable). */
+    bodyPlan: number,
     private readonly t0: number
   ) {
-    this.body = hasBody ? new BodyStream(this) : null
+    this.body = bodyPlan < 0 ? new BodyStream(this) : null
+    if (bodyPlan > 0) this.replay = Buffer.allocUnsafe(bodyPlan)
   }
+
+  /** True while a replayable body is still arriving: start() waits for its last byte. */
+  get gathering (): boolean { return this.replay !== null && this.replayFill < this.replay.length }
 
   // ---- client side (uWS) ------------------------------------------------------------------
 
@@ -165,6 +183,19 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /** uWS onData: a request body chunk, valid only during this call, so it is copied. */
   onClientData (chunk: ArrayBuffer, isLast: boolean): void {
+    const replay = this.replay
+    if (replay !== null) {
+      if (this.ended || this.aborted) return
+      // Content-Length was checked against both limits before, and uWS delivers exactly it.
+      const n = Math.min(chunk.byteLength, replay.length - this.replayFill)
+      replay.set(new Uint8Array(chunk, 0, n), this.replayFill)
+      this.replayFill += n
+      if (isLast || this.replayFill === replay.length) {
+        this.replayFill = replay.length
+        this.start()
+      }
+      return
+    }
     const body = this.body
     if (body === null || body.destroyed || this.ended) return
     this.received += chunk.byteLength
@@ -192,13 +223,19 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /** Pick a backend (round robin) and send the request there. */
   start (): void {
+    if (this.aborted || this.ended) return
     const reader = this.ctx.reader
     for (;;) {
       if (!reader.pick(this.slot)) {
         // On a retry with no other backend left, the honest answer is the failure itself.
-        const answer = this.attempt > 0 ? this.answer : Answers.noBackend
+        if (this.attempt > 0) {
+          this.slot = -1
+          this.fail(this.answer)
+          return
+        }
+        // None healthy (start-up, the only replica being replaced): wait for one, bounded.
         this.slot = -1
-        this.fail(answer)
+        if (!this.ctx.holds.tryHold(this)) this.fail(Answers.noBackend)
         return
       }
       const pool = this.ctx.pools.get(reader.pickedSlot, reader.pickedId)
@@ -211,13 +248,19 @@ export class Exchange implements Dispatcher.DispatchHandler {
         path: this.path,
         method: this.method as Dispatcher.HttpMethod,
         headers: this.headers,
-        body: this.body,
+        body: this.replay ?? this.body,
         // We retry ourselves, on another backend; undici must not replay on the same one.
         idempotent: false
       }, this)
       return
     }
   }
+
+  /** Holdable: a backend is healthy again. */
+  holdReady (): void { this.start() }
+
+  /** Holdable: none became healthy within --queue-timeout. */
+  holdExpired (): void { this.fail(Answers.noBackend) }
 
   onConnect (abort: (err?: Error) => void): void {
     this.abortUpstream = abort
@@ -364,7 +407,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       Atomics.add(reader.i32, bstatBase(slot) + B_ERRORS + reason, 1)
       if (reason === ErrorReason.CONNECT) reader.markSuspect(slot, this.id)
     }
-    if (!this.headersSent && this.canRetry(reason)) {
+    if (!this.headersSent && this.canRetry(reason) && this.ctx.budget.tryWithdraw()) {
       this.answer = reason === ErrorReason.TIMEOUT ? Answers.upstreamTimeout : Answers.upstreamFailed
       this.attempt++
       Atomics.add(reader.i32, bstatBase(slot) + B_RETRIES, 1)
@@ -383,7 +426,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /**
    * Retry once, on another backend, when no byte of the request can have reached the upstream
-   * (a failed connect), or when the method is idempotent and the request body was not consumed.
+   * (a failed connect), or when the method is idempotent (RFC 9110 9.2.2) and its body can be
+   * sent again: none, a gathered (replayable) one, or a stream undici has not read from yet.
+   * The retry budget is checked by the caller.
    */
   private canRetry (reason: number): boolean {
     if (this.attempt > 0) return false

@@ -14,6 +14,9 @@ export interface ProxyWorkersOptions {
   readonly connectTimeoutMs: number
   readonly responseTimeoutMs: number
   readonly maxBodySize: number
+  readonly queueTimeoutMs: number
+  readonly queueLimit: number
+  readonly replayBodyLimit: number
   readonly log: Logger
   /** Called each time a worker thread died and was replaced (for metrics). */
   readonly onRestart?: (workerIndex: number) => void
@@ -90,6 +93,9 @@ export class ProxyWorkers {
       connectTimeoutMs: this.options.connectTimeoutMs,
       responseTimeoutMs: this.options.responseTimeoutMs,
       maxBodySize: this.options.maxBodySize,
+      queueTimeoutMs: this.options.queueTimeoutMs,
+      queueLimit: this.options.queueLimit,
+      replayBodyLimit: this.options.replayBodyLimit,
       ctl: port2
     }
     return new Promise<number>((resolve, reject) => {

@@ -15,7 +15,8 @@
  *                                the extra block (index NO_BACKEND) counts answers the gateway
  *                                produced itself (503 no backend, 400, 413)
  * ...        WORKERS           MAX_WORKERS x 64 words (one worker writes each block)
- *                                requests, loopLagUs, heartbeat, histogram buckets, sum (µs), count
+ *                                requests, loopLagUs, heartbeat, held, holdExpired, holdMs,
+ *                                histogram buckets, sum (µs), count
  * ```
  *
  * Counters are u32 and wrap; the main thread samples them at least once a second and
@@ -104,6 +105,10 @@ export const WORKER_WORDS = 64
 export const W_REQUESTS = 0
 export const W_LOOP_LAG_US = 1
 export const W_HEARTBEAT = 2
+/** Hold-while-starting: requests held, held ones that expired (503), total hold time (ms: µs would wrap within a second with a thousand 10 s holds). */
+export const W_HELD = 3
+export const W_HOLD_EXPIRED = 4
+export const W_HOLD_MS = 5
 export const W_HIST = 16
 export const W_HIST_SUM_US = 40
 export const W_HIST_COUNT = 41

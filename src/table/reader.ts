@@ -99,6 +99,11 @@ export class TableReader {
     }
   }
 
+  /** Whether any backend is in rotation now (hold-while-starting polls this). */
+  hasHealthy (): boolean {
+    return Atomics.load(this.i32, ROT_LEN) > 0
+  }
+
   /** Current id of a slot (0 when empty): cheap check whether a cached pool is stale. */
   slotId (slot: number): number {
     return Atomics.load(this.i32, slotBase(slot) + S_ID)

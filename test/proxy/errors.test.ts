@@ -28,11 +28,11 @@ t.test('504 when the upstream does not answer within --response-timeout', async 
   t.ok(Date.now() - started < 2500, 'answered at the timeout, not when the backend finally answered')
 })
 
-t.test('503 with Retry-After when no backend is healthy', async (t) => {
+t.test('503 with Retry-After when no backend is healthy (holding off)', async (t) => {
   const be = await startBackend('a')
   be.healthScript = [500]
   t.teardown(() => be.close())
-  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '1'])
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '1', '--queue-timeout', '0'])
   const res = await request(`${gw.url}/echo`)
   t.equal(res.statusCode, 503)
   t.equal(res.headers['retry-after'], '1')
@@ -42,7 +42,7 @@ t.test('503 with Retry-After when no backend is healthy', async (t) => {
 
 t.test('502 when the only backend refuses connections between health checks', async (t) => {
   const be = await startBackend('a')
-  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '1', '--fault-interval', '30s'])
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '1', '--fault-interval', '30s', '--queue-timeout', '0'])
   be.close()
   const res = await request(`${gw.url}/echo`)
   t.equal(res.statusCode, 502)
@@ -82,4 +82,43 @@ t.test('an unhealthy static backend leaves rotation and returns when it answers 
   t.ok(await waitFor(() => gw.table.view(0)?.state === 2, 3000), 'a is healthy again')
   for (let i = 0; i < 4; i++) await (await request(`${gw.url}/echo`)).body.text()
   t.equal(a.seen.length, 2, 'a is back in rotation')
+})
+
+t.test('hold while starting: a request waits for a backend to turn healthy, then is served', async (t) => {
+  const be = await startBackend('a')
+  be.healthScript = [500]
+  t.teardown(() => be.close())
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '1', '--fault-interval', '200ms', '--queue-timeout', '5s'])
+  const started = Date.now()
+  const pending = Promise.all([
+    request(`${gw.url}/echo`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() })),
+    request(`${gw.url}/echo`, { method: 'PUT', body: 'held body' }).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }))
+  ])
+  await new Promise((resolve) => setTimeout(resolve, 600))
+  be.healthScript = [200]
+  const [get, put] = await pending
+  t.equal(get.status, 200, 'the held GET was served')
+  t.equal(put.status, 200, 'the held PUT was served')
+  t.equal(JSON.parse(put.body).bodyLength, 9, 'with its body')
+  t.ok(Date.now() - started >= 500, 'after the backend turned healthy')
+  const metrics = await (await request(`${gw.admin}/metrics`)).body.text()
+  t.match(metrics, /^symphony_held_requests_total 2$/m, 'two requests held')
+  t.match(metrics, /^symphony_hold_expired_total 0$/m)
+  t.match(metrics, /^symphony_hold_seconds_total (0\.[5-9]|[1-9])/m, 'hold time counted')
+})
+
+t.test('hold while starting: 503 with Retry-After after --queue-timeout', async (t) => {
+  const be = await startBackend('a')
+  be.healthScript = [500]
+  t.teardown(() => be.close())
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '1', '--queue-timeout', '300ms'])
+  const started = Date.now()
+  const res = await request(`${gw.url}/echo`)
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '1')
+  await res.body.dump()
+  const waited = Date.now() - started
+  t.ok(waited >= 280 && waited < 2000, `answered after the queue timeout (${waited} ms)`)
+  const metrics = await (await request(`${gw.admin}/metrics`)).body.text()
+  t.match(metrics, /^symphony_hold_expired_total 1$/m)
 })
