@@ -6,11 +6,11 @@ export interface BackoffParams {
   /** Delay before the second consecutive replacement; doubles from there. */
   readonly initialMs: number
   readonly maxMs: number
-  /** A replica healthy this long wipes its port's failure count (it no longer "keeps failing"). */
+  /** A replica healthy this long wipes its port's failure count: it served, so it is not crash-looping (a container killed from outside every few seconds must not push its port into a long backoff). */
   readonly resetAfterMs: number
 }
 
-export const defaultBackoff: BackoffParams = Object.freeze({ initialMs: 1000, maxMs: 60_000, resetAfterMs: 30_000 })
+export const defaultBackoff: BackoffParams = Object.freeze({ initialMs: 1000, maxMs: 60_000, resetAfterMs: 5_000 })
 
 /**
  * Delay before the replacement that follows the `failures`-th consecutive failure on a port. The

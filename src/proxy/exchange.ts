@@ -405,7 +405,10 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
     const reason = classify(err)
     if (slot >= 0) {
       Atomics.add(reader.i32, bstatBase(slot) + B_ERRORS + reason, 1)
-      if (reason === ErrorReason.CONNECT) reader.markSuspect(slot, this.id)
+      // Passive health (like nginx's max_fails=1): a backend that refused the connection, or
+      // reset it before any response byte (a dying container behind docker-proxy does that),
+      // is skipped by every thread until its next passing health check.
+      if (reason === ErrorReason.CONNECT || (reason === ErrorReason.RESET && !this.headersSent && this.head === null)) reader.markSuspect(slot, this.id)
     }
     if (!this.headersSent && this.canRetry(reason) && this.ctx.budget.tryWithdraw()) {
       this.answer = reason === ErrorReason.TIMEOUT ? Answers.upstreamTimeout : Answers.upstreamFailed
