@@ -50,7 +50,8 @@ t.test(`${SECONDS} s of load while containers are killed every 3 s: zero failed 
     kills++
   }
   await load
-  t.ok(kills >= Math.floor(SECONDS / 3) - 2, `${kills} containers killed`)
+  // One kill per 3 s pause plus the Docker calls: at least one every 4 s even on a loaded machine.
+  t.ok(kills >= Math.floor(SECONDS / 4), `${kills} containers killed`)
   t.ok(ok > 1000, `${ok} requests succeeded`)
   t.same(Object.fromEntries(failures), {}, 'no request failed')
   // A kill is seen through the engine's event or, when the probe wins the race, a failed probe.
