@@ -7,7 +7,7 @@ import type { TableReader } from '../table/reader'
 import type { PoolSet } from './upstream'
 import { connectionTokens } from './headers'
 import { Answers, type GatewayAnswer } from './respond'
-import type { HoldQueue, Holdable } from './holds'
+import { HOLD_SENT, HOLD_AGAIN, HOLD_GAVE_UP, type HoldQueue, type Holdable } from './holds'
 import type { RetryBudget } from './budget'
 
 /** What every exchange of one worker shares. Built once per worker. */
@@ -149,6 +149,9 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
    */
   private replay: Buffer | null = null
   private replayFill = 0
+  /** When this request was first held (-1: never), and what start() did with it after a hold. */
+  private heldSince = -1
+  private holdOutcome = HOLD_SENT
 
   constructor (
     private readonly ctx: ProxyContext,
@@ -235,7 +238,12 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
         }
         // None healthy (start-up, the only replica being replaced): wait for one, bounded.
         this.slot = -1
-        if (!this.ctx.holds.tryHold(this)) this.fail(Answers.noBackend)
+        if (this.ctx.holds.tryHold(this, this.heldSince)) {
+          this.holdOutcome = HOLD_AGAIN
+        } else {
+          if (this.heldSince >= 0) this.holdOutcome = HOLD_GAVE_UP
+          this.fail(Answers.noBackend)
+        }
         return
       }
       const pool = this.ctx.pools.get(reader.pickedSlot, reader.pickedId)
@@ -257,7 +265,12 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
   }
 
   /** Holdable: a backend is healthy again. */
-  holdReady (): void { this.start() }
+  holdReady (since: number): number {
+    this.heldSince = since
+    this.holdOutcome = HOLD_SENT
+    this.start()
+    return this.holdOutcome
+  }
 
   /** Holdable: none became healthy within --queue-timeout. */
   holdExpired (): void { this.fail(Answers.noBackend) }

@@ -1,12 +1,20 @@
 /** An exchange waiting for a healthy backend. */
 export interface Holdable {
-  /** A backend is healthy again: pick one and send. */
-  holdReady (): void
+  /**
+   * A backend is healthy again: pick one and send. `since` is when the hold began. Returns
+   * HOLD_SENT, HOLD_AGAIN (no backend could be picked after all: held again, same deadline) or
+   * HOLD_GAVE_UP (its time was over: answered 503).
+   */
+  holdReady (since: number): number
   /** Waited `--queue-timeout` in vain (or the gateway is closing): answer 503. */
   holdExpired (): void
   /** The client went away meanwhile: drop it silently. */
   readonly aborted: boolean
 }
+
+export const HOLD_SENT = 0
+export const HOLD_AGAIN = 1
+export const HOLD_GAVE_UP = 2
 
 interface Entry { x: Holdable, deadline: number, since: number }
 
@@ -37,12 +45,20 @@ export class HoldQueue {
 
   get size (): number { return this.entries.length }
 
-  /** Hold `x`; false when holding is off or the queue is full (the caller answers 503). */
-  tryHold (x: Holdable): boolean {
+  /**
+   * Hold `x`; false when holding is off, the queue is full, or `x` has already waited its
+   * whole `--queue-timeout` (the caller answers 503). `since` is when `x` was first held: a
+   * request released but still finding no backend (every one suspect) is held again with its
+   * original deadline, and counted once.
+   */
+  tryHold (x: Holdable, since = -1): boolean {
     if (this.timeoutMs <= 0 || this.entries.length >= this.limit) return false
     const now = this.now()
-    this.entries.push({ x, deadline: now + this.timeoutMs, since: now })
-    this.events.held()
+    const first = since < 0
+    const start = first ? now : since
+    if (now - start >= this.timeoutMs) return false
+    this.entries.push({ x, deadline: start + this.timeoutMs, since: start })
+    if (first) this.events.held()
     if (this.timer === null) this.timer = setInterval(() => this.poll(), HoldQueue.POLL_MS)
     return true
   }
@@ -73,10 +89,18 @@ export class HoldQueue {
   }
 
   private release (e: Entry, now: number, expired: boolean): void {
-    this.events.released(now - e.since, expired)
-    if (e.x.aborted) return
-    if (expired) e.x.holdExpired()
-    else e.x.holdReady()
+    if (e.x.aborted) {
+      this.events.released(now - e.since, false)
+      return
+    }
+    if (expired) {
+      this.events.released(now - e.since, true)
+      e.x.holdExpired()
+    } else {
+      // Counted once, when it finally goes or gives up; not while it is held again.
+      const outcome = e.x.holdReady(e.since)
+      if (outcome !== HOLD_AGAIN) this.events.released(now - e.since, outcome === HOLD_GAVE_UP)
+    }
   }
 
   private stop (): void {

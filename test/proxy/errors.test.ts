@@ -122,3 +122,22 @@ t.test('hold while starting: 503 with Retry-After after --queue-timeout', async 
   const metrics = await (await request(`${gw.admin}/metrics`)).body.text()
   t.match(metrics, /^symphony_hold_expired_total 1$/m)
 })
+
+t.test('hold while starting: with every backend suspect, a held request still gives up at --queue-timeout', async (t) => {
+  const be = await startBackend('a')
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '1', '--fault-interval', '30s', '--queue-timeout', '400ms'])
+  be.close()
+  const first = await request(`${gw.url}/echo`)
+  t.equal(first.statusCode, 502, 'the refused connection')
+  await first.body.dump()
+  t.ok(gw.table.isSuspect(0), 'the only backend is suspect, yet still in rotation')
+  const started = Date.now()
+  const res = await request(`${gw.url}/echo`)
+  t.equal(res.statusCode, 503)
+  await res.body.dump()
+  const waited = Date.now() - started
+  t.ok(waited >= 380 && waited < 3000, `gave up after its queue timeout (${waited} ms), not later`)
+  const metrics = await (await request(`${gw.admin}/metrics`)).body.text()
+  t.match(metrics, /^symphony_held_requests_total 1$/m, 'held once, though released and held again every poll')
+  t.match(metrics, /^symphony_hold_expired_total 1$/m)
+})

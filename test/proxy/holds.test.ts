@@ -1,9 +1,9 @@
 import t from 'tap'
-import { HoldQueue, type Holdable } from '../../src/proxy/holds'
+import { HoldQueue, HOLD_AGAIN, HOLD_GAVE_UP, HOLD_SENT, type Holdable } from '../../src/proxy/holds'
 import { RetryBudget } from '../../src/proxy/budget'
 
 function holdable (): Holdable & { got: string[], aborted: boolean } {
-  const h = { got: [] as string[], aborted: false, holdReady () { h.got.push('ready') }, holdExpired () { h.got.push('expired') } }
+  const h = { got: [] as string[], aborted: false, holdReady () { h.got.push('ready'); return HOLD_SENT }, holdExpired () { h.got.push('expired') } }
   return h
 }
 
@@ -52,6 +52,27 @@ t.test('HoldQueue: an aborted client is dropped silently; timeout 0 holds nothin
   q.tryHold(c)
   q.close()
   t.same(c.got, ['expired'])
+})
+
+t.test('HoldQueue: a request held again keeps its first deadline and is counted once', async (t) => {
+  let now = 0
+  const log: string[] = []
+  const q = new HoldQueue(10, 100, () => true, { held: () => log.push('held'), released: (ms, expired) => log.push(`${expired ? 'expired' : 'released'} ${ms}`) }, () => now)
+  t.teardown(() => q.close())
+  const again: Holdable & { tries: number } = {
+    aborted: false,
+    tries: 0,
+    holdReady (since: number) { again.tries++; return q.tryHold(again, since) ? HOLD_AGAIN : HOLD_GAVE_UP },
+    holdExpired () {}
+  }
+  t.ok(q.tryHold(again))
+  now = 60
+  q.poll()
+  now = 120
+  q.poll()
+  t.equal(again.tries, 2, 'released twice, held again once (the second time its 100 ms were over)')
+  t.same(log, ['held', 'expired 120'], 'counted as held once, then as given up (not as served)')
+  t.notOk(q.tryHold(holdable(), 0), 'a request whose first hold began at 0 cannot be held at 120')
 })
 
 t.test('RetryBudget: a floor per second, then a share of the traffic', async (t) => {
