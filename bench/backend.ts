@@ -1,6 +1,9 @@
 /**
- * A benchmark backend: one uWS App on 127.0.0.1 that answers every GET (the health path included)
- * with the same 100-byte body over keep-alive, so the backend is never what limits a run.
+ * A benchmark backend: one uWS App on 127.0.0.1, keep-alive, doing as little as it can so that
+ * the backend is never what limits a run:
+ * - `GET /16k` and `GET /1m`: 16 KiB and 1 MiB bodies, built once;
+ * - `POST /*` (any path): reads the whole body and answers `{"len":N}` (N = bytes received);
+ * - any other GET (the health path included): the same 100-byte JSON body.
  *
  * Run as a process of its own (`node dist/bench/backend.js [PORT]`): it prints `{"port":N}` once
  * listening and exits when stdin ends (its parent died or closed it), on SIGTERM or on SIGINT,
@@ -16,6 +19,10 @@ export const BODY: string = (() => {
   return head + 'x'.repeat(100 - head.length - tail.length) + tail
 })()
 
+/** The large bodies, built once. */
+export const BODY_16K: Buffer = Buffer.alloc(16 * 1024, 'y')
+export const BODY_1M: Buffer = Buffer.alloc(1024 * 1024, 'z')
+
 /** A running benchmark backend. */
 export interface BenchBackend {
   readonly port: number
@@ -27,8 +34,24 @@ export interface BenchBackend {
 export async function startBenchBackend (port = 0): Promise<BenchBackend> {
   // close() exists at runtime in this build but is missing from its index.d.ts.
   const app = uWS.App() as TemplatedApp & { close: () => void }
+  app.get('/16k', (res) => {
+    res.writeHeader('content-type', 'application/octet-stream').end(BODY_16K)
+  })
+  // uWS keeps what the socket cannot take yet and sends it as the client reads.
+  app.get('/1m', (res) => {
+    res.writeHeader('content-type', 'application/octet-stream').end(BODY_1M)
+  })
   app.get('/*', (res) => {
     res.writeHeader('content-type', 'application/json').end(BODY)
+  })
+  app.post('/*', (res) => {
+    let len = 0
+    let aborted = false
+    res.onAborted(() => { aborted = true })
+    res.onData((chunk, last) => {
+      len += chunk.byteLength
+      if (last && !aborted) res.cork(() => { res.writeHeader('content-type', 'application/json').end(`{"len":${len}}`) })
+    })
   })
   let listen: us_listen_socket | null = null
   const bound = await new Promise<number>((resolve, reject) => {

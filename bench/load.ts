@@ -1,5 +1,6 @@
 /**
- * One load run with autocannon's programmatic API, plus a latency histogram of our own:
+ * One load run, with autocannon's programmatic API or with wrk (bench/wrk.ts); both report a
+ * {@link LoadResult}. For autocannon a latency histogram of our own is kept:
  * autocannon's histogram has 1 ms resolution, too coarse for a loopback proxy whose p50 is
  * about a millisecond, so every response's hrtime-based latency is also counted here in 1 µs buckets.
  */
@@ -17,7 +18,16 @@ interface AutocannonResult {
 interface AutocannonInstance extends PromiseLike<AutocannonResult> {
   on (event: 'response', fn: (client: unknown, status: number, bytes: number, ms: number) => void): void
 }
-type Autocannon = (opts: { url: string, connections: number, duration: number, pipelining: number }) => AutocannonInstance
+interface AutocannonOptions {
+  url: string
+  connections: number
+  duration: number
+  pipelining: number
+  method: string
+  body?: Buffer
+  headers?: Record<string, string>
+}
+type Autocannon = (opts: AutocannonOptions) => AutocannonInstance
 
 // autocannon ships no types; require() keeps the untyped surface in this one line.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -50,29 +60,60 @@ export class LatencyHistogram {
   }
 }
 
+/** What one run sends. */
+export interface LoadSpec {
+  readonly url: string
+  readonly method: 'GET' | 'POST'
+  /** POST body size in bytes ('x' repeated). */
+  readonly bodyBytes: number
+  readonly connections: number
+  readonly durationS: number
+  /** false: `Connection: close` on every request (wrk only). */
+  readonly keepAlive: boolean
+}
+
 /** What one run measured. Latencies in µs. */
 export interface LoadResult {
+  readonly driver: 'wrk' | 'autocannon'
   readonly requests: number
   readonly durationS: number
   readonly reqPerSec: number
   readonly p50Us: number
   readonly p99Us: number
-  /** Connection errors and timeouts (autocannon counts a timeout in both). */
+  /** Connection errors and timeouts (autocannon counts a timeout in both; wrk: connect + read + write + timeout). */
   readonly errors: number
   readonly timeouts: number
+  /** wrk's socket errors by kind. */
+  readonly wrkErrors?: { readonly connect: number, readonly read: number, readonly write: number, readonly timeout: number }
+  /** autocannon: answers other than 2xx; wrk: answers with a status of 400 or more. */
   readonly non2xx: number
+  /** CPU the load generator used during the run, in % of one core. */
+  readonly driverCpuPct: number
   /** autocannon's own percentiles (ms, 1 ms resolution), kept for cross-checking. */
-  readonly autocannonMs: { readonly p50: number, readonly p99: number }
+  readonly autocannonMs?: { readonly p50: number, readonly p99: number }
 }
 
-/** Run `connections` keep-alive connections against `url` for `durationS` seconds. */
-export async function runLoad (url: string, durationS: number, connections: number): Promise<LoadResult> {
+/** Run `spec` with autocannon inside this process (keep-alive only). */
+export async function runAutocannon (spec: LoadSpec): Promise<LoadResult> {
+  if (!spec.keepAlive) throw new Error('autocannon cannot open a connection per request: use wrk')
   const hist = new LatencyHistogram()
-  const instance = autocannon({ url, connections, duration: durationS, pipelining: 1 })
+  const cpuBefore = process.cpuUsage()
+  const instance = autocannon({
+    url: spec.url,
+    connections: spec.connections,
+    duration: spec.durationS,
+    pipelining: 1,
+    method: spec.method,
+    ...(spec.method === 'POST'
+      ? { body: Buffer.alloc(spec.bodyBytes, 'x'), headers: { 'content-type': 'application/octet-stream' } }
+      : {})
+  })
   // autocannon emits 'response' for every status; it only puts 2xx in its own histogram.
   instance.on('response', (_client, status, _bytes, ms) => { if (status >= 200 && status < 300) hist.record(ms) })
   const r = await instance
+  const cpu = process.cpuUsage(cpuBefore)
   return {
+    driver: 'autocannon',
     requests: r.requests.total,
     durationS: r.duration,
     reqPerSec: r.duration > 0 ? r.requests.total / r.duration : 0,
@@ -81,6 +122,7 @@ export async function runLoad (url: string, durationS: number, connections: numb
     errors: r.errors,
     timeouts: r.timeouts,
     non2xx: r.non2xx,
+    driverCpuPct: r.duration > 0 ? (cpu.user + cpu.system) / 1e4 / r.duration : 0,
     autocannonMs: { p50: r.latency.p50, p99: r.latency.p99 }
   }
 }

@@ -3,7 +3,7 @@
  * reading a process's CPU time from /proc, and waiting for a URL to answer 200.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 
@@ -41,6 +41,53 @@ export function cpuTicks (pid: number): number {
   return Number(rest[11]) + Number(rest[12]) // fields 14 (utime) and 15 (stime)
 }
 
+/**
+ * utime + stime of `pid` and every live descendant (nginx's master and its worker), in clock
+ * ticks. A descendant that ended during a run takes its ticks with it (until its parent reaps it).
+ */
+export function treeCpuTicks (pid: number): number {
+  let total = 0
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      total += cpuTicks(p)
+    } catch {} // ended meanwhile
+  }
+  return total
+}
+
+/** The live descendants of `pid` (children, their children, …), from /proc. */
+export function descendants (pid: number): number[] {
+  const parents = new Map<number, number[]>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+    } catch {
+      continue // ended meanwhile
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    const list = parents.get(ppid) ?? []
+    list.push(Number(name))
+    parents.set(ppid, list)
+  }
+  const out: number[] = []
+  const todo = [...(parents.get(pid) ?? [])]
+  while (todo.length > 0) {
+    const p = todo.pop() as number
+    out.push(p)
+    todo.push(...(parents.get(p) ?? []))
+  }
+  return out
+}
+
+/** utime and stime of the reaped children of this process (cutime + cstime), in clock ticks. */
+export function reapedChildrenTicks (): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8')
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(rest[13]) + Number(rest[14]) // fields 16 (cutime) and 17 (cstime)
+}
+
 /** A free TCP port on 127.0.0.1 (closed again before it is handed out; fine on a quiet loopback). */
 export async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {
@@ -70,12 +117,14 @@ export class Children {
   private readonly all: Child[] = []
 
   /** Spawn `cmd args`, under `taskset -c cpu` when `cpu` is not null. */
-  spawn (name: string, cmd: string, args: string[], cpu: number | null): Child {
+  spawn (name: string, cmd: string, args: string[], cpu: number | null, cwd?: string): Child {
     const argv = cpu === null ? [cmd, ...args] : ['taskset', '-c', String(cpu), cmd, ...args]
     // taskset execs the command, so the child's pid is the command's pid.
-    const proc = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
-    if (proc.pid === undefined) throw new Error(`could not start ${name} (${argv[0]})`)
+    const proc = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], cwd })
     const lines: string[] = []
+    // A spawn failure (ENOENT) must not become an uncaught 'error' event.
+    proc.on('error', (err) => keep(lines, `spawn error: ${err.message}`))
+    if (proc.pid === undefined) throw new Error(`could not start ${name} (${argv[0]})`)
     const waiters: Array<(line: string) => void> = []
     let buf = ''
     proc.stdout?.on('data', (d: Buffer) => {
@@ -111,19 +160,33 @@ export class Children {
   async stopAll (graceMs = 5000): Promise<void> {
     await Promise.all(this.all.map(async ({ proc }) => {
       if (proc.exitCode !== null || proc.signalCode !== null) return
+      // nginx's worker is a grandchild of the bench: note it now, end it too if it outlives its master.
+      const below = proc.pid === undefined ? [] : descendants(proc.pid)
       const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
       proc.stdin?.end()
       proc.kill('SIGTERM')
       const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs)
       await gone
       clearTimeout(timer)
+      for (const pid of below) killQuietly(pid)
     }))
   }
 
-  /** SIGKILL whatever still runs: for `process.on('exit')`, where nothing can be awaited. */
+  /** SIGKILL whatever still runs, descendants first: for `process.on('exit')`, where nothing can be awaited. */
   killAllSync (): void {
-    for (const { proc } of this.all) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+    for (const { proc } of this.all) {
+      if (proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined) continue
+      for (const pid of descendants(proc.pid)) killQuietly(pid)
+      proc.kill('SIGKILL')
+    }
   }
+}
+
+/** SIGKILL `pid` if it still exists. */
+function killQuietly (pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL')
+  } catch {}
 }
 
 function keep (lines: string[], line: string): void {

@@ -1,25 +1,58 @@
-/** The Markdown rendering of a benchmark's summary. */
+/** The Markdown rendering of a benchmark's summary: one table per scenario and driver. */
 import type { Ratios, Spread, TargetSummary } from './stats'
 
-/** How the run was set up, for the line under the table. */
+/** The headline bar of issue 5: symphony's proxy CPU per request at most 1.5 × nginx's. */
+export const CPU_TARGET = 1.5
+
+/** One scenario run with one driver, summarised. */
+export interface Section {
+  readonly scenario: string
+  /** What the scenario sends, for the caption. */
+  readonly what: string
+  readonly driver: string
+  readonly connections: number
+  readonly targets: readonly TargetSummary[]
+  readonly ratios: readonly Ratios[]
+}
+
+/** How the run was set up, for the line under every table. */
 export interface RunSetup {
   readonly rounds: number
   readonly durationS: number
-  readonly connections: number
   readonly pinning: string
 }
 
-/** A Markdown table: one row per target, then the ratio row, then a line on the setup. */
-export function renderMarkdown (targets: readonly TargetSummary[], ratios: Ratios, ratioLabel: string, setup: RunSetup): string {
+/** A table per section, each with its caption, then the notes (skipped targets and the like). */
+export function renderMarkdown (sections: readonly Section[], setup: RunSetup, notes: readonly string[]): string {
+  const parts = sections.map((s) => renderSection(s, setup))
+  if (notes.length > 0) parts.push(`Notes:\n${notes.map((n) => `- ${n}`).join('\n')}\n`)
+  return parts.join('\n')
+}
+
+function renderSection (s: Section, setup: RunSetup): string {
   const rows = [
-    '| target | req/s | p50 ms | p99 ms | errors | non-2xx | proxy CPU µs/req |',
-    '|---|---:|---:|---:|---:|---:|---:|',
-    ...targets.map((t) => `| ${t.target} | ${fmt(t.reqPerSec, 0)} | ${fmt(ms(t.p50Us), 2)} | ${fmt(ms(t.p99Us), 2)} | ${t.errors} | ${t.non2xx} | ${t.cpuUsPerReq === null ? '—' : fmt(t.cpuUsPerReq, 1)} |`),
-    `| ${ratioLabel} | ${fmt(ratios.reqPerSec, 2, '×')} | ${fmt(ratios.p50, 2, '×')} | ${fmt(ratios.p99, 2, '×')} | | | |`
+    `### ${s.scenario} (${s.driver}, ${s.connections} connections)`,
+    '',
+    '| target | req/s | p50 ms | p99 ms | errors | non-2xx | proxy CPU µs/req | proxy CPU % |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...s.targets.map((t) => `| ${t.target} | ${fmt(t.reqPerSec, 0)} | ${fmt(ms(t.p50Us), 2)} | ${fmt(ms(t.p99Us), 2)} | ` +
+      `${t.errors} | ${t.non2xx} | ${t.cpuUsPerReq === null ? '—' : fmt(t.cpuUsPerReq, 1)} | ${t.proxyCpuPct === null ? '—' : fmt(t.proxyCpuPct, 0)} |`),
+    ...s.ratios.map((r) => `| ${r.target} / ${r.baseline} | ${fmt(r.reqPerSec, 2, '×')} | ${fmt(r.p50, 2, '×')} | ` +
+      `${fmt(r.p99, 2, '×')} | | | ${r.cpuUsPerReq === null ? '' : fmt(r.cpuUsPerReq, 2, '×')} | |`)
   ]
-  const note = `Median (min–max) over ${setup.rounds} interleaved rounds of ${setup.durationS} s, ` +
-    `${setup.connections} connections, GET / with a 100-byte body. Ratios are paired per round. ${setup.pinning}`
-  return `${rows.join('\n')}\n\n${note}\n`
+  const lines = [rows.join('\n'), '']
+  // The bar of issue 5 is about the small GET; other scenarios show the same ratio in their rows.
+  const head = s.scenario === 'small' ? s.ratios.find((r) => r.target === 'symphony' && r.baseline === 'nginx') : undefined
+  if (head?.cpuUsPerReq != null) {
+    const errs = s.targets.find((t) => t.target === 'symphony')
+    const clean = errs !== undefined && errs.errors === 0 && errs.non2xx === 0
+    const met = head.cpuUsPerReq.median <= CPU_TARGET && clean
+    lines.push(`**symphony / nginx proxy CPU per request: ${fmt(head.cpuUsPerReq, 2, '×')}** ` +
+      `(target ≤ ${CPU_TARGET}× with no errors: ${met ? 'met' : 'not met'}).`, '')
+  }
+  lines.push(`${s.what}. Median (min–max) over ${setup.rounds} interleaved rounds of ${setup.durationS} s; ` +
+    `ratios are paired per round. ${setup.pinning}`, '')
+  return lines.join('\n')
 }
 
 function ms (s: Spread): Spread {

@@ -1,24 +1,39 @@
 /**
- * `npm run bench`: symphony against the same backend hit directly, interleaved rounds, with the
- * proxy's CPU cost per request. Starts two uWS backends and the real symphony CLI, all on
- * 127.0.0.1, prints a Markdown table and writes bench/results/latest.{json,md}. See bench/README.md.
+ * `npm run bench`: symphony side by side with nginx, HAProxy and the backend hit directly, in
+ * interleaved rounds, with each proxy's CPU cost per request. Starts two uWS backends, the real
+ * symphony CLI, nginx and HAProxy (installed with apt-get when missing and root), all on
+ * 127.0.0.1; drives them with wrk and/or autocannon; prints a Markdown table per scenario and
+ * writes bench/results/latest.{json,md}. See bench/README.md.
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseBenchArgs, USAGE, type BenchOptions } from './args'
-import { runLoad } from './load'
-import { Children, choosePinning, clockTicks, cpuTicks, freePort, pinSelf, waitFor200, type Child, type Pinning } from './procs'
-import { renderMarkdown } from './report'
-import { pairedRatios, summarize, type RunRecord } from './stats'
+import { runAutocannon, type LoadResult, type LoadSpec } from './load'
+import { Children, choosePinning, clockTicks, freePort, pinSelf, type Pinning } from './procs'
+import { renderMarkdown, type Section } from './report'
+import { scenario, type Scenario } from './scenarios'
+import { pairedRatios, summarize, type Ratios, type RunRecord } from './stats'
+import { startHaproxy, startNginx, startSymphony, TempDirs, type Proxy } from './targets'
+import { ensureTools, version, type ToolName } from './tools'
+import { runWrk } from './wrk'
 
 /** dist/bench/run.js → the repository root. */
 const ROOT = path.resolve(__dirname, '..', '..')
 const RESULTS = path.join(ROOT, 'bench', 'results')
 const PAUSE_MS = 500
 
-interface Target { readonly name: string, readonly url: string, readonly proxied: boolean }
+type Driver = 'wrk' | 'autocannon'
+
+/** One column of a round: a URL, and the proxy in its path (null for direct). */
+interface Target {
+  readonly name: string
+  readonly port: number
+  readonly proxy: Proxy | null
+  /** Scrape symphony's admin /metrics every second during the run. */
+  readonly scrape: boolean
+}
 
 /** Run the whole benchmark; resolves when every child has been stopped. */
 export async function main (argv: string[]): Promise<void> {
@@ -36,129 +51,259 @@ export async function main (argv: string[]): Promise<void> {
   }
 
   const children = new Children()
+  const tmp = new TempDirs()
   let signalled = false
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (signalled) process.exit(130)
+  const stopNow = (why: string, code: number): void => {
+    if (signalled) process.exit(code)
     signalled = true
-    process.stderr.write(`bench: ${signal}, stopping everything it started\n`)
-    void children.stopAll(2000).finally(() => process.exit(130))
+    process.stderr.write(`bench: ${why}, stopping everything it started\n`)
+    void children.stopAll(2000).finally(() => { tmp.cleanup(); process.exit(code) })
   }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
-  process.on('exit', () => children.killAllSync())
+  process.on('SIGINT', () => stopNow('SIGINT', 130))
+  process.on('SIGTERM', () => stopNow('SIGTERM', 143))
+  process.on('SIGHUP', () => stopNow('SIGHUP', 129))
+  process.on('exit', () => { children.killAllSync(); tmp.cleanup() })
+
+  // Every run is bounded by its duration; this bounds the whole bench too (installs included).
+  const drivers = opts.driver === 'both' ? 2 : 1
+  const perTarget = opts.warmupS + opts.rounds * (opts.durationS + 2)
+  const budgetS = 600 + opts.scenarios.length * drivers * (opts.targets.length + 1) * perTarget * 1.5
+  const watchdog = setTimeout(() => stopNow(`still running after ${Math.round(budgetS)} s`, 1), budgetS * 1000)
+  watchdog.unref()
 
   try {
-    await bench(opts, children)
+    await bench(opts, children, tmp)
   } catch (err) {
     process.stderr.write(`bench: ${(err as Error).message}\n`)
     process.exitCode = 1
   } finally {
+    clearTimeout(watchdog)
     await children.stopAll()
+    tmp.cleanup()
   }
 }
 
-async function bench (opts: BenchOptions, children: Children): Promise<void> {
+async function bench (opts: BenchOptions, children: Children, tmp: TempDirs): Promise<void> {
   const startedAt = new Date()
+  const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`) }
   // Before pinning: availableParallelism() follows this process's affinity mask.
   const cpus = os.availableParallelism()
   const pinning = choosePinning()
   if (pinning !== null) pinSelf(pinning.loadCpu)
   const clk = clockTicks()
 
+  // Outside tools: install what is missing (root + apt-get), skip what is still missing.
+  const wanted: ToolName[] = []
+  if (opts.targets.includes('nginx')) wanted.push('nginx')
+  if (opts.targets.includes('haproxy')) wanted.push('haproxy')
+  if (opts.driver !== 'autocannon') wanted.push('wrk')
+  const tools = ensureTools(wanted, opts.install, log)
+  const notes = [...tools.notes]
+  const drivers: Driver[] = opts.driver === 'autocannon'
+    ? ['autocannon']
+    : opts.driver === 'both'
+      ? (tools.paths.wrk !== null ? ['wrk', 'autocannon'] : ['autocannon'])
+      : (tools.paths.wrk !== null ? ['wrk'] : ['autocannon'])
+  const versions: Record<string, string> = { node: process.version }
+  for (const t of wanted) { const p = tools.paths[t]; if (p !== null) versions[t] = version(t, p) }
+
+  // Two backends, then the proxies in front of them.
   const backendPorts: number[] = []
   for (const name of ['backend-a', 'backend-b']) {
     const child = children.spawn(name, process.execPath, [path.join(__dirname, 'backend.js'), '0'], pinning?.loadCpu ?? null)
     const line = await child.firstLine((l) => l.startsWith('{"port"'), 10_000)
     backendPorts.push((JSON.parse(line) as { port: number }).port)
   }
+  const proxyCpu = pinning?.proxyCpu ?? null
+  const proxies: Proxy[] = []
+  let adminPort = 0
+  for (const name of opts.targets) {
+    if (name === 'symphony') {
+      adminPort = await freePort()
+      proxies.push(await startSymphony(children, backendPorts, adminPort, proxyCpu))
+    } else if (name === 'nginx' && tools.paths.nginx !== null) {
+      proxies.push(await startNginx(children, tools.paths.nginx, backendPorts, proxyCpu, tmp))
+    } else if (name === 'haproxy' && tools.paths.haproxy !== null) {
+      proxies.push(await startHaproxy(children, tools.paths.haproxy, backendPorts, proxyCpu, tmp))
+    }
+  }
+  log(`backends on ${backendPorts.join(', ')}; ${proxies.map((p) => `${p.name} on ${p.port}`).join(', ') || 'no proxy'}; ` +
+    `driver ${drivers.join(' + ')}`)
 
-  const port = await freePort()
-  let adminPort = await freePort()
-  while (adminPort === port) adminPort = await freePort()
-  const symphony = children.spawn('symphony', process.execPath, [
-    path.join(ROOT, 'bin', 'symphony.js'),
-    ...backendPorts.flatMap((p) => ['--backend', `127.0.0.1:${p}`]),
-    '--port', String(port), '--admin-port', String(adminPort), '--threads', '1'
-  ], pinning?.proxyCpu ?? null)
-  await Promise.race([
-    waitFor200(`http://127.0.0.1:${port}/`, 30_000),
-    symphony.exited.then((code) => { throw new Error(`symphony exited (${code}) before it was ready\n${symphony.tail()}`) })
-  ])
+  const assertAlive = (): void => {
+    for (const p of proxies) {
+      if (p.child.proc.exitCode !== null || p.child.proc.signalCode !== null) throw new Error(`${p.name} died during the run\n${p.child.tail()}`)
+    }
+  }
 
-  const targets: Target[] = [
-    { name: 'direct', url: `http://127.0.0.1:${backendPorts[0]}/`, proxied: false },
-    { name: 'symphony', url: `http://127.0.0.1:${port}/`, proxied: true }
-  ]
-  const runOnce = async (t: Target, round: number, seconds: number): Promise<RunRecord> => {
-    const before = cpuTicks(symphony.pid)
-    const driverBefore = process.cpuUsage()
-    const load = await runLoad(t.url, seconds, opts.connections)
-    const driver = process.cpuUsage(driverBefore)
-    const ticks = cpuTicks(symphony.pid) - before
-    assertAlive(symphony)
+  const runOnce = async (sc: Scenario, driver: Driver, t: Target, round: number, seconds: number): Promise<RunRecord> => {
+    const spec: LoadSpec = {
+      url: `http://127.0.0.1:${t.port}${sc.path}`,
+      method: sc.method,
+      bodyBytes: sc.bodyBytes,
+      connections: sc.connections ?? opts.connections,
+      durationS: seconds,
+      keepAlive: sc.keepAlive
+    }
+    const before = t.proxy?.cpuTicks() ?? 0
+    const scraper = t.scrape ? startScraper(adminPort) : null
+    let load: LoadResult
+    try {
+      load = driver === 'wrk'
+        ? await runWrk(tools.paths.wrk as string, spec, children, pinning?.loadCpu ?? null, clk)
+        : await runAutocannon(spec)
+    } finally {
+      await scraper?.stop()
+    }
+    const ticks = t.proxy === null ? null : t.proxy.cpuTicks() - before
+    assertAlive()
     await new Promise((resolve) => setTimeout(resolve, PAUSE_MS))
-    const cpuUsPerReq = t.proxied && load.requests > 0 ? (ticks / clk) * 1e6 / load.requests : null
-    const driverCpuPct = load.durationS > 0 ? (driver.user + driver.system) / 1e4 / load.durationS : 0
-    const rec: RunRecord = { ...load, target: t.name, round, proxyCpuTicks: ticks, cpuUsPerReq, driverCpuPct }
+    const cpuUsPerReq = ticks !== null && load.requests > 0 ? (ticks / clk) * 1e6 / load.requests : null
+    const proxyCpuPct = ticks !== null && load.durationS > 0 ? (ticks / clk) * 100 / load.durationS : null
+    const rec: RunRecord = {
+      ...load, scenario: sc.name, target: t.name, round, proxyCpuTicks: ticks, cpuUsPerReq, proxyCpuPct, scrapes: scraper?.count() ?? 0
+    }
     progress(rec)
     return rec
   }
 
+  const sections: Section[] = []
   const warmups: RunRecord[] = []
-  if (opts.warmupS > 0) for (const t of targets) warmups.push(await runOnce(t, 0, opts.warmupS))
   const runs: RunRecord[] = []
-  for (let round = 1; round <= opts.rounds; round++) {
-    for (const t of targets) runs.push(await runOnce(t, round, opts.durationS))
+  for (const name of opts.scenarios) {
+    const sc = scenario(name)
+    const targets = targetsFor(sc, opts, backendPorts[0], proxies)
+    if (targets.length === 0) {
+      notes.push(`${sc.name}: skipped, ${sc.scrape ? 'it needs the symphony target' : 'no target to run'}`)
+      continue
+    }
+    for (const driver of drivers) {
+      if (driver === 'autocannon' && !sc.keepAlive) {
+        notes.push(`${sc.name} with autocannon: skipped, autocannon cannot open a connection per request (install wrk)`)
+        continue
+      }
+      log(`scenario ${sc.name} with ${driver}: ${targets.map((t) => t.name).join(', ')}`)
+      if (opts.warmupS > 0) for (const t of targets) warmups.push(await runOnce(sc, driver, t, 0, opts.warmupS))
+      const mine: RunRecord[] = []
+      for (let round = 1; round <= opts.rounds; round++) {
+        for (const t of targets) mine.push(await runOnce(sc, driver, t, round, opts.durationS))
+      }
+      runs.push(...mine)
+      const section: Section = {
+        scenario: sc.name,
+        what: sc.what,
+        driver,
+        connections: sc.connections ?? opts.connections,
+        targets: targets.map((t) => summarize(t.name, mine)),
+        ratios: ratiosFor(mine, targets)
+      }
+      sections.push(section)
+      process.stdout.write(`\n${renderMarkdown([section], setupOf(opts, pinning), [])}`)
+    }
   }
 
-  const summary = targets.map((t) => summarize(t.name, runs))
-  const ratios = pairedRatios(runs, 'symphony', 'direct')
-  const md = renderMarkdown(summary, ratios, 'symphony / direct', {
-    rounds: opts.rounds, durationS: opts.durationS, connections: opts.connections, pinning: describePinning(pinning)
-  })
-  process.stdout.write(`\n${md}`)
+  const setup = setupOf(opts, pinning)
+  const md = renderMarkdown(sections, setup, notes)
+  if (notes.length > 0) process.stdout.write(`\n${renderMarkdown([], setup, notes)}`)
 
   const json = {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     commit: gitCommit(),
-    machine: { cpus, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version, clkTck: clk },
+    machine: { cpus, cpuModel: os.cpus()[0]?.model ?? 'unknown', clkTck: clk, versions },
     options: opts,
     pinning,
-    command: symphony.proc.spawnargs.join(' '),
-    summary,
-    ratios,
+    drivers,
+    commands: Object.fromEntries(proxies.map((p) => [p.name, p.command])),
+    notes,
+    sections,
     warmups,
     runs
   }
   mkdirSync(RESULTS, { recursive: true })
-  writeAtomically(path.join(RESULTS, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`)
-  writeAtomically(path.join(RESULTS, 'latest.md'), `# Benchmark ${startedAt.toISOString()} (${json.commit})\n\n${md}`)
-  process.stderr.write(`bench: wrote ${path.relative(process.cwd(), RESULTS)}/latest.{json,md}\n`)
+  writeAtomically(path.join(RESULTS, `${opts.out}.json`), `${JSON.stringify(json, null, 2)}\n`)
+  writeAtomically(path.join(RESULTS, `${opts.out}.md`), `# Benchmark ${startedAt.toISOString()} (${json.commit})\n\n` +
+    `\`npm run bench -- ${reproduce(opts)}\` · ${Object.entries(versions).map(([k, v]) => `${k}: ${v}`).join(' · ')}\n\n${md}`)
+  log(`wrote ${path.relative(process.cwd(), RESULTS)}/${opts.out}.{json,md}`)
 }
 
-function assertAlive (child: Child): void {
-  if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
-    throw new Error(`${child.name} died during the run\n${child.tail()}`)
+/** The targets of one scenario, in round order; `scrape` compares symphony with and without scraping. */
+function targetsFor (sc: Scenario, opts: BenchOptions, directPort: number, proxies: readonly Proxy[]): Target[] {
+  if (sc.scrape) {
+    const s = proxies.find((p) => p.name === 'symphony')
+    return s === undefined
+      ? []
+      : [{ name: 'symphony', port: s.port, proxy: s, scrape: false }, { name: 'symphony+scrape', port: s.port, proxy: s, scrape: true }]
   }
+  const out: Target[] = []
+  for (const name of opts.targets) {
+    if (name === 'direct') out.push({ name, port: directPort, proxy: null, scrape: false })
+    const p = proxies.find((x) => x.name === name)
+    if (p !== undefined) out.push({ name, port: p.port, proxy: p, scrape: false })
+  }
+  return out
+}
+
+/** Every proxy against direct, every other proxy against nginx, scraping against not scraping. */
+function ratiosFor (runs: readonly RunRecord[], targets: readonly Target[]): Ratios[] {
+  const names = targets.map((t) => t.name)
+  const pairs: Array<[string, string]> = []
+  for (const t of targets) if (t.proxy !== null && names.includes('direct')) pairs.push([t.name, 'direct'])
+  for (const t of targets) if (t.proxy !== null && t.name !== 'nginx' && names.includes('nginx')) pairs.push([t.name, 'nginx'])
+  if (names.includes('symphony+scrape')) pairs.push(['symphony+scrape', 'symphony'])
+  return pairs.map(([a, b]) => pairedRatios(runs, a, b)).filter((r): r is Ratios => r !== null)
+}
+
+/** GET admin /metrics every second until stopped; counts the 200s. */
+function startScraper (adminPort: number): { stop: () => Promise<void>, count: () => number } {
+  let ok = 0
+  let inFlight: Promise<void> = Promise.resolve()
+  const scrape = async (): Promise<void> => {
+    try {
+      const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`, { signal: AbortSignal.timeout(5000) })
+      await res.arrayBuffer()
+      if (res.status === 200) ok++
+    } catch {}
+  }
+  const timer = setInterval(() => { inFlight = scrape() }, 1000)
+  return {
+    stop: async () => { clearInterval(timer); await inFlight },
+    count: () => ok
+  }
+}
+
+function setupOf (opts: BenchOptions, p: Pinning | null): { rounds: number, durationS: number, pinning: string } {
+  return {
+    rounds: opts.rounds,
+    durationS: opts.durationS,
+    pinning: p === null
+      ? 'Not pinned (no taskset or fewer than 2 CPUs): everything shares the CPUs.'
+      : `Pinned: the proxy under test on CPU ${p.proxyCpu} (each alone there during its run); backends and load generator on CPU ${p.loadCpu}.`
+  }
+}
+
+function reproduce (o: BenchOptions): string {
+  return [`--rounds ${o.rounds}`, `--duration ${o.durationS}`, `--warmup ${o.warmupS}`, `--connections ${o.connections}`,
+    ...(o.driver === 'auto' ? [] : [`--driver ${o.driver}`]), ...o.scenarios.map((s) => `--scenario ${s}`),
+    ...(o.out === 'latest' ? [] : [`--out ${o.out}`])].join(' ')
 }
 
 function progress (r: RunRecord): void {
   const label = r.round === 0 ? 'warm-up' : `round ${r.round}`
-  const cpu = r.cpuUsPerReq === null ? '' : `, proxy ${r.cpuUsPerReq.toFixed(1)} µs/req`
-  process.stderr.write(`bench: ${label} ${r.target}: ${Math.round(r.reqPerSec)} req/s, p50 ${(r.p50Us / 1000).toFixed(2)} ms, ` +
-    `p99 ${(r.p99Us / 1000).toFixed(2)} ms, ${r.errors} errors, ${r.non2xx} non-2xx${cpu}, autocannon ${Math.round(r.driverCpuPct)}% CPU\n`)
+  const cpu = r.cpuUsPerReq === null ? '' : `, proxy ${r.cpuUsPerReq.toFixed(1)} µs/req (${Math.round(r.proxyCpuPct ?? 0)}% CPU)`
+  const scrapes = r.scrapes > 0 ? `, ${r.scrapes} scrapes` : ''
+  const w = r.wrkErrors
+  const kinds = w !== undefined && r.errors > 0 ? ` (connect ${w.connect}, read ${w.read}, write ${w.write}, timeout ${w.timeout})` : ''
+  process.stderr.write(`bench: ${r.scenario} ${label} ${r.target}: ${Math.round(r.reqPerSec)} req/s, p50 ${(r.p50Us / 1000).toFixed(2)} ms, ` +
+    `p99 ${(r.p99Us / 1000).toFixed(2)} ms, ${r.errors} errors${kinds}, ${r.non2xx} non-2xx${cpu}${scrapes}, ${r.driver} ${Math.round(r.driverCpuPct)}% CPU\n`)
 }
 
-function describePinning (p: Pinning | null): string {
-  return p === null
-    ? 'Not pinned (no taskset or fewer than 2 CPUs): everything shares the CPUs.'
-    : `Pinned: symphony on CPU ${p.proxyCpu}; backends and autocannon on CPU ${p.loadCpu}.`
-}
-
+/** HEAD's short hash, with `+dirty` when the work tree has changes outside bench/results/. */
 function gitCommit (): string {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const git = (...args: string[]): string => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const dirty = git('status', '--porcelain', '--', '.', ':!bench/results').length > 0
+    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? '+dirty' : ''}`
   } catch {
     return 'unknown'
   }

@@ -163,6 +163,7 @@ export default async function serve (task: ServeTask): Promise<string> {
     // others stream with backpressure.
     const bodyPlan = chunked ? -1 : contentLength <= 0 ? 0 : contentLength <= task.replayBodyLimit ? contentLength : -1
     const ex = new Exchange(ctx, res, method, mi, path, headers, bodyPlan, t0)
+    if (connection !== '' && /(^|,)\s*close\s*(,|$)/i.test(connection)) ex.clientClose = true
     inflight++
     budget.deposit()
     res.onAborted(() => ex.onClientAborted())
@@ -175,6 +176,7 @@ export default async function serve (task: ServeTask): Promise<string> {
     res.writeStatus(a.status)
     res.writeHeader('content-type', 'application/json')
     if (a.retryAfter > 0) res.writeHeader('retry-after', String(a.retryAfter))
+    if (a.close) res.writeHeader('connection', 'close')
     res.end(a.body, a.close)
     recordResponse(i32, NO_BACKEND, mi, a.statusCode, wbase, t0)
   }

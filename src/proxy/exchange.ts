@@ -149,6 +149,12 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
    */
   private replay: Buffer | null = null
   private replayFill = 0
+  /**
+   * The client asked to close after this answer (`Connection: close`). uWS closes the socket but
+   * does not say so in the answer, which clients such as wrk count as a read error; RFC 9112
+   * section 9.6 wants the server to send `close` too.
+   */
+  clientClose = false
   /** When this request was first held (-1: never), and what start() did with it after a hold. */
   private heldSince = -1
   private holdOutcome = HOLD_SENT
@@ -308,6 +314,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
     if (raw === null) return
     this.head = null
     res.writeStatus(statusLine(this.status, this.statusText))
+    if (this.clientClose) res.writeHeader('connection', 'close')
     // Names are classified on their bytes: the former toString('latin1').toLowerCase() of every
     // name, twice, cost about 1.5 µs of the ~2 µs writeHead took per request (cpuprofile,
     // bench/NOTES.md); only a Connection header with tokens still builds strings.
@@ -480,6 +487,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
     res.writeStatus(a.status)
     res.writeHeader('content-type', 'application/json')
     if (a.retryAfter > 0) res.writeHeader('retry-after', String(a.retryAfter))
+    if (a.close || this.clientClose) res.writeHeader('connection', 'close')
     res.end(a.body, a.close)
     if (this.abortUpstream !== null) this.abortUpstream()
     this.finish(a.statusCode)

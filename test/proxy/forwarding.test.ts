@@ -43,6 +43,7 @@ t.test('forwarding', async (t) => {
     t.equal(last.query, 'a=1&b=%2F%20x&c=%E2%9C%93&d=&e=a+b')
     const out = await raw(gw.port, 'GET /echo/%7Euser/a%2Fb?x=%41%42 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')
     t.match(out, /^HTTP\/1\.1 200/)
+    t.match(out, /\r\nconnection: close\r\n/i, 'Connection: close from the client is confirmed in the answer (RFC 9112 9.6)')
     t.equal(be.seen[be.seen.length - 1].url, '/echo/%7Euser/a%2Fb')
     t.equal(be.seen[be.seen.length - 1].query, 'x=%41%42')
   })
