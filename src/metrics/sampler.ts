@@ -1,7 +1,7 @@
 import {
   MAX_BACKENDS, MAX_WORKERS, W_REQUESTS, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, W_HIST, W_HIST_SUM_US, W_HIST_COUNT, B_RETRIES, B_ERRORS,
   B_RESPONSES, errorReasonNames, methodNames, STATUS_CLASSES, latencyBucketsUs, workerBase, bstatBase,
-  TOTAL_WORDS, NO_BACKEND
+  TOTAL_WORDS
 } from '../table/layout'
 
 /**
@@ -91,5 +91,3 @@ export class CounterSampler {
     return { buckets, sumSeconds: sumUs / 1e6, count }
   }
 }
-
-export { NO_BACKEND }
