@@ -247,7 +247,10 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
         if (this.ctx.holds.tryHold(this, this.heldSince)) {
           this.holdOutcome = HOLD_AGAIN
         } else {
-          if (this.heldSince >= 0) this.holdOutcome = HOLD_GAVE_UP
+          if (this.heldSince >= 0) {
+            this.holdOutcome = HOLD_GAVE_UP
+            this.ctx.holds.gaveUp(this.heldSince)
+          }
           this.fail(Answers.noBackend)
         }
         return

@@ -3,7 +3,7 @@ export interface Holdable {
   /**
    * A backend is healthy again: pick one and send. `since` is when the hold began. Returns
    * HOLD_SENT, HOLD_AGAIN (no backend could be picked after all: held again, same deadline) or
-   * HOLD_GAVE_UP (its time was over: answered 503).
+   * HOLD_GAVE_UP (its time was over: it called `gaveUp()` and then answered 503).
    */
   holdReady (since: number): number
   /** Waited `--queue-timeout` in vain (or the gateway is closing): answer 503. */
@@ -81,6 +81,14 @@ export class HoldQueue {
     if (this.entries.length === 0) this.stop()
   }
 
+  /**
+   * A released request that still found no backend and is past its deadline gives up: count it
+   * now, before its 503 leaves, so a client that reads /metrics right after the answer sees it.
+   */
+  gaveUp (since: number): void {
+    this.events.released(this.now() - since, true)
+  }
+
   /** Answer everything still held with 503 (the worker is closing). Idempotent. */
   close (): void {
     const now = this.now()
@@ -97,9 +105,9 @@ export class HoldQueue {
       this.events.released(now - e.since, true)
       e.x.holdExpired()
     } else {
-      // Counted once, when it finally goes or gives up; not while it is held again.
-      const outcome = e.x.holdReady(e.since)
-      if (outcome !== HOLD_AGAIN) this.events.released(now - e.since, outcome === HOLD_GAVE_UP)
+      // Counted once, when it finally goes or gives up (then by gaveUp(), before the 503 is
+      // written); not while it is held again.
+      if (e.x.holdReady(e.since) === HOLD_SENT) this.events.released(now - e.since, false)
     }
   }
 

@@ -62,7 +62,13 @@ t.test('HoldQueue: a request held again keeps its first deadline and is counted 
   const again: Holdable & { tries: number } = {
     aborted: false,
     tries: 0,
-    holdReady (since: number) { again.tries++; return q.tryHold(again, since) ? HOLD_AGAIN : HOLD_GAVE_UP },
+    holdReady (since: number) {
+      again.tries++
+      if (q.tryHold(again, since)) return HOLD_AGAIN
+      q.gaveUp(since)
+      log.push('answered 503')
+      return HOLD_GAVE_UP
+    },
     holdExpired () {}
   }
   t.ok(q.tryHold(again))
@@ -71,7 +77,7 @@ t.test('HoldQueue: a request held again keeps its first deadline and is counted 
   now = 120
   q.poll()
   t.equal(again.tries, 2, 'released twice, held again once (the second time its 100 ms were over)')
-  t.same(log, ['held', 'expired 120'], 'counted as held once, then as given up (not as served)')
+  t.same(log, ['held', 'expired 120', 'answered 503'], 'counted as held once, then as given up (not as served), before its answer left')
   t.notOk(q.tryHold(holdable(), 0), 'a request whose first hold began at 0 cannot be held at 120')
 })
 
