@@ -65,7 +65,11 @@ export const ProxyErrorCodes = {
   /** 413: the request body is larger than --max-body-size. */
   BODY_TOO_LARGE: 'SYM_ERR_BODY_TOO_LARGE',
   /** 400: the request could be read two ways (framing) or is malformed. */
-  BAD_REQUEST: 'SYM_ERR_BAD_REQUEST'
+  BAD_REQUEST: 'SYM_ERR_BAD_REQUEST',
+  /** 431: the request head is larger than --max-header-size. */
+  HEADERS_TOO_LARGE: 'SYM_ERR_HEADERS_TOO_LARGE',
+  /** 408: the request body arrived too slowly (under 160 KiB in 6.5 s). */
+  REQUEST_TIMEOUT: 'SYM_ERR_REQUEST_TIMEOUT'
 } as const
 
 export type ProxyErrorCode = typeof ProxyErrorCodes[keyof typeof ProxyErrorCodes]

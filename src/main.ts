@@ -86,6 +86,7 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
     connectTimeoutMs: config.connectTimeoutMs,
     responseTimeoutMs: config.responseTimeoutMs,
     maxBodySize: config.maxBodySize,
+    maxHeaderSize: config.maxHeaderSize,
     queueTimeoutMs: config.queueTimeoutMs,
     queueLimit: config.queueLimit,
     replayBodyLimit: config.replayBodyLimit,

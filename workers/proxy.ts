@@ -12,6 +12,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '
 import { TableReader } from '../src/table/reader'
 import { workerBase, methodIndex, W_REQUESTS, W_LOOP_LAG_US, W_HEARTBEAT, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, NO_BACKEND } from '../src/table/layout'
 import { HoldQueue } from '../src/proxy/holds'
+import { SlowBodyWatch } from '../src/proxy/slow-body'
 import { RetryBudget } from '../src/proxy/budget'
 import { recordResponse } from '../src/proxy/record'
 import { PoolSet } from '../src/proxy/upstream'
@@ -28,6 +29,7 @@ export interface ServeTask {
   readonly connectTimeoutMs: number
   readonly responseTimeoutMs: number
   readonly maxBodySize: number
+  readonly maxHeaderSize: number
   readonly queueTimeoutMs: number
   readonly queueLimit: number
   readonly replayBodyLimit: number
@@ -72,6 +74,7 @@ export default async function serve (task: ServeTask): Promise<string> {
     }
   })
   const budget = new RetryBudget()
+  const slowBodies = new SlowBodyWatch()
   const ctx: ProxyContext = {
     reader,
     pools,
@@ -95,7 +98,9 @@ export default async function serve (task: ServeTask): Promise<string> {
   let hostHeader = ''
   let xff = ''
   let connection = ''
+  let headBytes = 0
   function collect (name: string, value: string): void {
+    headBytes += name.length + value.length + 4 // "name: value\r\n"
     switch (name) {
       case 'content-length':
         contentLengths++
@@ -137,11 +142,13 @@ export default async function serve (task: ServeTask): Promise<string> {
     hostHeader = ''
     xff = ''
     connection = ''
+    headBytes = method.length + path.length + 12 // "METHOD path HTTP/1.1\r\n"
     req.forEach(collect)
     const mi = methodIndex(method)
 
     let reject: GatewayAnswer | null = null
-    if (badTE || (chunked && contentLengths > 0)) reject = Answers.badFraming
+    if (headBytes > task.maxHeaderSize) reject = Answers.headersTooLarge
+    else if (badTE || (chunked && contentLengths > 0)) reject = Answers.badFraming
     else if (contentLengths > 1 || (contentLengths === 1 && contentLength < 0)) reject = Answers.badContentLength
     else if (contentLength > task.maxBodySize) reject = Answers.bodyTooLarge
     if (reject !== null) {
@@ -167,7 +174,13 @@ export default async function serve (task: ServeTask): Promise<string> {
     inflight++
     budget.deposit()
     res.onAborted(() => ex.onClientAborted())
-    if (bodyPlan !== 0) res.onData((chunk, isLast) => ex.onClientData(chunk, isLast))
+    if (bodyPlan !== 0) {
+      const watched = slowBodies.start(ex, t0)
+      res.onData((chunk, isLast) => {
+        slowBodies.feed(watched, chunk.byteLength, isLast, performance.now())
+        ex.onClientData(chunk, isLast)
+      })
+    }
     if (!ex.gathering) ex.start()
   }
 
@@ -205,6 +218,7 @@ export default async function serve (task: ServeTask): Promise<string> {
     app = null
     clearInterval(tick)
     holds.close()
+    slowBodies.close()
     a.close()
     void pools.close().finally(settle)
   }
@@ -220,6 +234,7 @@ export default async function serve (task: ServeTask): Promise<string> {
     Atomics.store(i32, wbase + W_LOOP_LAG_US, Math.min(0x7fffffff, Math.round(lag * 1000)))
     Atomics.add(i32, wbase + W_HEARTBEAT, 1)
     pools.sweep()
+    slowBodies.sweep(now)
     if (++ticks % 2 === 0) budget.refill()
   }, TICK_MS)
 

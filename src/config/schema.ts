@@ -67,6 +67,7 @@ const DEFS: readonly OptionDef[] = [
   { flag: 'max-body-size', key: 'maxBodySize', kind: 'size', group: 'proxy', default: '1gb', min: 1, help: 'Largest request body accepted (413 above)' },
   { flag: 'queue-timeout', key: 'queueTimeoutMs', kind: 'duration', group: 'proxy', default: '10s', allowZero: true, help: 'How long a request waits for a healthy backend when none is (0 = answer 503 at once)' },
   { flag: 'queue-limit', key: 'queueLimit', kind: 'int', group: 'proxy', default: 1000, min: 0, max: 1_000_000, help: 'Requests each proxy thread holds while no backend is healthy; more get 503' },
+  { flag: 'max-header-size', key: 'maxHeaderSize', kind: 'size', group: 'proxy', default: '16kb', min: 1024, max: 48 * 1024, help: 'Largest request head (request line and headers) accepted (431 above); uWS itself drops heads past about 50 KB' },
   { flag: 'replay-body-limit', key: 'replayBodyLimit', kind: 'size', group: 'proxy', default: '64kb', min: 0, max: 16 * 1024 * 1024, help: 'Request bodies up to this size are kept so the request can be held or retried; larger ones stream' },
   { flag: 'drain-timeout', key: 'drainTimeoutMs', kind: 'duration', group: 'proxy', default: '30s', allowZero: true, help: 'On shutdown, time given to in-flight requests (0 = do not wait)' },
 

@@ -58,6 +58,8 @@ export interface Config {
   /** Time allowed for the upstream's response headers (and between body chunks). */
   readonly responseTimeoutMs: number
   readonly maxBodySize: number
+  /** Largest request head in bytes (request line and headers); 431 above. */
+  readonly maxHeaderSize: number
   readonly drainTimeoutMs: number
   /** Hold-while-starting: longest wait for a healthy backend (0 = none), and requests held per thread. */
   readonly queueTimeoutMs: number

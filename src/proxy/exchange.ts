@@ -284,6 +284,9 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
   /** Holdable: none became healthy within --queue-timeout. */
   holdExpired (): void { this.fail(Answers.noBackend) }
 
+  /** SlowBodyWatch: the client's body stalled; uWS would close silently soon (slow-body.ts). */
+  bodyTooSlow (): void { this.fail(Answers.bodyTooSlow) }
+
   onConnect (abort: (err?: Error) => void): void {
     this.abortUpstream = abort
     if (this.aborted) abort()

@@ -30,5 +30,7 @@ export const Answers = {
   noBackend: answer(503, 'Service Unavailable', ProxyErrorCodes.NO_BACKEND, 'no healthy backend', false, 1),
   bodyTooLarge: answer(413, 'Content Too Large', ProxyErrorCodes.BODY_TOO_LARGE, 'the request body is larger than the gateway accepts (--max-body-size)', true),
   badContentLength: answer(400, 'Bad Request', ProxyErrorCodes.BAD_REQUEST, 'invalid or repeated Content-Length', true),
-  badFraming: answer(400, 'Bad Request', ProxyErrorCodes.BAD_REQUEST, 'Content-Length and Transfer-Encoding together, or an unsupported transfer coding', true)
+  badFraming: answer(400, 'Bad Request', ProxyErrorCodes.BAD_REQUEST, 'Content-Length and Transfer-Encoding together, or an unsupported transfer coding', true),
+  headersTooLarge: answer(431, 'Request Header Fields Too Large', ProxyErrorCodes.HEADERS_TOO_LARGE, 'the request head is larger than the gateway accepts (--max-header-size)', true),
+  bodyTooSlow: answer(408, 'Request Timeout', ProxyErrorCodes.REQUEST_TIMEOUT, 'the request body arrived too slowly (at least 160 KiB every 6.5 s is needed)', true)
 } as const

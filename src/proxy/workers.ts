@@ -14,6 +14,7 @@ export interface ProxyWorkersOptions {
   readonly connectTimeoutMs: number
   readonly responseTimeoutMs: number
   readonly maxBodySize: number
+  readonly maxHeaderSize: number
   readonly queueTimeoutMs: number
   readonly queueLimit: number
   readonly replayBodyLimit: number
@@ -93,6 +94,7 @@ export class ProxyWorkers {
       connectTimeoutMs: this.options.connectTimeoutMs,
       responseTimeoutMs: this.options.responseTimeoutMs,
       maxBodySize: this.options.maxBodySize,
+      maxHeaderSize: this.options.maxHeaderSize,
       queueTimeoutMs: this.options.queueTimeoutMs,
       queueLimit: this.options.queueLimit,
       replayBodyLimit: this.options.replayBodyLimit,

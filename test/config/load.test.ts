@@ -40,6 +40,7 @@ t.test('defaults', async t => {
     connectTimeoutMs: 5000,
     responseTimeoutMs: 60_000,
     maxBodySize: 1024 ** 3,
+    maxHeaderSize: 16_384,
     drainTimeoutMs: 30_000,
     queueTimeoutMs: 10_000,
     queueLimit: 1000,
@@ -57,7 +58,7 @@ t.test('every option sets its Config field from a flag', async t => {
     '--container-port=3000', '--base-port=9000', '--publish-host=localhost', '--env=A=1', '--env=B=x,y', '--network=backend',
     '--memory=512mb', '--cpus=1.5', '--cleanup-on-exit', '--window=90', '--base-scale-count=5', '--min-containers=2',
     '--max-containers=4', '--fault-interval=2s', '--health-path=/ping', '--health-timeout=500ms', '--threads=64',
-    '--connect-timeout=250ms', '--response-timeout=1m', '--max-body-size=64KiB', '--drain-timeout=0', '--queue-timeout=0', '--queue-limit=5', '--replay-body-limit=1kb',
+    '--connect-timeout=250ms', '--response-timeout=1m', '--max-body-size=64KiB', '--max-header-size=8kb', '--drain-timeout=0', '--queue-timeout=0', '--queue-limit=5', '--replay-body-limit=1kb',
     '--admin-host=0.0.0.0', '--admin-port=0', '--admin-token=0123456789abcdef', '--log-level=DEBUG'
   ])
   t.same(config, {
@@ -65,7 +66,7 @@ t.test('every option sets its Config field from a flag', async t => {
     containerPort: 3000, basePort: 9000, publishHost: 'localhost', env: ['A=1', 'B=x,y'], network: 'backend',
     memory: 512 * 1024 ** 2, cpus: 1.5, cleanupOnExit: true, windowMs: 90_000, baseScaleCount: 5, minContainers: 2,
     maxContainers: 4, faultIntervalMs: 2000, healthPath: '/ping', healthTimeoutMs: 500, threads: 64, backends: [],
-    connectTimeoutMs: 250, responseTimeoutMs: 60_000, maxBodySize: 65_536, drainTimeoutMs: 0, queueTimeoutMs: 0, queueLimit: 5, replayBodyLimit: 1024, adminHost: '0.0.0.0',
+    connectTimeoutMs: 250, responseTimeoutMs: 60_000, maxBodySize: 65_536, maxHeaderSize: 8192, drainTimeoutMs: 0, queueTimeoutMs: 0, queueLimit: 5, replayBodyLimit: 1024, adminHost: '0.0.0.0',
     adminPort: 0, adminToken: '0123456789abcdef', logLevel: 'debug'
   })
   const keys = OPTIONS.flatMap(o => o.key === null ? [] : [o.key]).sort()
