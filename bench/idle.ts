@@ -7,6 +7,7 @@
  * whether and when the proxy closes idle connections by itself (uWebSockets.js: ~10 s).
  * RSS per connection = (RSS after − RSS before) / connections still open at that moment.
  */
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { sleep, type ModeContext, type ModeOutput } from './mode'
@@ -90,9 +91,10 @@ export async function runIdleConnections (ctx: ModeContext): Promise<ModeOutput>
       }
     }
   }
-  const markdown = render(records, kinds, opts.idleConnections, opts.idleHoldS, opts.rounds)
+  const fdLimit = openFileLimit()
+  const markdown = `${render(records, kinds, opts.idleConnections, opts.idleHoldS, opts.rounds)}Open-file limit of the bench and the proxies: ${fdLimit}.\n`
   process.stdout.write(`\n${markdown}`)
-  return { title: `RSS with ${opts.idleConnections} idle keep-alive connections`, markdown, notes, data: { commands, backendPorts, records } }
+  return { title: `RSS with ${opts.idleConnections} idle keep-alive connections`, markdown, notes, data: { commands, backendPorts, fdLimit, records } }
 }
 
 /** Open `n` connections to `proxy`, one request each, and watch them idle for `holdS` seconds. */
@@ -194,6 +196,12 @@ async function openBatch (port: number, n: number, conns: Conn[]): Promise<{ con
   }
   await Promise.all(Array.from({ length: Math.min(OPEN_CONCURRENCY, n) }, worker))
   return { conns, began, doneAt: Date.now() }
+}
+
+/** "soft / hard" of this process's open-file limit (the proxies inherit it). */
+function openFileLimit (): string {
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+  return m === null ? 'unknown' : `${m[1]} soft / ${m[2]} hard`
 }
 
 function mib (b: number): string {
