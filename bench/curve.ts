@@ -56,6 +56,11 @@ export async function runBackendCurve (ctx: ModeContext): Promise<ModeOutput> {
     }
   }
   log(`backends: ${targets.map((t) => `${t.name} on ${t.port}`).join(', ')}`)
+  // A proxy that ends while idle is otherwise only seen when its turn comes (wrk: refused).
+  let ending = false
+  for (const t of targets) {
+    void t.proxy.child.exited.then((code) => { if (!ending) log(`${t.name} exited (${code}) while the bench ran\n${t.proxy.child.tail()}`) })
+  }
 
   const driver: Driver = tools.paths.wrk !== null && opts.driver !== 'autocannon' ? 'wrk' : 'autocannon'
   const env: MeasureEnv = { children, wrk: tools.paths.wrk, loadCpu, clk }
@@ -83,6 +88,7 @@ export async function runBackendCurve (ctx: ModeContext): Promise<ModeOutput> {
       if (t.proxy.child.proc.exitCode !== null || t.proxy.child.proc.signalCode !== null) throw new Error(`${t.name} died (idle, round ${round})\n${t.proxy.child.tail()}`)
     }
   }
+  ending = true
   const rss = targets.map((t) => ({ target: t.name, rssBytes: treeRssBytes(t.proxy.child.pid) }))
 
   // Each count against the smallest, and symphony against nginx at the same count.

@@ -52,6 +52,8 @@ export interface IdleRecord {
   readonly idleBeforeCloseMs: Spread | null
   /** RSS after the bench closed its side and 2 s passed. */
   readonly rssAfterCloseBytes: number
+  /** Set when the proxy ended during the measurement (exit code or signal): the record is left out of the table. */
+  readonly proxyExited: string | null
   /** Every second of the hold: ms since the last answer, connections open, RSS. */
   readonly timeline: ReadonlyArray<{ ms: number, open: number, rssBytes: number }>
 }
@@ -82,6 +84,7 @@ export async function runIdleConnections (ctx: ModeContext): Promise<ModeOutput>
       try {
         const rec = await measureIdle(proxy, kind, round, opts.idleConnections, opts.idleHoldS)
         records.push(rec)
+        if (rec.proxyExited !== null) notes.push(`round ${round}: ${kind} ended (${rec.proxyExited}) during the measurement; left out of the table\n${proxy.child.tail()}`)
         log(`idle10k round ${round} ${kind}: ${rec.answered}/${rec.connections} answered in ${rec.openMs} ms, ` +
           `RSS ${mib(rec.rssBeforeBytes)} → ${mib(rec.rssAfterBytes)} MiB with ${rec.openAtSample} open: ` +
           `${(rec.bytesPerConn / 1024).toFixed(2)} KiB/connection; closed by the proxy within ${opts.idleHoldS} s: ${rec.closedByProxy}` +
@@ -136,7 +139,10 @@ async function measureIdle (proxy: Proxy, target: string, round: number, n: numb
     .map((c) => (c.closedAt as number) - (c.answeredAt as number))
   for (const c of batch.conns) c.socket.destroy()
   await sleep(2000)
+  const proc = proxy.child.proc
+  const proxyExited = proc.exitCode !== null || proc.signalCode !== null ? String(proc.exitCode ?? proc.signalCode) : null
   return {
+    proxyExited,
     target,
     round,
     connections: n,
@@ -210,7 +216,7 @@ function mib (b: number): string {
 
 function render (records: readonly IdleRecord[], kinds: readonly string[], n: number, holdS: number, rounds: number): string {
   const rows = kinds.map((k) => {
-    const mine = records.filter((r) => r.target === k)
+    const mine = records.filter((r) => r.target === k && r.proxyExited === null)
     if (mine.length === 0) return `| ${k} | — | | | | | | |`
     const s = (f: (r: IdleRecord) => number): Spread => spread(mine.map(f))
     const closed = mine.map((r) => r.closedByProxy)
@@ -225,7 +231,7 @@ function render (records: readonly IdleRecord[], kinds: readonly string[], n: nu
   return [`### RSS with ${n.toLocaleString('en-US')} idle keep-alive connections`, '',
     '| proxy | RSS before MiB | RSS with them open MiB | KiB per connection | open when measured | failed | ms to open all | closed by the proxy while idle | RSS after the client closed MiB |',
     '|---|---:|---:|---:|---:|---:|---:|---|---:|', ...rows, '',
-    `Median (min–max) over ${rounds} rounds, each proxy started afresh per round and warmed with ${WARM_CONNECTIONS} connections. ` +
+    `Median (min–max) over ${rounds} rounds (less any in which the proxy ended, see the notes), each proxy started afresh per round and warmed with ${WARM_CONNECTIONS} connections. ` +
     `Each connection sent one GET / (100-byte answer, keep-alive) and then stayed silent; RSS (symphony: one process, main thread ` +
     'and workers; nginx: master + worker) read as soon as the last answer arrived (or, if uWS had closed some by then, at the moment ' +
     `during the opening with the most open, sampled every ${SAMPLE_MS} ms), then every second for ` +

@@ -59,7 +59,9 @@ function proxy (name: Proxy['name'], port: number, child: Child): Proxy {
 
 /** symphony with `--threads 1` in front of `backends`, its admin listener on `adminPort`. */
 export async function startSymphony (children: Children, backends: readonly number[], adminPort: number, cpu: number | null): Promise<Proxy> {
-  const port = await freePort()
+  // freePort() closes its probe socket, so two calls before anything binds can return the same port.
+  let port = await freePort()
+  while (port === adminPort) port = await freePort()
   const child = children.spawn('symphony', process.execPath, [
     path.join(ROOT, 'bin', 'symphony.js'),
     ...backends.flatMap((p) => ['--backend', `127.0.0.1:${p}`]),
