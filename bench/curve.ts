@@ -44,22 +44,40 @@ export async function runBackendCurve (ctx: ModeContext): Promise<ModeOutput> {
 
   const kinds = opts.targets.filter((t) => t !== 'direct')
   if (opts.targets.includes('direct')) notes.push('direct is not part of the backends scenario (there is no proxy whose cost could grow)')
-  const targets: Array<MeasureTarget & { kind: string, count: number, proxy: Proxy }> = []
-  for (const count of counts) {
+  const start = async (kind: string, count: number): Promise<Proxy | null> => {
     const mine = ports.slice(0, count)
+    if (kind === 'symphony') return await startSymphony(children, mine, await freePort(), proxyCpu)
+    if (kind === 'nginx' && tools.paths.nginx !== null) return await startNginx(children, tools.paths.nginx, mine, proxyCpu, tmp)
+    if (kind === 'haproxy' && tools.paths.haproxy !== null) return await startHaproxy(children, tools.paths.haproxy, mine, proxyCpu, tmp)
+    return null
+  }
+  const targets: Array<{ name: string, port: number, kind: string, count: number, proxy: Proxy }> = []
+  for (const count of counts) {
     for (const kind of kinds) {
-      let p: Proxy | null = null
-      if (kind === 'symphony') p = await startSymphony(children, mine, await freePort(), proxyCpu)
-      else if (kind === 'nginx' && tools.paths.nginx !== null) p = await startNginx(children, tools.paths.nginx, mine, proxyCpu, tmp)
-      else if (kind === 'haproxy' && tools.paths.haproxy !== null) p = await startHaproxy(children, tools.paths.haproxy, mine, proxyCpu, tmp)
+      const p = await start(kind, count)
       if (p !== null) targets.push({ name: `${kind}@${count}`, port: p.port, proxy: p, kind, count })
     }
   }
   log(`backends: ${targets.map((t) => `${t.name} on ${t.port}`).join(', ')}`)
-  // A proxy that ends while idle is otherwise only seen when its turn comes (wrk: refused).
+  // On this shared machine a proxy has been seen to get a SIGTERM from elsewhere while idle: log
+  // it, and start it again before its next run (noted in the results) rather than lose the run.
   let ending = false
-  for (const t of targets) {
-    void t.proxy.child.exited.then((code) => { if (!ending) log(`${t.name} exited (${code}) while the bench ran\n${t.proxy.child.tail()}`) })
+  const watch = (t: typeof targets[number]): void => {
+    const p = t.proxy
+    void p.child.exited.then((code) => { if (!ending) log(`${t.name} exited (${code}) while the bench ran\n${p.child.tail()}`) })
+  }
+  targets.forEach(watch)
+  const alive = async (t: typeof targets[number]): Promise<MeasureTarget> => {
+    const proc = t.proxy.child.proc
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      notes.push(`${t.name} ended (${String(proc.exitCode ?? proc.signalCode)}) outside its runs and was started again before its next run`)
+      const p = await start(t.kind, t.count)
+      if (p === null) throw new Error(`${t.name} could not be started again`)
+      t.proxy = p
+      t.port = p.port
+      watch(t)
+    }
+    return t
   }
 
   const driver: Driver = tools.paths.wrk !== null && opts.driver !== 'autocannon' ? 'wrk' : 'autocannon'
@@ -70,7 +88,7 @@ export async function runBackendCurve (ctx: ModeContext): Promise<ModeOutput> {
 
   const warmups: RunRecord[] = []
   if (opts.warmupS > 0) {
-    for (const t of targets) { const r = await measureRun(env, driver, spec(t.port, opts.warmupS), t, 'backends', 0); progress(r); warmups.push(r) }
+    for (const t of targets) { const r = await measureRun(env, driver, spec(t.port, opts.warmupS), await alive(t), 'backends', 0); progress(r); warmups.push(r) }
   }
 
   // Idle cost: every proxy at once, no load; symphony health-checks each backend every second.
@@ -82,12 +100,14 @@ export async function runBackendCurve (ctx: ModeContext): Promise<ModeOutput> {
 
   const runs: RunRecord[] = []
   for (let round = 1; round <= opts.rounds; round++) {
-    for (const t of targets) { const r = await measureRun(env, driver, spec(t.port, opts.durationS), t, 'backends', round); progress(r); runs.push(r) }
-    // The idle ones too: the RSS column and the next round need them all.
     for (const t of targets) {
-      if (t.proxy.child.proc.exitCode !== null || t.proxy.child.proc.signalCode !== null) throw new Error(`${t.name} died (idle, round ${round})\n${t.proxy.child.tail()}`)
+      const m = await alive(t)
+      const r = await measureRun(env, driver, spec(m.port, opts.durationS), m, 'backends', round)
+      progress(r)
+      runs.push(r)
     }
   }
+  for (const t of targets) await alive(t)
   ending = true
   const rss = targets.map((t) => ({ target: t.name, rssBytes: treeRssBytes(t.proxy.child.pid) }))
 
