@@ -6,6 +6,18 @@ import { SCENARIO_NAMES, type ScenarioName } from './scenarios'
 export const TARGET_NAMES = ['direct', 'symphony', 'nginx', 'haproxy'] as const
 export type TargetName = typeof TARGET_NAMES[number]
 
+/**
+ * Scenarios that are not a load run over the same targets but a measurement of their own, each
+ * in its own module and results file: the cost curve over the backend count, RSS with idle
+ * keep-alive connections, and the control loop's timings with Docker. `all` does not include them.
+ */
+export const MODE_NAMES = ['backends', 'idle10k', 'control'] as const
+export type ModeName = typeof MODE_NAMES[number]
+
+/** The backend counts of the `backends` scenario by default; at most MAX_BACKENDS (256). */
+export const DEFAULT_COUNTS = [1, 8, 64, 256] as const
+const MAX_COUNT = 256
+
 /** auto: wrk when installed, else autocannon; both: each scenario's rounds once with wrk, then once with autocannon. */
 export type DriverChoice = 'auto' | 'wrk' | 'autocannon' | 'both'
 
@@ -17,6 +29,14 @@ export interface BenchOptions {
   readonly connections: number
   readonly driver: DriverChoice
   readonly scenarios: readonly ScenarioName[]
+  /** The measurements of their own asked for with --scenario (run after the load scenarios). */
+  readonly modes: readonly ModeName[]
+  /** Backend counts of the `backends` scenario, ascending. */
+  readonly counts: readonly number[]
+  /** Client connections the `idle10k` scenario opens. */
+  readonly idleConnections: number
+  /** Seconds the `idle10k` scenario keeps them open and watches them after the last one opened. */
+  readonly idleHoldS: number
   readonly targets: readonly TargetName[]
   /** Install missing nginx / haproxy / wrk with apt-get when running as root. */
   readonly install: boolean
@@ -27,23 +47,33 @@ export interface BenchOptions {
 /** Usage text for --help. */
 export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--warmup S] [--connections C]
                       [--driver wrk|autocannon|both] [--scenario NAME ...] [--target NAME ...] [--no-install] [--out NAME]
+                      [--counts LIST] [--idle-connections N] [--idle-hold S]
   --rounds N        measured rounds, each runs every target once (3..20, default 3)
   --duration S      seconds per measured run (1..60, default 5)
   --warmup S        seconds of warm-up per target before round 1 (0..30, default 2)
   --connections C   concurrent connections (1..1000, default 50; the c200 scenario uses 200)
   --driver D        load generator: wrk, autocannon or both (each scenario's rounds with wrk, then with
                     autocannon); default: wrk when installed, else autocannon
-  --scenario NAME   repeatable; one of ${SCENARIO_NAMES.join(', ')}, or all (default: small)
+  --scenario NAME   repeatable; one of ${SCENARIO_NAMES.join(', ')}, or all of these (default: small);
+                    or a measurement of its own: backends (cost by backend count), idle10k (RSS with
+                    idle keep-alive connections), control (autoscaler and healer timings with Docker;
+                    --rounds repetitions)
   --target NAME     repeatable; one of ${TARGET_NAMES.join(', ')} (default: all of them)
   --no-install      never apt-get install nginx, haproxy or wrk; skip what is missing
-  --out NAME        write bench/results/NAME.{json,md} (default: latest)
+  --out NAME        write bench/results/NAME.{json,md}, and NAME-SCENARIO.{json,md} for backends,
+                    idle10k and control (default: latest)
+  --counts LIST     backend counts of the backends scenario, comma-separated (1..${MAX_COUNT}, default ${DEFAULT_COUNTS.join(',')})
+  --idle-connections N  connections of the idle10k scenario (1..30000, default 10000)
+  --idle-hold S     seconds idle10k keeps them open after the last one opened (1..120, default 15)
 `
 
 const LIMITS = {
   rounds: { flag: 'rounds', min: 3, max: 20, def: 3 },
   durationS: { flag: 'duration', min: 1, max: 60, def: 5 },
   warmupS: { flag: 'warmup', min: 0, max: 30, def: 2 },
-  connections: { flag: 'connections', min: 1, max: 1000, def: 50 }
+  connections: { flag: 'connections', min: 1, max: 1000, def: 50 },
+  idleConnections: { flag: 'idle-connections', min: 1, max: 30000, def: 10000 },
+  idleHoldS: { flag: 'idle-hold', min: 1, max: 120, def: 15 }
 } as const
 
 /** Parse `argv`; null means --help was asked for. Throws a message naming the flag and value. */
@@ -61,6 +91,9 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
       target: { type: 'string', multiple: true },
       'no-install': { type: 'boolean' },
       out: { type: 'string' },
+      counts: { type: 'string' },
+      'idle-connections': { type: 'string' },
+      'idle-hold': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -80,7 +113,12 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
   }
   const out = values.out ?? 'latest'
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(out)) throw new Error(`--out ${out}: expected a plain file name (letters, digits, . _ -)`)
-  const scenarios = oneOf('scenario', values.scenario, SCENARIO_NAMES, ['small'])
+  const given = values.scenario ?? []
+  const modes = MODE_NAMES.filter((m) => given.includes(m))
+  const rest = given.filter((g) => !(MODE_NAMES as readonly string[]).includes(g))
+  // Only measurements of their own asked for: no load scenario unless named too.
+  const scenarios = rest.length === 0 && modes.length > 0 ? [] : oneOf('scenario', rest, SCENARIO_NAMES, ['small'])
+  const counts = parseCounts(values.counts)
   const targets = oneOf('target', values.target, TARGET_NAMES, TARGET_NAMES)
   return Object.freeze({
     rounds: nums.rounds,
@@ -89,10 +127,28 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
     connections: nums.connections,
     driver: driver as DriverChoice,
     scenarios,
+    modes,
+    counts,
+    idleConnections: nums.idleConnections,
+    idleHoldS: nums.idleHoldS,
     targets,
     install: values['no-install'] !== true,
     out
   })
+}
+
+/** `--counts 1,8,64,256`: whole numbers from 1 to 256, deduplicated, ascending. */
+export function parseCounts (raw: string | undefined): readonly number[] {
+  if (raw === undefined) return DEFAULT_COUNTS
+  const out = new Set<number>()
+  for (const part of raw.split(',')) {
+    const n = Number(part.trim())
+    if (part.trim() === '' || !Number.isInteger(n) || n < 1 || n > MAX_COUNT) {
+      throw new Error(`--counts ${raw}: expected comma-separated whole numbers from 1 to ${MAX_COUNT}`)
+    }
+    out.add(n)
+  }
+  return [...out].sort((a, b) => a - b)
 }
 
 /** Validate a repeatable flag against `allowed` ("all" = every one), deduplicated, in `allowed`'s order. */
@@ -100,7 +156,10 @@ function oneOf<T extends string> (flag: string, given: string[] | undefined, all
   if (given === undefined || given.length === 0) return def
   if (given.includes('all')) return allowed
   for (const g of given) {
-    if (!(allowed as readonly string[]).includes(g)) throw new Error(`--${flag} ${g}: expected one of ${allowed.join(', ')} or all`)
+    if (!(allowed as readonly string[]).includes(g)) {
+      const extra = flag === 'scenario' ? `, ${MODE_NAMES.join(', ')}` : ''
+      throw new Error(`--${flag} ${g}: expected one of ${allowed.join(', ')}${extra} or all`)
+    }
   }
   return allowed.filter((a) => given.includes(a))
 }

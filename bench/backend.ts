@@ -5,9 +5,11 @@
  * - `POST /*` (any path): reads the whole body and answers `{"len":N}` (N = bytes received);
  * - any other GET (the health path included): the same 100-byte JSON body.
  *
- * Run as a process of its own (`node dist/bench/backend.js [PORT]`): it prints `{"port":N}` once
- * listening and exits when stdin ends (its parent died or closed it), on SIGTERM or on SIGINT,
- * closing the listen socket first because uWS aborts a process that exits with sockets open.
+ * Run as a process of its own (`node dist/bench/backend.js [PORT] [COUNT]`): it prints
+ * `{"port":N,"ports":[N,…]}` once listening and exits when stdin ends (its parent died or closed
+ * it), on SIGTERM or on SIGINT, closing the listen sockets first because uWS aborts a process
+ * that exits with sockets open. With COUNT > 1 the same App listens on COUNT ports (PORT, or any
+ * free ones when PORT is 0): the `backends` scenario puts 256 backends behind two processes.
  */
 import uWS from 'uWebSockets.js'
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js'
@@ -25,13 +27,19 @@ export const BODY_1M: Buffer = Buffer.alloc(1024 * 1024, 'z')
 
 /** A running benchmark backend. */
 export interface BenchBackend {
+  /** The first port. */
   readonly port: number
+  /** Every port, in listen order. */
+  readonly ports: readonly number[]
   /** Close the listen socket and every connection. Idempotent. */
   close (): void
 }
 
-/** Listen on 127.0.0.1:`port` (0 = any free port) and serve {@link BODY}. */
-export async function startBenchBackend (port = 0): Promise<BenchBackend> {
+/**
+ * Listen on 127.0.0.1:`port` (0 = any free port) and serve {@link BODY}; with `count` > 1 the
+ * same App listens on `count` ports (`port`, `port + 1`, … or, for 0, any free ones).
+ */
+export async function startBenchBackend (port = 0, count = 1): Promise<BenchBackend> {
   // close() exists at runtime in this build but is missing from its index.d.ts.
   const app = uWS.App() as TemplatedApp & { close: () => void }
   app.get('/16k', (res) => {
@@ -53,28 +61,35 @@ export async function startBenchBackend (port = 0): Promise<BenchBackend> {
       if (last && !aborted) res.cork(() => { res.writeHeader('content-type', 'application/json').end(`{"len":${len}}`) })
     })
   })
-  let listen: us_listen_socket | null = null
-  const bound = await new Promise<number>((resolve, reject) => {
-    app.listen('127.0.0.1', port, (s) => {
-      if (s === false) return reject(new Error(`bench backend cannot listen on 127.0.0.1:${port}`))
-      listen = s
-      resolve(uWS.us_socket_local_port(s))
-    })
-  })
+  const listens: us_listen_socket[] = []
+  const ports: number[] = []
   let closed = false
-  return {
-    port: bound,
-    close () {
-      if (closed) return
-      closed = true
-      if (listen !== null) uWS.us_listen_socket_close(listen)
-      app.close()
-    }
+  const close = (): void => {
+    if (closed) return
+    closed = true
+    for (const s of listens) uWS.us_listen_socket_close(s)
+    app.close()
   }
+  try {
+    for (let i = 0; i < count; i++) {
+      const want = port === 0 ? 0 : port + i
+      ports.push(await new Promise<number>((resolve, reject) => {
+        app.listen('127.0.0.1', want, (s) => {
+          if (s === false) return reject(new Error(`bench backend cannot listen on 127.0.0.1:${want}`))
+          listens.push(s)
+          resolve(uWS.us_socket_local_port(s))
+        })
+      }))
+    }
+  } catch (err) {
+    close()
+    throw err
+  }
+  return { port: ports[0], ports, close }
 }
 
 if (require.main === module) {
-  startBenchBackend(Number(process.argv[2] ?? '0')).then((backend) => {
+  startBenchBackend(Number(process.argv[2] ?? '0'), Number(process.argv[3] ?? '1')).then((backend) => {
     const stop = (): void => {
       backend.close()
       process.exit(0)
@@ -82,7 +97,7 @@ if (require.main === module) {
     process.on('SIGTERM', stop)
     process.on('SIGINT', stop)
     process.stdin.on('end', stop).on('error', stop).resume()
-    process.stdout.write(`${JSON.stringify({ port: backend.port })}\n`)
+    process.stdout.write(`${JSON.stringify({ port: backend.port, ports: backend.ports })}\n`)
   }, (err: Error) => {
     process.stderr.write(`${err.message}\n`)
     process.exit(1)

@@ -26,6 +26,22 @@ export function pinSelf (cpu: number): void {
   if (r.status !== 0) throw new Error(`taskset could not pin the bench process to CPU ${cpu}`)
 }
 
+/**
+ * Raise this process's open-file limit (soft and hard) to at least `n` with `prlimit`, so that it
+ * and the children it spawns afterwards (they inherit it) can hold `idle10k`'s connections.
+ * Returns what happened when it could not (not root, no prlimit), null when done or not needed.
+ */
+export function raiseFdLimit (n: number): string | null {
+  const r = spawnSync('prlimit', ['--pid', String(process.pid), '--nofile', '--output', 'SOFT,HARD', '--noheadings', '--raw'], { encoding: 'utf8' })
+  const [soft, hard] = (r.stdout ?? '').trim().split(/\s+/).map(Number)
+  if (soft >= n && hard >= n) return null
+  const set = spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${n}:${n}`], { encoding: 'utf8' })
+  if (set.status === 0) return null
+  // Raising the hard limit needs CAP_SYS_RESOURCE; at least take the soft limit up to the hard one.
+  if (soft < hard) spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${hard}:${hard}`])
+  return `the open-file limit stays ${Math.max(soft, hard)} (hard limit; prlimit: ${(set.stderr ?? '').trim().replace(/^prlimit: /, '') || 'failed'})`
+}
+
 /** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`; 100 when unknown). */
 export function clockTicks (): number {
   const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })
@@ -81,6 +97,23 @@ export function descendants (pid: number): number[] {
   return out
 }
 
+/** Resident set size of a process in bytes (VmRSS of /proc/<pid>/status: every thread shares it). */
+export function rssBytes (pid: number): number {
+  const m = /^VmRSS:\s+([0-9]+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m === null ? 0 : Number(m[1]) * 1024
+}
+
+/** RSS of `pid` and every live descendant (nginx: master + worker), in bytes. */
+export function treeRssBytes (pid: number): number {
+  let total = 0
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      total += rssBytes(p)
+    } catch {} // ended meanwhile
+  }
+  return total
+}
+
 /** utime and stime of the reaped children of this process (cutime + cstime), in clock ticks. */
 export function reapedChildrenTicks (): number {
   const stat = readFileSync('/proc/self/stat', 'utf8')
@@ -116,8 +149,8 @@ export interface Child {
 export class Children {
   private readonly all: Child[] = []
 
-  /** Spawn `cmd args`, under `taskset -c cpu` when `cpu` is not null. */
-  spawn (name: string, cmd: string, args: string[], cpu: number | null, cwd?: string): Child {
+  /** Spawn `cmd args`, under `taskset -c cpu` when `cpu` (a CPU or a list such as "0,1") is not null. */
+  spawn (name: string, cmd: string, args: string[], cpu: number | string | null, cwd?: string): Child {
     const argv = cpu === null ? [cmd, ...args] : ['taskset', '-c', String(cpu), cmd, ...args]
     // taskset execs the command, so the child's pid is the command's pid.
     const proc = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], cwd })
@@ -158,18 +191,7 @@ export class Children {
 
   /** SIGTERM every live child, wait up to `graceMs`, then SIGKILL. Idempotent. */
   async stopAll (graceMs = 5000): Promise<void> {
-    await Promise.all(this.all.map(async ({ proc }) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return
-      // nginx's worker is a grandchild of the bench: note it now, end it too if it outlives its master.
-      const below = proc.pid === undefined ? [] : descendants(proc.pid)
-      const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
-      proc.stdin?.end()
-      proc.kill('SIGTERM')
-      const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs)
-      await gone
-      clearTimeout(timer)
-      for (const pid of below) killQuietly(pid)
-    }))
+    await Promise.all(this.all.map(async (child) => await stopChild(child, graceMs)))
   }
 
   /** SIGKILL whatever still runs, descendants first: for `process.on('exit')`, where nothing can be awaited. */
@@ -180,6 +202,20 @@ export class Children {
       proc.kill('SIGKILL')
     }
   }
+}
+
+/** SIGTERM one child (and, once it ended, its leftover descendants), SIGKILL after `graceMs`. Idempotent. */
+export async function stopChild ({ proc }: Child, graceMs = 5000): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return
+  // nginx's worker is a grandchild of the bench: note it now, end it too if it outlives its master.
+  const below = proc.pid === undefined ? [] : descendants(proc.pid)
+  const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+  proc.stdin?.end()
+  proc.kill('SIGTERM')
+  const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs)
+  await gone
+  clearTimeout(timer)
+  for (const pid of below) killQuietly(pid)
 }
 
 /** SIGKILL `pid` if it still exists. */

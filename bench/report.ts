@@ -59,7 +59,8 @@ function ms (s: Spread): Spread {
   return { median: s.median / 1000, min: s.min / 1000, max: s.max / 1000 }
 }
 
-function fmt (s: Spread, digits: number, unit = ''): string {
+/** `median (min–max)` with `digits` decimals and an optional unit after the median. */
+export function fmt (s: Spread, digits: number, unit = ''): string {
   const n = (v: number): string => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
   return `${n(s.median)}${unit} (${n(s.min)}–${n(s.max)})`
 }

@@ -9,22 +9,30 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { parseBenchArgs, USAGE, type BenchOptions } from './args'
-import { runAutocannon, type LoadResult, type LoadSpec } from './load'
-import { Children, choosePinning, clockTicks, freePort, pinSelf, type Pinning } from './procs'
+import { parseBenchArgs, USAGE, type BenchOptions, type ModeName } from './args'
+import { runControlLoop } from './control'
+import { runBackendCurve } from './curve'
+import { runIdleConnections } from './idle'
+import type { LoadSpec } from './load'
+import { measureRun, progress, type Driver, type MeasureEnv } from './measure'
+import type { ModeContext, ModeOutput } from './mode'
+import { Children, choosePinning, clockTicks, freePort, pinSelf, raiseFdLimit, type Pinning } from './procs'
 import { renderMarkdown, type Section } from './report'
 import { scenario, type Scenario } from './scenarios'
 import { pairedRatios, summarize, type Ratios, type RunRecord } from './stats'
 import { startHaproxy, startNginx, startSymphony, TempDirs, type Proxy } from './targets'
-import { ensureTools, version, type ToolName } from './tools'
-import { runWrk } from './wrk'
+import { ensureTools, version, type ToolName, type Tools } from './tools'
 
 /** dist/bench/run.js → the repository root. */
 const ROOT = path.resolve(__dirname, '..', '..')
 const RESULTS = path.join(ROOT, 'bench', 'results')
-const PAUSE_MS = 500
 
-type Driver = 'wrk' | 'autocannon'
+/** Upper bounds of the measurements of their own, in seconds, for the watchdog. */
+const MODE_BUDGET_S: Record<ModeName, (o: BenchOptions) => number> = {
+  backends: (o) => 120 + o.counts.length * 3 * (o.warmupS + 5 + o.rounds * (o.durationS + 2)) * 1.5,
+  idle10k: (o) => o.rounds * 3 * (60 + o.idleHoldS) * 1.5,
+  control: (o) => 120 + o.rounds * 120
+}
 
 /** One column of a round: a URL, and the proxy in its path (null for direct). */
 interface Target {
@@ -67,7 +75,8 @@ export async function main (argv: string[]): Promise<void> {
   // Every run is bounded by its duration; this bounds the whole bench too (installs included).
   const drivers = opts.driver === 'both' ? 2 : 1
   const perTarget = opts.warmupS + opts.rounds * (opts.durationS + 2)
-  const budgetS = 600 + opts.scenarios.length * drivers * (opts.targets.length + 1) * perTarget * 1.5
+  const budgetS = 600 + opts.scenarios.length * drivers * (opts.targets.length + 1) * perTarget * 1.5 +
+    opts.modes.reduce((sum, m) => sum + MODE_BUDGET_S[m](opts as BenchOptions), 0)
   const watchdog = setTimeout(() => stopNow(`still running after ${Math.round(budgetS)} s`, 1), budgetS * 1000)
   watchdog.unref()
 
@@ -91,21 +100,45 @@ async function bench (opts: BenchOptions, children: Children, tmp: TempDirs): Pr
   const pinning = choosePinning()
   if (pinning !== null) pinSelf(pinning.loadCpu)
   const clk = clockTicks()
+  // idle10k holds 10 000 sockets here and in each proxy; children inherit the limit.
+  const fd = opts.modes.includes('idle10k') ? raiseFdLimit(65536) : null
+  if (fd !== null) log(fd)
 
   // Outside tools: install what is missing (root + apt-get), skip what is still missing.
+  const proxied = opts.scenarios.length > 0 || opts.modes.includes('backends') || opts.modes.includes('idle10k')
   const wanted: ToolName[] = []
-  if (opts.targets.includes('nginx')) wanted.push('nginx')
-  if (opts.targets.includes('haproxy')) wanted.push('haproxy')
-  if (opts.driver !== 'autocannon') wanted.push('wrk')
+  if (proxied && opts.targets.includes('nginx')) wanted.push('nginx')
+  if (proxied && opts.targets.includes('haproxy')) wanted.push('haproxy')
+  if (opts.driver !== 'autocannon' && (opts.scenarios.length > 0 || opts.modes.includes('backends'))) wanted.push('wrk')
   const tools = ensureTools(wanted, opts.install, log)
+  const versions: Record<string, string> = { node: process.version }
+  for (const t of wanted) { const p = tools.paths[t]; if (p !== null) versions[t] = version(t, p) }
+  const machine = { cpus, cpuModel: os.cpus()[0]?.model ?? 'unknown', clkTck: clk, versions }
+
+  if (opts.scenarios.length > 0) {
+    await loadScenarios(opts, children, tmp, pinning, clk, tools, versions, machine, startedAt, log)
+    // The load scenarios' backends and proxies are done with: the modes below start their own.
+    await children.stopAll()
+  }
+  const ctx: ModeContext = { opts, children, tmp, pinning, clk, tools, log }
+  for (const mode of opts.modes) {
+    const began = new Date()
+    const out = mode === 'backends' ? await runBackendCurve(ctx) : mode === 'idle10k' ? await runIdleConnections(ctx) : await runControlLoop(ctx)
+    writeMode(mode, out, opts, pinning, machine, versions, [...tools.notes, ...out.notes], began)
+    log(`wrote ${path.relative(process.cwd(), RESULTS)}/${opts.out}-${mode}.{json,md}`)
+    await children.stopAll()
+  }
+}
+
+/** The load scenarios: two backends, every proxy in front of them, interleaved rounds, one results file. */
+async function loadScenarios (opts: BenchOptions, children: Children, tmp: TempDirs, pinning: Pinning | null, clk: number, tools: Tools,
+  versions: Record<string, string>, machine: Record<string, unknown>, startedAt: Date, log: (line: string) => void): Promise<void> {
   const notes = [...tools.notes]
   const drivers: Driver[] = opts.driver === 'autocannon'
     ? ['autocannon']
     : opts.driver === 'both'
       ? (tools.paths.wrk !== null ? ['wrk', 'autocannon'] : ['autocannon'])
       : (tools.paths.wrk !== null ? ['wrk'] : ['autocannon'])
-  const versions: Record<string, string> = { node: process.version }
-  for (const t of wanted) { const p = tools.paths[t]; if (p !== null) versions[t] = version(t, p) }
 
   // Two backends, then the proxies in front of them.
   const backendPorts: number[] = []
@@ -130,12 +163,7 @@ async function bench (opts: BenchOptions, children: Children, tmp: TempDirs): Pr
   log(`backends on ${backendPorts.join(', ')}; ${proxies.map((p) => `${p.name} on ${p.port}`).join(', ') || 'no proxy'}; ` +
     `driver ${drivers.join(' + ')}`)
 
-  const assertAlive = (): void => {
-    for (const p of proxies) {
-      if (p.child.proc.exitCode !== null || p.child.proc.signalCode !== null) throw new Error(`${p.name} died during the run\n${p.child.tail()}`)
-    }
-  }
-
+  const env: MeasureEnv = { children, wrk: tools.paths.wrk, loadCpu: pinning?.loadCpu ?? null, clk }
   const runOnce = async (sc: Scenario, driver: Driver, t: Target, round: number, seconds: number): Promise<RunRecord> => {
     const spec: LoadSpec = {
       url: `http://127.0.0.1:${t.port}${sc.path}`,
@@ -145,24 +173,7 @@ async function bench (opts: BenchOptions, children: Children, tmp: TempDirs): Pr
       durationS: seconds,
       keepAlive: sc.keepAlive
     }
-    const before = t.proxy?.cpuTicks() ?? 0
-    const scraper = t.scrape ? startScraper(adminPort) : null
-    let load: LoadResult
-    try {
-      load = driver === 'wrk'
-        ? await runWrk(tools.paths.wrk as string, spec, children, pinning?.loadCpu ?? null, clk)
-        : await runAutocannon(spec)
-    } finally {
-      await scraper?.stop()
-    }
-    const ticks = t.proxy === null ? null : t.proxy.cpuTicks() - before
-    assertAlive()
-    await new Promise((resolve) => setTimeout(resolve, PAUSE_MS))
-    const cpuUsPerReq = ticks !== null && load.requests > 0 ? (ticks / clk) * 1e6 / load.requests : null
-    const proxyCpuPct = ticks !== null && load.durationS > 0 ? (ticks / clk) * 100 / load.durationS : null
-    const rec: RunRecord = {
-      ...load, scenario: sc.name, target: t.name, round, proxyCpuTicks: ticks, cpuUsPerReq, proxyCpuPct, scrapes: scraper?.count() ?? 0
-    }
+    const rec = await measureRun(env, driver, spec, t, sc.name, round, t.scrape ? () => startScraper(adminPort) : undefined)
     progress(rec)
     return rec
   }
@@ -210,7 +221,7 @@ async function bench (opts: BenchOptions, children: Children, tmp: TempDirs): Pr
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     commit: gitCommit(),
-    machine: { cpus, cpuModel: os.cpus()[0]?.model ?? 'unknown', clkTck: clk, versions },
+    machine,
     options: opts,
     pinning,
     drivers,
@@ -288,16 +299,6 @@ function reproduce (o: BenchOptions): string {
     ...(o.out === 'latest' ? [] : [`--out ${o.out}`])].join(' ')
 }
 
-function progress (r: RunRecord): void {
-  const label = r.round === 0 ? 'warm-up' : `round ${r.round}`
-  const cpu = r.cpuUsPerReq === null ? '' : `, proxy ${r.cpuUsPerReq.toFixed(1)} µs/req (${Math.round(r.proxyCpuPct ?? 0)}% CPU)`
-  const scrapes = r.scrapes > 0 ? `, ${r.scrapes} scrapes` : ''
-  const w = r.wrkErrors
-  const kinds = w !== undefined && r.errors > 0 ? ` (connect ${w.connect}, read ${w.read}, write ${w.write}, timeout ${w.timeout})` : ''
-  process.stderr.write(`bench: ${r.scenario} ${label} ${r.target}: ${Math.round(r.reqPerSec)} req/s, p50 ${(r.p50Us / 1000).toFixed(2)} ms, ` +
-    `p99 ${(r.p99Us / 1000).toFixed(2)} ms, ${r.errors} errors${kinds}, ${r.non2xx} non-2xx${cpu}${scrapes}, ${r.driver} ${Math.round(r.driverCpuPct)}% CPU\n`)
-}
-
 /** HEAD's short hash, with `+dirty` when the work tree has changes outside bench/results/. */
 function gitCommit (): string {
   try {
@@ -307,6 +308,28 @@ function gitCommit (): string {
   } catch {
     return 'unknown'
   }
+}
+
+/** bench/results/<out>-<mode>.{json,md}: the common header, then what the mode measured. */
+function writeMode (mode: ModeName, out: ModeOutput, opts: BenchOptions, pinning: Pinning | null, machine: Record<string, unknown>,
+  versions: Record<string, string>, notes: readonly string[], began: Date): void {
+  const commit = gitCommit()
+  const json = { scenario: mode, startedAt: began.toISOString(), finishedAt: new Date().toISOString(), commit, machine, options: opts, pinning, notes, ...out.data }
+  const file = `${opts.out}-${mode}`
+  mkdirSync(RESULTS, { recursive: true })
+  writeAtomically(path.join(RESULTS, `${file}.json`), `${JSON.stringify(json, null, 2)}\n`)
+  const noteText = notes.length > 0 ? `\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''
+  writeAtomically(path.join(RESULTS, `${file}.md`), `# ${out.title} ${began.toISOString()} (${commit})\n\n` +
+    `\`npm run bench -- ${reproduceMode(mode, opts)}\` · ${Object.entries(versions).map(([k, v]) => `${k}: ${v}`).join(' · ')}\n\n${out.markdown}${noteText}`)
+}
+
+function reproduceMode (mode: ModeName, o: BenchOptions): string {
+  const parts = [`--scenario ${mode}`, `--rounds ${o.rounds}`]
+  if (mode === 'backends') parts.push(`--duration ${o.durationS}`, `--warmup ${o.warmupS}`, `--connections ${o.connections}`, `--counts ${o.counts.join(',')}`)
+  if (mode === 'idle10k') parts.push(`--idle-connections ${o.idleConnections}`, `--idle-hold ${o.idleHoldS}`)
+  if (mode !== 'control' && o.targets.length < 4) parts.push(...o.targets.map((t) => `--target ${t}`))
+  if (o.out !== 'latest') parts.push(`--out ${o.out}`)
+  return parts.join(' ')
 }
 
 function writeAtomically (file: string, text: string): void {

@@ -59,7 +59,9 @@ function proxy (name: Proxy['name'], port: number, child: Child): Proxy {
 
 /** symphony with `--threads 1` in front of `backends`, its admin listener on `adminPort`. */
 export async function startSymphony (children: Children, backends: readonly number[], adminPort: number, cpu: number | null): Promise<Proxy> {
-  const port = await freePort()
+  // freePort() closes its probe socket, so two calls before anything binds can return the same port.
+  let port = await freePort()
+  while (port === adminPort) port = await freePort()
   const child = children.spawn('symphony', process.execPath, [
     path.join(ROOT, 'bin', 'symphony.js'),
     ...backends.flatMap((p) => ['--backend', `127.0.0.1:${p}`]),
@@ -74,7 +76,7 @@ export async function startNginx (children: Children, nginx: string, backends: r
   const port = await freePort()
   const dir = tmp.make('nginx')
   const conf = renderTemplate(readFileSync(path.join(ROOT, 'bench', 'nginx.conf'), 'utf8'),
-    { DIR: dir, PORT: port, BACKEND_A: backends[0], BACKEND_B: backends[1] })
+    { DIR: dir, PORT: port, SERVERS: backends.map((b) => `    server 127.0.0.1:${b};`).join('\n') })
   writeFileSync(path.join(dir, 'nginx.conf'), conf)
   const child = children.spawn('nginx', nginx,
     ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], cpu)
@@ -87,7 +89,7 @@ export async function startHaproxy (children: Children, haproxy: string, backend
   const port = await freePort()
   const dir = tmp.make('haproxy')
   const cfg = renderTemplate(readFileSync(path.join(ROOT, 'bench', 'haproxy.cfg'), 'utf8'),
-    { PORT: port, BACKEND_A: backends[0], BACKEND_B: backends[1] })
+    { PORT: port, SERVERS: backends.map((b, i) => `  server b${i} 127.0.0.1:${b}`).join('\n') })
   writeFileSync(path.join(dir, 'haproxy.cfg'), cfg)
   const child = children.spawn('haproxy', haproxy, ['-f', path.join(dir, 'haproxy.cfg'), '-db'], cpu, dir)
   await ready(child, port, 'haproxy')

@@ -1,0 +1,27 @@
+import t from 'tap'
+import { DEFAULT_COUNTS, parseBenchArgs, parseCounts } from '../../bench/args'
+
+t.test('--counts: whole numbers 1..256, deduplicated and sorted; the default is 1,8,64,256', async (t) => {
+  t.same(parseCounts(undefined), DEFAULT_COUNTS)
+  t.same(parseCounts('64, 1,8,64'), [1, 8, 64])
+  t.same(parseCounts('256'), [256])
+  for (const bad of ['0', '257', '1,,8', '', '1.5', 'x']) t.throws(() => parseCounts(bad), /--counts/, `rejects "${bad}"`)
+})
+
+t.test('backends, idle10k and control are scenarios of their own, outside "all"', async (t) => {
+  const only = parseBenchArgs(['--scenario', 'backends'])
+  t.same(only?.scenarios, [], 'no load scenario unless one is named')
+  t.same(only?.modes, ['backends'])
+  const mixed = parseBenchArgs(['--scenario', 'control', '--scenario', 'small', '--scenario', 'idle10k'])
+  t.same(mixed?.scenarios, ['small'])
+  t.same(mixed?.modes, ['idle10k', 'control'])
+  const all = parseBenchArgs(['--scenario', 'all'])
+  t.same(all?.modes, [])
+  t.ok((all?.scenarios.length ?? 0) > 1)
+  const def = parseBenchArgs([])
+  t.same(def?.scenarios, ['small'])
+  t.same(def?.modes, [])
+  t.equal(def?.idleConnections, 10000)
+  t.throws(() => parseBenchArgs(['--scenario', 'nope']), /backends, idle10k, control/)
+  t.throws(() => parseBenchArgs(['--idle-connections', '40000']), /--idle-connections/)
+})
