@@ -184,17 +184,24 @@ export async function run (config: Config): Promise<void> {
   const log = createLogger(config.logLevel)
   const gateway = await startGateway(config, log)
   let signalled = false
+  let forced = false
   const onSignal = (signal: NodeJS.Signals): void => {
+    if (forced) return
     if (signalled) {
-      log.warn('second signal: exiting without waiting for the drain', { signal })
-      process.exit(1)
+      forced = true
+      log.warn('second signal: closing every connection and exiting without waiting for the drain', { signal })
+      // Containers stay as they are (even with --cleanup-on-exit): the next start adopts them.
+      gateway.workers.closeNow(2000).finally(() => process.exit(1))
+      return
     }
     signalled = true
     log.info('shutting down: draining in-flight requests', { signal, drainTimeoutMs: config.drainTimeoutMs })
     gateway.stop().then(() => {
+      if (forced) return // the second signal's exit(1) stands
       log.info('stopped')
       process.exit(0)
     }, (err: Error) => {
+      if (forced) return
       log.error('error while stopping', { error: err.message })
       process.exit(1)
     })

@@ -153,6 +153,24 @@ export class ProxyWorkers {
     }
   }
 
+  /**
+   * Close every connection now, without a drain (a second signal), and wait at most `timeoutMs`
+   * for the threads to close their Apps. Exiting the process while a worker still holds uWS
+   * sockets aborts it with a native assertion, so this comes before process.exit().
+   */
+  async closeNow (timeoutMs: number): Promise<void> {
+    this.stopping = true
+    for (const ctl of this.ctls) {
+      try { ctl?.postMessage({ type: 'close' }) } catch {}
+    }
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.allSettled(this.running),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
+    ])
+    clearTimeout(timer)
+  }
+
   /** Idempotent: drain (if not done) with no grace, then end the threads. */
   async close (): Promise<void> {
     if (this.closed) return

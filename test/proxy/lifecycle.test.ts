@@ -104,3 +104,24 @@ t.test('SIGTERM: stop accepting, finish in-flight requests, exit 0', async (t) =
   t.equal(await cli.exited, 0, 'exit code 0')
   t.match(cli.lines.join('\n'), /"msg":"stopped"/)
 })
+
+t.test('a second signal during the drain exits 1 at once, without a native abort', async (t) => {
+  const be = await startBackend('a')
+  t.teardown(() => be.close())
+  const cli = await startCli(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '2', '--drain-timeout', '30s'])
+  const url = `http://127.0.0.1:${cli.port}`
+  const agent = new Agent({ connections: 4 })
+  t.teardown(() => agent.close())
+  // Requests that outlast the test keep the drain waiting, and their sockets open in the workers.
+  const slow = Array.from({ length: 3 }, () => request(`${url}/slow?ms=20000`, { dispatcher: agent }).then((r) => r.statusCode, (err: Error) => err.name))
+  await sleep(300)
+  cli.child.kill('SIGINT')
+  await sleep(300)
+  const started = Date.now()
+  cli.child.kill('SIGINT')
+  t.equal(await cli.exited, 1, 'exit code 1, not a signal (an abort would show as SIGABRT)')
+  t.ok(Date.now() - started < 5000, 'without waiting for the 20 s requests')
+  t.notMatch(cli.stderr(), /Assertion failed|uv_loop_close/, 'no native assertion')
+  t.match(cli.lines.join('\n'), /second signal/)
+  t.same((await Promise.all(slow)).map((s) => typeof s), ['string', 'string', 'string'], 'the in-flight requests were cut (their connections closed), not answered')
+})
