@@ -5,6 +5,7 @@ import type { Config } from '../config/types'
 import { StartError, PortInUseError } from '../errors'
 import type { Replica, Runtime, RuntimeEvent } from './types'
 import { replicaName, splitCommand } from './names'
+import { REPLICA_ENV, alive, findReplicaProcesses, replicaMark } from './orphans'
 
 /** The parts of the configuration the process runtime needs. */
 export type ProcessRuntimeConfig = Pick<Config, 'service' | 'env'> & { readonly command: string }
@@ -20,7 +21,9 @@ export interface ProcessRuntimeOptions {
 }
 
 interface Child {
-  readonly proc: ChildProcess
+  /** null for a process adopted from an earlier symphony (not our child: polled, not awaited). */
+  readonly proc: ChildProcess | null
+  readonly pid: number
   readonly replica: Replica
   running: boolean
   readonly exited: Promise<void>
@@ -30,9 +33,10 @@ interface Child {
  * Replicas as local processes (`--runtime process --command "node app.js"`): each child gets
  * PORT=<host port> and listens on 127.0.0.1 or a wildcard address.
  *
- * Processes do not survive a symphony restart the way containers do: list() only knows the
- * children this instance started, so nothing is adopted after a restart (orphans of a crashed
- * symphony keep their ports until killed by hand).
+ * Each child carries SYMPHONY_REPLICA=<service>:<port> in its environment, so that after a
+ * restart (even one after SIGKILL, which leaves the children running) init() finds and adopts
+ * them, as the Docker runtime adopts containers by label. Adopted processes are not our
+ * children: their exit is noticed by polling every ADOPTED_POLL_MS.
  */
 export class ProcessRuntime implements Runtime {
   readonly kind = 'process'
@@ -44,6 +48,10 @@ export class ProcessRuntime implements Runtime {
   readonly #children = new Map<string, Child>()
   readonly #subscribers = new Set<(event: RuntimeEvent) => void>()
   readonly #closed = new AbortController()
+  #poll: NodeJS.Timeout | null = null
+  /** Resolvers of adopted processes' `exited`, by pid, until the poll sees them gone. */
+  readonly #gone = new Map<number, () => void>()
+  static readonly ADOPTED_POLL_MS = 500
 
   constructor (config: ProcessRuntimeConfig, options: ProcessRuntimeOptions = {}) {
     this.#config = config
@@ -52,9 +60,15 @@ export class ProcessRuntime implements Runtime {
     this.#output = options.output ?? 'stderr'
   }
 
-  /** Nothing to reach; only checks that there is a command. */
+  /** Checks that there is a command, and adopts replica processes an earlier symphony left. */
   async init (): Promise<void> {
     if (this.#argv.length === 0) throw new StartError('the process runtime needs a --command')
+    const ours = new Set([...this.#children.values()].map((c) => c.pid))
+    for (const { pid, port } of findReplicaProcesses(this.#config.service, ours)) {
+      const replica: Replica = { id: `pid:${pid}`, name: replicaName(this.#config.service, port), host: '127.0.0.1', port, startedAt: Date.now(), running: true }
+      this.#children.set(replica.id, { proc: null, pid, replica, running: true, exited: this.#exitOf(pid) })
+    }
+    if ([...this.#children.values()].some((c) => c.proc === null)) this.#startPolling()
   }
 
   /** The children this instance started and has not stopped, running or exited. */
@@ -73,7 +87,7 @@ export class ProcessRuntime implements Runtime {
     if (!(await portFree(port))) {
       throw new PortInUseError(`cannot start ${replicaName(this.#config.service, port)}: port ${port} is already in use`)
     }
-    const env: Record<string, string | undefined> = { ...process.env, PORT: String(port) }
+    const env: Record<string, string | undefined> = { ...process.env, PORT: String(port), [REPLICA_ENV]: replicaMark(this.#config.service, port) }
     for (const pair of this.#config.env) {
       const eq = pair.indexOf('=')
       if (eq > 0) env[pair.slice(0, eq)] = pair.slice(eq + 1)
@@ -103,7 +117,7 @@ export class ProcessRuntime implements Runtime {
       running: true
     }
     const exited = once(proc, 'exit').then(() => undefined, () => undefined)
-    const child: Child = { proc, replica, running: true, exited }
+    const child: Child = { proc, pid, replica, running: true, exited }
     proc.once('exit', (_code, signal) => {
       child.running = false
       const reason = signal === null ? 'die' : 'kill'
@@ -118,13 +132,13 @@ export class ProcessRuntime implements Runtime {
     const child = this.#children.get(replica.id)
     if (child === undefined) return
     if (child.running) {
-      signalGroup(child.proc, 'SIGTERM')
+      signalGroup(child, 'SIGTERM')
       let timer: NodeJS.Timeout | undefined
       const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(resolve, graceMs, true) })
       const killed = await Promise.race([child.exited.then(() => false), timedOut])
       clearTimeout(timer)
       if (killed && child.running) {
-        signalGroup(child.proc, 'SIGKILL')
+        signalGroup(child, 'SIGKILL')
         await child.exited
       }
     }
@@ -165,20 +179,50 @@ export class ProcessRuntime implements Runtime {
   async close (): Promise<void> {
     this.#closed.abort()
     this.#subscribers.clear()
-    for (const child of this.#children.values()) child.proc.unref()
+    if (this.#poll !== null) clearInterval(this.#poll)
+    this.#poll = null
+    for (const child of this.#children.values()) child.proc?.unref()
   }
 
   #emit (event: RuntimeEvent): void {
     for (const push of this.#subscribers) push(event)
   }
+
+  /** Resolves when adopted process `pid` is gone (seen by the poll). */
+  #exitOf (pid: number): Promise<void> {
+    return new Promise<void>((resolve) => { this.#gone.set(pid, resolve) })
+  }
+
+  /** One timer for every adopted process, while any is left. */
+  #startPolling (): void {
+    if (this.#poll !== null) return
+    this.#poll = setInterval(() => {
+      for (const child of this.#children.values()) {
+        if (child.proc !== null || !child.running || alive(child.pid)) continue
+        child.running = false
+        this.#gone.get(child.pid)?.()
+        this.#gone.delete(child.pid)
+        // Not our child: no exit status to read, so the reason is unknown; 'die' as for a crash.
+        this.#emit({ type: 'exit', id: child.replica.id, port: child.replica.port, reason: 'die' })
+      }
+      if (this.#gone.size === 0 && this.#poll !== null) {
+        clearInterval(this.#poll)
+        this.#poll = null
+      }
+    }, ProcessRuntime.ADOPTED_POLL_MS)
+    this.#poll.unref()
+  }
 }
 
-function signalGroup (proc: ChildProcess, sig: NodeJS.Signals): void {
+function signalGroup (child: Child, sig: NodeJS.Signals): void {
   try {
-    process.kill(-(proc.pid as number), sig)
+    process.kill(-child.pid, sig)
   } catch {
     // The group is gone or was never formed; the child alone may still be there.
-    proc.kill(sig)
+    try {
+      if (child.proc !== null) child.proc.kill(sig)
+      else process.kill(child.pid, sig)
+    } catch {}
   }
 }
 
