@@ -31,6 +31,25 @@ let corkEx: Exchange
 let corkChunk: Buffer
 function corkHead (): void { corkEx.writeHead() }
 function corkChunkWrite (): void { corkEx.writeChunk(corkChunk) }
+
+/**
+ * uWS 20.30 can lose bytes written inside cork(): a write that does not fit what is left of its
+ * 16 KiB cork buffer first flushes the buffer, and when that flush cannot complete (the
+ * client's socket is full) it returns without sending or buffering the new bytes
+ * (AsyncSocket::uncork). tryEnd() (Content-Length bodies) reports that as a short write and we
+ * resend from the offset; write() (chunked bodies) has no such retry, and the client got a chunk
+ * shorter than its size line (seen under load: "Expected LF after chunk data"). So chunked
+ * bodies are written in pieces of at most CORK_ROOM, one cork each (the buffer is empty when a
+ * cork begins), and a head that would not leave room for its first chunk goes out alone.
+ */
+const CORK_ROOM = 16 * 1024 - 512
+
+/** Bytes the head will take in the cork buffer (names, values, separators, status line) plus the chunk. */
+function headSize (raw: Buffer[], chunk: number): number {
+  let n = 64 + chunk
+  for (let i = 0; i < raw.length; i++) n += raw[i].length + 2
+  return n
+}
 function corkEnd (): void { corkEx.writeEnd() }
 function corkAnswer (): void { corkEx.writeAnswer() }
 
@@ -346,8 +365,20 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
   onData (chunk: Buffer): boolean {
     if (this.aborted || this.ended) return false
     corkEx = this
-    corkChunk = chunk
-    this.res.cork(corkChunkWrite)
+    const n = chunk.byteLength
+    // See CORK_ROOM: what might not fit the cork buffer is written so that nothing can be lost.
+    if (this.head !== null && n > 1024 && headSize(this.head, n) > CORK_ROOM) this.res.cork(corkHead)
+    if (this.head === null && this.contentLength < 0 && n > CORK_ROOM) {
+      // Pieces that fit an empty cork buffer, one cork each (writing outside cork() would be
+      // safe too, but uWS warns about it on stderr).
+      for (let at = 0; at < n && !this.ended && !this.aborted; at += CORK_ROOM) {
+        corkChunk = chunk.subarray(at, Math.min(n, at + CORK_ROOM))
+        this.res.cork(corkChunkWrite)
+      }
+    } else {
+      corkChunk = chunk
+      this.res.cork(corkChunkWrite)
+    }
     return this.pending === null && !this.waitingWritable
   }
 
