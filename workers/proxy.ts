@@ -17,7 +17,7 @@ import { RetryBudget } from '../src/proxy/budget'
 import { recordResponse } from '../src/proxy/record'
 import { PoolSet } from '../src/proxy/upstream'
 import { Exchange, type ProxyContext } from '../src/proxy/exchange'
-import { isHopByHop, connectionTokens, dropNamed, parseContentLength } from '../src/proxy/headers'
+import { isHopByHop, connectionTokens, dropNamed, parseContentLength, clientAddress } from '../src/proxy/headers'
 import { Answers, type GatewayAnswer } from '../src/proxy/respond'
 
 export interface ServeTask {
@@ -156,7 +156,7 @@ export default async function serve (task: ServeTask): Promise<string> {
       return
     }
 
-    const client = Buffer.from(res.getRemoteAddressAsText()).toString('latin1')
+    const client = clientAddress(res)
     let headers = hdrs
     if (connection !== '') {
       const tokens = connectionTokens(connection)

@@ -158,6 +158,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
   private pending: Buffer | null = null
   private pendingOffset = 0
   private writableHooked = false
+  /** Part of the response body has been handed to uWS. */
+  private bodyStarted = false
   private head: Buffer[] | null = null
   private statusText = ''
   /** A streamed body (unknown or large size): not replayable once undici read from it. */
@@ -345,7 +347,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
     // bench/NOTES.md); only a Connection header with tokens still builds strings.
     let dropped: string[] | null = null
     for (let i = 0; i < raw.length; i += 2) {
-      if (classifyName(raw[i]) === NAME_CONNECTION) dropped = connectionTokens(raw[i + 1].toString('latin1'))
+      if (raw[i].length === 10 && nameIs(raw[i], 'connection')) dropped = connectionTokens(raw[i + 1].toString('latin1'))
     }
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]
@@ -387,6 +389,16 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
     const res = this.res
     if (this.head !== null) this.writeHead()
     if (this.contentLength >= 0) {
+      if (chunk.length === this.contentLength && !this.bodyStarted) {
+        // The whole body in one chunk (every small answer): end() writes it with its length and
+        // keeps what the socket cannot take yet, as tryEnd would; it skips getWriteOffset() and
+        // tryEnd's [ok, done] array.
+        this.ended = true
+        res.end(chunk)
+        this.finish(this.status)
+        return
+      }
+      this.bodyStarted = true
       this.pendingOffset = res.getWriteOffset()
       const [ok, done] = res.tryEnd(chunk, this.contentLength)
       if (done) {
