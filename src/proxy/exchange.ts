@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream'
 import type { HttpResponse } from 'uWebSockets.js'
-import type { Dispatcher } from 'undici'
 import { B_INFLIGHT, B_RETRIES, B_ERRORS, ErrorReason, NO_BACKEND, bstatBase } from '../table/layout'
 import { recordResponse } from './record'
 import type { TableReader } from '../table/reader'
 import type { PoolSet } from './upstream'
+import { UpstreamError, type UpstreamHandler } from './connection'
 import { connectionTokens } from './headers'
 import { Answers, type GatewayAnswer } from './respond'
 import { HOLD_SENT, HOLD_AGAIN, HOLD_GAVE_UP, type HoldQueue, type Holdable } from './holds'
@@ -45,7 +45,7 @@ function corkChunkWrite (): void { corkEx.writeChunk(corkChunk) }
 const CORK_ROOM = 16 * 1024 - 512
 
 /** Bytes the head will take in the cork buffer (names, values, separators, status line) plus the chunk. */
-function headSize (raw: Buffer[], chunk: number): number {
+function headSize (raw: string[], chunk: number): number {
   let n = 64 + chunk
   for (let i = 0; i < raw.length; i++) n += raw[i].length + 2
   return n
@@ -76,13 +76,14 @@ const NAME_CONTENT_LENGTH = 2
 const NAME_CONNECTION = 3
 
 /**
- * ASCII case-insensitive equality of a header name with a lower-case literal, without making a
- * string. OR-ing 0x20 folds A-Z onto a-z; the other bytes it could fold onto '-' or '2' (0x0d,
- * 0x12) are control characters, which undici's parser (llhttp) rejects in field names.
+ * ASCII case-insensitive equality of a header name with a lower-case literal of its length,
+ * without making a string. OR-ing 0x20 folds A-Z onto a-z; the other characters it could fold
+ * onto '-' or '2' (0x0d, 0x12) are control characters, which the response parser rejects in
+ * field names.
  */
-function nameIs (name: Buffer, lower: string): boolean {
+function nameIs (name: string, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) {
-    if ((name[i] | 0x20) !== lower.charCodeAt(i)) return false
+    if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false
   }
   return true
 }
@@ -91,7 +92,7 @@ function nameIs (name: Buffer, lower: string): boolean {
  * Classify a response header name by length first, then bytes: the same set as isHopByHop()
  * plus `date` (uWS writes its own) and `content-length` (uWS writes the framing).
  */
-function classifyName (name: Buffer): number {
+function classifyName (name: string): number {
   switch (name.length) {
     case 2: return nameIs(name, 'te') ? NAME_SKIP : NAME_FORWARD
     case 4: return nameIs(name, 'date') ? NAME_SKIP : NAME_FORWARD
@@ -123,22 +124,22 @@ function statusLine (status: number, text: string): string {
   return lastLine
 }
 
-/** Request body handed to undici; uWS pauses the client socket while this buffer is full. */
+/** Request body handed to the upstream connection; uWS pauses the client socket while this buffer is full. */
 class BodyStream extends Readable {
   constructor (private readonly ex: Exchange) { super({ highWaterMark: 256 * 1024 }) }
   override _read (): void { this.ex.resumeClient() }
 }
 
 /**
- * One client request and its upstream exchange. It is the undici dispatch handler itself
- * (undici 7's native, "legacy" handler shape: raw header buffers and pause by return value), so
- * no adapter sits between undici's parser and the uWS response.
+ * One client request and its upstream exchange. It is the upstream connection's handler itself
+ * (src/proxy/connection.ts: header strings, body chunks valid during the call, pause by return
+ * value), so no adapter sits between the response parser and the uWS response.
  *
  * Invariants: `res` is never touched after `aborted` or `ended`; every write after the first
  * synchronous part of the uWS handler happens inside `res.cork()`; exactly one of the terminal
  * paths (writeEnd, writeAnswer, close after headers, client abort) runs `finish()`.
  */
-export class Exchange implements Dispatcher.DispatchHandler, Holdable {
+export class Exchange implements UpstreamHandler, Holdable {
   aborted = false
   ended = false
   private finished = false
@@ -160,9 +161,9 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
   private writableHooked = false
   /** Part of the response body has been handed to uWS. */
   private bodyStarted = false
-  private head: Buffer[] | null = null
+  private head: string[] | null = null
   private statusText = ''
-  /** A streamed body (unknown or large size): not replayable once undici read from it. */
+  /** A streamed body (unknown or large size): not replayable once the connection read from it. */
   readonly body: BodyStream | null
   /**
    * A body of known size up to --replay-body-limit, gathered whole before the request is sent:
@@ -249,7 +250,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
     this.res.resume()
   }
 
-  // ---- upstream side (undici) ---------------------------------------------------------------
+  // ---- upstream side (src/proxy/connection.ts) --------------------------------------------
 
   /** Pick a backend (round robin) and send the request there. */
   start (): void {
@@ -282,14 +283,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
       this.id = reader.pickedId
       Atomics.add(reader.i32, bstatBase(this.slot) + B_INFLIGHT, 1)
       this.dispatched = true
-      pool.dispatch({
-        path: this.path,
-        method: this.method as Dispatcher.HttpMethod,
-        headers: this.headers,
-        body: this.replay ?? this.body,
-        // We retry ourselves, on another backend; undici must not replay on the same one.
-        idempotent: false
-      }, this)
+      pool.dispatch({ path: this.path, method: this.method, headers: this.headers, body: this.replay ?? this.body }, this)
       return
     }
   }
@@ -313,7 +307,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
     if (this.aborted) abort()
   }
 
-  onHeaders (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  onHeaders (statusCode: number, rawHeaders: string[], resume: () => void, statusText: string): boolean {
     if (statusCode < 200) return true // 1xx interim answers are not relayed (uWS has no API for them)
     if (this.aborted || this.ended) return false
     this.resumeUpstream = resume
@@ -342,12 +336,12 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
     this.head = null
     res.writeStatus(statusLine(this.status, this.statusText))
     if (this.clientClose) res.writeHeader('connection', 'close')
-    // Names are classified on their bytes: the former toString('latin1').toLowerCase() of every
-    // name, twice, cost about 1.5 µs of the ~2 µs writeHead took per request (cpuprofile,
-    // bench/NOTES.md); only a Connection header with tokens still builds strings.
+    // Names are classified without lower-casing: toLowerCase() of every name, twice, cost about
+    // 1.5 µs of the ~2 µs writeHead took per request (cpuprofile, bench/NOTES.md); only a
+    // Connection header with tokens still builds strings.
     let dropped: string[] | null = null
     for (let i = 0; i < raw.length; i += 2) {
-      if (raw[i].length === 10 && nameIs(raw[i], 'connection')) dropped = connectionTokens(raw[i + 1].toString('latin1'))
+      if (raw[i].length === 10 && nameIs(raw[i], 'connection')) dropped = connectionTokens(raw[i + 1])
     }
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]
@@ -355,10 +349,10 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
       if (kind === NAME_SKIP || kind === NAME_CONNECTION) continue // hop-by-hop; uWS writes its own Date
       if (kind === NAME_CONTENT_LENGTH) {
         // uWS writes the framing itself (tryEnd with the total, or chunked).
-        this.contentLength = Number(raw[i + 1].toString('latin1'))
+        this.contentLength = Number(raw[i + 1])
         continue
       }
-      if (dropped !== null && dropped.includes(name.toString('latin1').toLowerCase())) continue
+      if (dropped !== null && dropped.includes(name.toLowerCase())) continue
       res.writeHeader(name, raw[i + 1])
     }
     this.headersSent = true
@@ -405,7 +399,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
         this.ended = true
         this.finish(this.status)
       } else if (!ok) {
-        this.pending = chunk
+        this.pending = Buffer.from(chunk) // a copy: the chunk is a view of the reused read buffer
         this.hookWritable()
       }
     } else if (!res.write(chunk)) {
@@ -499,7 +493,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
   /**
    * Retry once, on another backend, when no byte of the request can have reached the upstream
    * (a failed connect), or when the method is idempotent (RFC 9110 9.2.2) and its body can be
-   * sent again: none, a gathered (replayable) one, or a stream undici has not read from yet.
+   * sent again: none, a gathered (replayable) one, or a stream not read from yet.
    * The retry budget is checked by the caller.
    */
   private canRetry (reason: number): boolean {
@@ -561,8 +555,9 @@ export class Exchange implements Dispatcher.DispatchHandler, Holdable {
   }
 }
 
-/** Map an undici/socket error to a counted reason (and so to 502 or 504). */
+/** Map an upstream/socket error to a counted reason (and so to 502 or 504). */
 export function classify (err: Error & { code?: string }): number {
+  if (err instanceof UpstreamError) return err.reason
   switch (err.code) {
     case 'ECONNREFUSED':
     case 'ENOTFOUND':

@@ -1,40 +1,104 @@
-import { Pool } from 'undici'
-import { MAX_BACKENDS } from '../table/layout'
+import { ErrorReason, MAX_BACKENDS } from '../table/layout'
 import type { TableReader } from '../table/reader'
+import { Connection, UpstreamError, type ConnectionOwner, type UpstreamHandler, type UpstreamRequest } from './connection'
 
 export interface UpstreamOptions {
   readonly connectTimeoutMs: number
   readonly responseTimeoutMs: number
 }
 
+/** Idle keep-alive connections are closed after this (uWS backends close theirs at 10 s). */
+const KEEP_ALIVE_MS = 4_000
+
 /**
- * One keep-alive undici Pool per backend slot, per worker. A pool is keyed by the slot's id, so a
- * slot reused for a new container gets a fresh pool and the old one is closed (its in-flight
- * requests finish first). `sweep()` runs from the worker's maintenance tick, never per request.
+ * The keep-alive connections to one backend: a stack of idle ones (the most recently used is
+ * reused first, so a quiet period lets the others expire) and the set of all of them for the
+ * timeout sweep. No limit on connections, like undici's Pool: one per concurrent request.
+ */
+export class Upstream {
+  private readonly idle: Connection[] = []
+  readonly all = new Set<Connection>()
+  private closing = false
+
+  constructor (private readonly owner: ConnectionOwner, readonly host: string, readonly port: number) {}
+
+  private get hostHeader (): string { return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}` }
+
+  /** Send `req` on an idle connection, or a new one. */
+  dispatch (req: UpstreamRequest, handler: UpstreamHandler): void {
+    let conn = this.idle.pop()
+    while (conn !== undefined && !conn.idle) conn = this.idle.pop()
+    if (conn === undefined) {
+      conn = new Connection(this.owner, this.host, this.port, this.hostHeader)
+      this.all.add(conn)
+    }
+    conn.send(req, handler)
+  }
+
+  /** A connection finished its exchange and can carry another. */
+  release (conn: Connection): void {
+    if (this.closing) conn.destroy()
+    else this.idle.push(conn)
+  }
+
+  /** A connection closed. */
+  forget (conn: Connection): void {
+    this.all.delete(conn)
+    const i = this.idle.indexOf(conn)
+    if (i >= 0) this.idle.splice(i, 1)
+  }
+
+  /** Close idle connections now and busy ones when their exchange ends. */
+  close (): void {
+    this.closing = true
+    for (const conn of this.idle.splice(0)) conn.destroy()
+  }
+
+  /** Close every connection; exchanges in flight fail. */
+  destroy (): void {
+    this.closing = true
+    for (const conn of [...this.all]) conn.destroy()
+  }
+}
+
+/**
+ * One {@link Upstream} per backend slot, per worker. A slot reused for a new container gets a
+ * fresh one and the old one is closed (its in-flight requests finish first). `sweep()` runs from
+ * the worker's maintenance tick, never per request.
+ *
+ * Timeouts: one interval per worker walks the connections (STYLE.md hot-path rule 5, undici's
+ * fast timers idea) instead of a timer per request; it also advances the coarse clock every
+ * connection stamps its activity with, so the request path reads no clock for timeouts.
+ * Precision is one tick (a quarter of the shortest timeout, at most 250 ms).
  */
 export class PoolSet {
-  private readonly pools: Array<Pool | undefined> = new Array(MAX_BACKENDS)
+  private readonly pools: Array<Upstream | undefined> = new Array(MAX_BACKENDS)
   private readonly ids = new Int32Array(MAX_BACKENDS)
+  private readonly timer: NodeJS.Timeout
+  /** The coarse clock (ms) connections read. */
+  now = performance.now()
 
-  constructor (private readonly reader: TableReader, private readonly options: UpstreamOptions) {}
+  constructor (private readonly reader: TableReader, private readonly options: UpstreamOptions) {
+    const tick = Math.max(10, Math.min(250, Math.floor(Math.min(options.connectTimeoutMs, options.responseTimeoutMs) / 4)))
+    this.timer = setInterval(() => { this.sweepTimeouts() }, tick)
+    this.timer.unref()
+  }
 
-  /** The pool for backend `id` in `slot`, or null when the slot has moved on since it was picked. */
-  get (slot: number, id: number): Pool | null {
+  /** The upstream for backend `id` in `slot`, or null when the slot has moved on since it was picked. */
+  get (slot: number, id: number): Upstream | null {
     const pool = this.pools[slot]
     if (pool !== undefined && this.ids[slot] === id) return pool
     const snap = this.reader.readSlot(slot)
     if (snap.id !== id) return null
-    if (pool !== undefined) void pool.close().catch(noop)
-    const host = snap.host.includes(':') ? `[${snap.host}]` : snap.host
-    const fresh = new Pool(`http://${host}:${snap.port}`, {
-      connectTimeout: this.options.connectTimeoutMs,
-      headersTimeout: this.options.responseTimeoutMs,
-      bodyTimeout: this.options.responseTimeoutMs,
-      keepAliveTimeout: 4_000,
-      // A request is never sent on a connection that is still busy: one request per
-      // connection at a time, like nginx and HAProxy upstream keep-alive.
-      pipelining: 1
-    })
+    if (pool !== undefined) pool.close()
+    const set = this
+    let fresh: Upstream | null = null
+    const owner: ConnectionOwner = {
+      get now () { return set.now },
+      release (conn) { fresh?.release(conn) },
+      forget (conn) { fresh?.forget(conn) }
+    }
+    fresh = new Upstream(owner, snap.host, snap.port)
     this.pools[slot] = fresh
     this.ids[slot] = id
     return fresh
@@ -47,21 +111,38 @@ export class PoolSet {
       if (pool === undefined || this.reader.slotId(slot) === this.ids[slot]) continue
       this.pools[slot] = undefined
       this.ids[slot] = 0
-      void pool.close().catch(noop)
+      pool.close()
+    }
+  }
+
+  private sweepTimeouts (): void {
+    const now = performance.now()
+    this.now = now
+    const { connectTimeoutMs, responseTimeoutMs } = this.options
+    for (let slot = 0; slot < MAX_BACKENDS; slot++) {
+      const pool = this.pools[slot]
+      if (pool === undefined) continue
+      for (const conn of pool.all) {
+        const quiet = now - conn.lastActive
+        if (conn.connecting) {
+          if (quiet > connectTimeoutMs) conn.timeout(new UpstreamError('connect timeout', 'SYM_UPSTREAM_CONNECT_TIMEOUT', ErrorReason.CONNECT))
+        } else if (conn.busy) {
+          if (quiet > responseTimeoutMs) conn.timeout(new UpstreamError('no response data within --response-timeout', 'SYM_UPSTREAM_TIMEOUT', ErrorReason.TIMEOUT))
+        } else if (quiet > KEEP_ALIVE_MS) {
+          conn.destroy()
+        }
+      }
     }
   }
 
   /** Destroy every pool (worker shutdown: in-flight requests were drained before). */
   async close (): Promise<void> {
-    const all: Array<Promise<void>> = []
+    clearInterval(this.timer)
     for (let slot = 0; slot < MAX_BACKENDS; slot++) {
       const pool = this.pools[slot]
       if (pool === undefined) continue
       this.pools[slot] = undefined
-      all.push(pool.destroy().catch(noop))
+      pool.destroy()
     }
-    await Promise.all(all)
   }
 }
-
-function noop (): void {}

@@ -1,0 +1,308 @@
+import net from 'node:net'
+import type { Readable } from 'node:stream'
+import { ErrorReason } from '../table/layout'
+import { ResponseParser, type ResponseSink } from './response-parser'
+
+/** What an upstream connection reports to the exchange it carries (one at a time). */
+export interface UpstreamHandler {
+  /** The request is on its way; `abort` cancels it (the connection is then closed). */
+  onConnect (abort: (err?: Error) => void): void
+  /**
+   * A final response head. `headers` is flat [name, value, …]. Return false if the exchange is
+   * over already (the connection is then closed). `resume` restarts a paused body.
+   */
+  onHeaders (statusCode: number, headers: string[], resume: () => void, statusText: string): boolean
+  /** A body chunk, valid only during the call (the read buffer is reused). False: pause. */
+  onData (chunk: Buffer): boolean
+  onComplete (): void
+  onError (err: Error): void
+}
+
+export interface UpstreamRequest {
+  readonly method: string
+  readonly path: string
+  /** Flat [name, value, …], lower-case names, hop-by-hop fields removed. */
+  readonly headers: string[]
+  /** null: no body; a Buffer: sent whole; a stream: sent as it comes (chunked if no length). */
+  readonly body: Buffer | Readable | null
+}
+
+/** Why an upstream exchange failed; `reason` is the ErrorReason it is counted under. */
+export class UpstreamError extends Error {
+  constructor (message: string, readonly code: string, readonly reason: number) {
+    super(message)
+    this.name = 'UpstreamError'
+  }
+}
+
+/** Where connections come back to and the coarse clock they read (see PoolSet). */
+export interface ConnectionOwner {
+  /** A coarse clock (ms), advanced by the owner's timeout sweep: no clock read per event. */
+  readonly now: number
+  release (conn: Connection): void
+  forget (conn: Connection): void
+}
+
+const READ_BUFFER = 64 * 1024
+const C_CONNECTING = 0
+const C_IDLE = 1
+const C_BUSY = 2
+const C_CLOSED = 3
+
+/**
+ * One keep-alive HTTP/1.1 connection to a backend, carrying one exchange at a time (like nginx's
+ * and HAProxy's upstream keep-alive). Reads go through `onread` into a buffer owned by the
+ * connection, straight into the parser: no Readable, no 'readable' events, no per-read Buffer.
+ * Every callback it hands out is bound once per connection, not per request.
+ */
+export class Connection implements ResponseSink {
+  private readonly socket: net.Socket
+  private readonly parser: ResponseParser
+  private state = C_CONNECTING
+  private handler: UpstreamHandler | null = null
+  /** Unparsed bytes kept while the exchange paused the body (a copy: the read buffer is reused). */
+  private leftover: Buffer | null = null
+  /** Request body still being sent (stream bodies only). */
+  private reqBody: Readable | null = null
+  private reqChunked = false
+  private reqDone = true
+  /** Coarse time of the last sign of life (sent, read); the owner's sweep compares it. */
+  lastActive: number
+  private readonly abortFn = (err?: Error): void => { this.abort(err) }
+  private readonly resumeFn = (): void => { this.resume() }
+  private readonly onBodyData = (chunk: Buffer): void => { this.writeBody(chunk) }
+  private readonly onBodyEnd = (): void => { this.endBody() }
+  private readonly onBodyError = (): void => {
+    this.fail(new UpstreamError('request body failed', 'SYM_UPSTREAM_BODY', ErrorReason.OTHER))
+  }
+
+  constructor (private readonly owner: ConnectionOwner, host: string, port: number, readonly hostHeader: string) {
+    this.lastActive = owner.now
+    this.parser = new ResponseParser(this)
+    this.socket = net.connect({
+      host,
+      port,
+      noDelay: true,
+      onread: { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: (n: number, buf: Buffer) => this.onRead(n, buf) }
+    })
+    this.socket.on('connect', () => {
+      if (this.state === C_CONNECTING) this.state = this.handler === null ? C_IDLE : C_BUSY
+      this.lastActive = this.owner.now
+    })
+    this.socket.on('drain', () => { if (this.reqBody !== null) this.reqBody.resume() })
+    this.socket.on('error', (err) => { this.fail(err) })
+    this.socket.on('end', () => { this.onEof() })
+    this.socket.on('close', () => { this.onClose() })
+  }
+
+  get idle (): boolean { return this.state === C_IDLE }
+  get connecting (): boolean { return this.state === C_CONNECTING }
+  get busy (): boolean { return this.handler !== null }
+  get closed (): boolean { return this.state === C_CLOSED }
+
+  /** Send a request on this connection (idle, or still connecting: Node queues the bytes). */
+  send (req: UpstreamRequest, handler: UpstreamHandler): void {
+    this.handler = handler
+    if (this.state === C_IDLE) this.state = C_BUSY
+    this.lastActive = this.owner.now
+    this.parser.reset(req.method === 'HEAD')
+    this.leftover = null
+    let head = req.method + ' ' + req.path + ' HTTP/1.1\r\n'
+    const h = req.headers
+    let hasHost = false
+    for (let i = 0; i < h.length; i += 2) {
+      if (h[i] === 'host') hasHost = true
+      head += h[i] + ': ' + h[i + 1] + '\r\n'
+    }
+    if (!hasHost) head += 'host: ' + this.hostHeader + '\r\n'
+    const body = req.body
+    handler.onConnect(this.abortFn)
+    if (this.handler !== handler) return // aborted inside onConnect
+    if (body === null) {
+      this.reqDone = true
+      this.socket.write(head + 'connection: keep-alive\r\n\r\n', 'latin1')
+    } else if (Buffer.isBuffer(body)) {
+      this.reqDone = true
+      this.socket.cork()
+      this.socket.write(head + 'connection: keep-alive\r\n\r\n', 'latin1')
+      if (body.length > 0) this.socket.write(body)
+      this.socket.uncork()
+    } else {
+      // A stream: its length was announced by the client's Content-Length, or it goes chunked.
+      this.reqChunked = !hasField(h, 'content-length')
+      this.reqDone = false
+      this.reqBody = body
+      this.socket.write(head + (this.reqChunked ? 'transfer-encoding: chunked\r\n' : '') + 'connection: keep-alive\r\n\r\n', 'latin1')
+      body.on('data', this.onBodyData)
+      body.on('end', this.onBodyEnd)
+      body.on('error', this.onBodyError)
+      body.resume() // detachBody() paused it if an earlier attempt (a retry) had it
+    }
+  }
+
+  private writeBody (chunk: Buffer): void {
+    if (this.state === C_CLOSED) return
+    this.lastActive = this.owner.now
+    let ok: boolean
+    if (this.reqChunked) {
+      this.socket.cork()
+      this.socket.write(chunk.length.toString(16) + '\r\n', 'latin1')
+      this.socket.write(chunk)
+      ok = this.socket.write('\r\n', 'latin1')
+      this.socket.uncork()
+    } else {
+      ok = this.socket.write(chunk)
+    }
+    if (!ok && this.reqBody !== null) this.reqBody.pause()
+  }
+
+  private endBody (): void {
+    if (this.reqChunked && this.state !== C_CLOSED) this.socket.write('0\r\n\r\n', 'latin1')
+    this.detachBody()
+    this.reqDone = true
+    if (this.handler === null) this.afterResponse()
+  }
+
+  private detachBody (): void {
+    const body = this.reqBody
+    if (body === null) return
+    this.reqBody = null
+    body.pause() // no listener is left to take its data: a retry resumes it on another connection
+    body.off('data', this.onBodyData)
+    body.off('end', this.onBodyEnd)
+    body.off('error', this.onBodyError)
+  }
+
+  private onRead (n: number, buf: Buffer): boolean {
+    this.lastActive = this.owner.now
+    if (this.handler === null) {
+      // Bytes nobody asked for (or after an answer ended early): this connection is out of step.
+      this.destroy()
+      return false
+    }
+    return this.parse(buf, 0, n)
+  }
+
+  /** Feed the parser; false when it paused (the socket then stops reading). */
+  private parse (buf: Buffer, start: number, end: number): boolean {
+    const parser = this.parser
+    const pos = parser.execute(buf, start, end)
+    if (parser.error !== null) {
+      this.fail(new UpstreamError(`malformed response: ${parser.error}`, 'SYM_UPSTREAM_PROTOCOL', ErrorReason.PROTOCOL))
+      return false
+    }
+    if (parser.paused) {
+      if (pos < end) this.leftover = Buffer.from(buf.subarray(pos, end))
+      return false
+    }
+    if (parser.done && pos < end && this.state !== C_CLOSED) {
+      // More than the response: never reuse this connection.
+      this.destroy()
+      return false
+    }
+    return true
+  }
+
+  /** The exchange can take more of the body. */
+  private resume (): void {
+    if (this.handler === null || this.state === C_CLOSED) return
+    this.lastActive = this.owner.now // the pause was the client's, not the upstream's
+    const rest = this.leftover
+    this.leftover = null
+    if (rest !== null && !this.parse(rest, 0, rest.length)) return
+    // Reading stopped when onRead returned false; the response may have ended in `rest`, and
+    // an idle connection must read again too.
+    if (this.state !== C_CLOSED) this.socket.resume()
+  }
+
+  // ---- ResponseSink ------------------------------------------------------------------------
+
+  onHead (status: number, statusText: string, headers: string[]): void {
+    const h = this.handler
+    if (h === null) return
+    if (!h.onHeaders(status, headers, this.resumeFn, statusText)) this.abort()
+  }
+
+  onBody (chunk: Buffer): boolean {
+    const h = this.handler
+    if (h === null) return false
+    return h.onData(chunk)
+  }
+
+  onEnd (): void {
+    const h = this.handler
+    if (h === null) return
+    this.handler = null
+    h.onComplete()
+    this.afterResponse()
+  }
+
+  /** Back to the pool if the connection can carry another request, else closed. */
+  private afterResponse (): void {
+    if (this.state === C_CLOSED || this.handler !== null) return
+    if (!this.reqDone) {
+      // The answer came before the whole request body was sent: the connection is out of step.
+      this.destroy()
+      return
+    }
+    if (!this.parser.keepAlive) {
+      this.destroy()
+      return
+    }
+    this.state = C_IDLE
+    this.lastActive = this.owner.now
+    this.owner.release(this)
+  }
+
+  // ---- failures ----------------------------------------------------------------------------
+
+  /** The exchange gave up (client gone, body too large): close, and tell it once. */
+  abort (err?: Error): void {
+    this.fail(err ?? new UpstreamError('request aborted', 'SYM_UPSTREAM_ABORTED', ErrorReason.OTHER))
+  }
+
+  /** Fail the exchange in flight (if any) and close the connection. */
+  fail (err: Error): void {
+    const h = this.handler
+    this.handler = null
+    this.parser.stop()
+    this.destroy()
+    if (h !== null) h.onError(err)
+  }
+
+  /** Timed out by the owner's sweep. */
+  timeout (err: UpstreamError): void { this.fail(err) }
+
+  private onEof (): void {
+    if (this.handler !== null && this.parser.eof()) return // a body delimited by the close ended
+    if (this.handler !== null) {
+      const started = this.parser.headDone
+      this.fail(new UpstreamError(started ? 'upstream closed before the response ended' : 'upstream closed the connection', 'SYM_UPSTREAM_CLOSED', ErrorReason.RESET))
+      return
+    }
+    this.destroy()
+  }
+
+  private onClose (): void {
+    if (this.handler !== null) {
+      this.fail(new UpstreamError('upstream connection closed', 'SYM_UPSTREAM_CLOSED', ErrorReason.RESET))
+      return
+    }
+    this.destroy()
+  }
+
+  /** Close now; idempotent. */
+  destroy (): void {
+    if (this.state === C_CLOSED) return
+    this.state = C_CLOSED
+    this.detachBody()
+    this.leftover = null
+    this.socket.destroy()
+    this.owner.forget(this)
+  }
+}
+
+function hasField (flat: string[], name: string): boolean {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === name) return true
+  return false
+}

@@ -1,0 +1,372 @@
+/**
+ * Incremental HTTP/1.1 response parser for the upstream side (RFC 9112). Bytes go in through
+ * `execute()`; the head, body chunks and the end come out through a {@link ResponseSink}.
+ *
+ * It replaces undici's llhttp + Readable stack on the request path: with it the worker spends
+ * about half the CPU per small request (bench/NOTES.md). Strict where llhttp is strict about what
+ * could be read two ways (Content-Length with Transfer-Encoding, repeated or malformed
+ * Content-Length, obs-fold, bad chunk sizes): those are protocol errors, answered 502.
+ */
+
+/** Receives the parts of one response. Body chunks are views of the read buffer: copy to keep. */
+export interface ResponseSink {
+  /**
+   * The head of a final (>= 200) response. `headers` is flat [name, value, …] as received
+   * (names in their case, values without surrounding whitespace).
+   */
+  onHead (status: number, statusText: string, headers: string[]): void
+  /** A piece of the body, valid only during the call. Return false to pause the parser. */
+  onBody (chunk: Buffer): boolean
+  /** The response is complete. */
+  onEnd (): void
+}
+
+/** What a response does with the bytes after its head. */
+export const BODY_NONE = 0
+export const BODY_LENGTH = 1
+export const BODY_CHUNKED = 2
+/** Until the server closes the connection (no length, no chunked). */
+export const BODY_CLOSE = 3
+
+const S_HEAD = 0
+const S_BODY = 1
+const S_CHUNK_SIZE = 2
+const S_CHUNK_DATA = 3
+const S_CHUNK_CRLF = 4
+const S_TRAILERS = 5
+const S_DONE = 6
+const S_ERROR = 7
+
+/** Largest response head accepted, like undici's default maxHeaderSize. */
+export const MAX_HEAD_BYTES = 16 * 1024
+/** Largest chunk-size or trailer line. */
+const MAX_LINE = 4096
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+// Field values hold visible ASCII, obs-text, SP and HTAB only (RFC 9110 section 5.5): checked
+// once over the whole head (other control characters, or a CR or LF that is not part of a line
+// end) rather than per value, one regex run per response instead of one per field.
+const BAD_HEAD = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1')
+
+/** ASCII case-insensitive equality of `s` with a lower-case literal of the same length. */
+function lowerIs (s: string, lower: string): boolean {
+  if (s.length !== lower.length) return false
+  for (let i = 0; i < lower.length; i++) {
+    if ((s.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false
+  }
+  return true
+}
+
+/** Whether a comma-separated field value lists `token` (lower case). */
+function listHas (value: string, token: string): boolean {
+  const parts = value.split(',')
+  for (let i = 0; i < parts.length; i++) {
+    if (lowerIs(parts[i].trim(), token)) return true
+  }
+  return false
+}
+
+export class ResponseParser {
+  /** Set when execute() stopped on a malformed response; the connection cannot be used again. */
+  error: string | null = null
+  /** The sink asked to pause: execute() returned early; call it again with the rest. */
+  paused = false
+  /** The connection may carry another request after this response. */
+  keepAlive = true
+  /** A final response head has been delivered. */
+  headDone = false
+  bodyKind = BODY_NONE
+  private state = S_DONE
+  private remaining = 0
+  private noBody = false
+  private partial: Buffer | null = null
+  private line = ''
+
+  constructor (private readonly sink: ResponseSink) {}
+
+  /** Begin reading the response to a request (`head`: the request was HEAD, so no body). */
+  reset (head: boolean): void {
+    this.state = S_HEAD
+    this.error = null
+    this.paused = false
+    this.keepAlive = true
+    this.headDone = false
+    this.bodyKind = BODY_NONE
+    this.remaining = 0
+    this.noBody = head
+    this.partial = null
+    this.line = ''
+  }
+
+  get done (): boolean { return this.state === S_DONE }
+
+  /**
+   * Consume `buf[start, end)`. Returns the offset where it stopped: `end`, or earlier when the
+   * response is complete (the rest is not part of it), when the sink paused, or on an error.
+   */
+  execute (buf: Buffer, start: number, end: number): number {
+    this.paused = false
+    let pos = start
+    while (pos < end) {
+      switch (this.state) {
+        case S_HEAD:
+          pos = this.readHead(buf, pos, end)
+          break
+        case S_BODY: {
+          if (this.bodyKind === BODY_CLOSE) {
+            if (!this.sink.onBody(buf.subarray(pos, end))) this.paused = true
+            return end
+          }
+          const n = Math.min(this.remaining, end - pos)
+          this.remaining -= n
+          const more = this.sink.onBody(buf.subarray(pos, pos + n))
+          pos += n
+          if (this.remaining === 0) this.finish()
+          else if (!more) { this.paused = true; return pos }
+          break
+        }
+        case S_CHUNK_SIZE:
+          pos = this.readChunkSize(buf, pos, end)
+          break
+        case S_CHUNK_DATA: {
+          const n = Math.min(this.remaining, end - pos)
+          this.remaining -= n
+          const more = this.sink.onBody(buf.subarray(pos, pos + n))
+          pos += n
+          if (this.remaining === 0) { this.state = S_CHUNK_CRLF; this.line = '' }
+          if (!more) { this.paused = true; return pos }
+          break
+        }
+        case S_CHUNK_CRLF:
+          pos = this.readChunkEnd(buf, pos, end)
+          break
+        case S_TRAILERS:
+          pos = this.readTrailers(buf, pos, end)
+          break
+        default:
+          return pos // S_DONE (extra bytes are the caller's business) or S_ERROR
+      }
+      if (this.state === S_ERROR || this.state === S_DONE) return pos
+    }
+    return pos
+  }
+
+  /**
+   * The server closed the connection. Returns true when that completes the response (a body
+   * delimited by the close); false when the response was cut short.
+   */
+  eof (): boolean {
+    if (this.state === S_BODY && this.bodyKind === BODY_CLOSE) {
+      this.finish()
+      return true
+    }
+    return this.state === S_DONE
+  }
+
+  private fail (reason: string): number {
+    this.state = S_ERROR
+    this.error = reason
+    this.keepAlive = false
+    return 0
+  }
+
+  private finish (): void {
+    this.state = S_DONE
+    this.sink.onEnd()
+  }
+
+  private readHead (buf: Buffer, pos: number, end: number): number {
+    let data = buf
+    let from = pos
+    let to = end
+    if (this.partial !== null) {
+      data = Buffer.concat([this.partial, buf.subarray(pos, end)])
+      from = 0
+      to = data.length
+    }
+    const at = data.indexOf(CRLFCRLF, from)
+    if (at < 0 || at >= to) {
+      if (to - from > MAX_HEAD_BYTES) return this.fail('response head too large')
+      this.partial = Buffer.from(data.subarray(from, to)) // a copy: the read buffer is reused
+      return end
+    }
+    if (at - from > MAX_HEAD_BYTES) return this.fail('response head too large')
+    const consumed = at + 4 - from - (this.partial === null ? 0 : this.partial.length)
+    this.partial = null
+    if (!this.parseHead(data.toString('latin1', from, at))) return 0
+    return pos + consumed
+  }
+
+  /** Status line and fields; decides the framing (RFC 9112 section 6.3). */
+  private parseHead (head: string): boolean {
+    if (BAD_HEAD.test(head)) return this.bad('control character in the head')
+    let eol = head.indexOf('\r\n')
+    const statusLine = eol < 0 ? head : head.slice(0, eol)
+    if (statusLine.length < 12 || !statusLine.startsWith('HTTP/1.') || statusLine.charCodeAt(8) !== 32) {
+      this.fail('malformed status line')
+      return false
+    }
+    const minor = statusLine.charCodeAt(7) - 48
+    const d0 = statusLine.charCodeAt(9) - 48
+    const d1 = statusLine.charCodeAt(10) - 48
+    const d2 = statusLine.charCodeAt(11) - 48
+    if ((minor !== 0 && minor !== 1) || d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9 ||
+      (statusLine.length > 12 && statusLine.charCodeAt(12) !== 32)) {
+      this.fail('malformed status line')
+      return false
+    }
+    const status = d0 * 100 + d1 * 10 + d2
+    const statusText = statusLine.length > 13 ? statusLine.slice(13) : ''
+    const headers: string[] = []
+    let contentLength = -1
+    let chunked = false
+    let te = false
+    let close = minor === 0
+    while (eol >= 0) {
+      const from = eol + 2
+      eol = head.indexOf('\r\n', from)
+      const line = eol < 0 ? head.slice(from) : head.slice(from, eol)
+      const colon = line.indexOf(':')
+      if (colon <= 0) return this.bad('malformed header line')
+      const name = line.slice(0, colon)
+      if (!TOKEN.test(name)) return this.bad('invalid header name')
+      const value = line.slice(colon + 1).trim()
+      switch (name.length) {
+        case 14:
+          if (lowerIs(name, 'content-length')) {
+            if (contentLength >= 0) return this.bad('repeated content-length')
+            contentLength = parseLength(value)
+            if (contentLength < 0) return this.bad('invalid content-length')
+          }
+          break
+        case 17:
+          if (lowerIs(name, 'transfer-encoding')) {
+            te = true
+            const codings = value.split(',')
+            chunked = lowerIs(codings[codings.length - 1].trim(), 'chunked')
+          }
+          break
+        case 10:
+          if (lowerIs(name, 'connection')) {
+            if (listHas(value, 'close')) close = true
+            else if (minor === 0 && listHas(value, 'keep-alive')) close = false
+          }
+          break
+      }
+      headers.push(name, value)
+    }
+    if (status < 200) {
+      // 1xx interim answers are not relayed (uWS has no API for them); 101 was never asked for.
+      if (status === 101) return this.bad('unexpected 101 switching protocols')
+      this.state = S_HEAD
+      return true
+    }
+    if (te && contentLength >= 0) return this.bad('content-length with transfer-encoding')
+    this.keepAlive = !close
+    this.headDone = true
+    if (this.noBody || status === 204 || status === 304) {
+      this.bodyKind = BODY_NONE
+    } else if (te) {
+      this.bodyKind = chunked ? BODY_CHUNKED : BODY_CLOSE
+    } else if (contentLength >= 0) {
+      this.bodyKind = BODY_LENGTH
+      this.remaining = contentLength
+    } else {
+      this.bodyKind = BODY_CLOSE
+    }
+    if (this.bodyKind === BODY_CLOSE) this.keepAlive = false
+    this.sink.onHead(status, statusText, headers)
+    if (this.state === S_ERROR || this.state === S_DONE) return true // the sink gave up meanwhile
+    if (this.bodyKind === BODY_NONE || (this.bodyKind === BODY_LENGTH && contentLength === 0)) this.finish()
+    else if (this.bodyKind === BODY_CHUNKED) { this.state = S_CHUNK_SIZE; this.line = '' }
+    else this.state = S_BODY
+    return true
+  }
+
+  private bad (reason: string): false {
+    this.fail(reason)
+    return false
+  }
+
+  /** Stop: the sink aborted the exchange. */
+  stop (): void {
+    if (this.state !== S_DONE) this.state = S_ERROR
+    this.keepAlive = false
+  }
+
+  /** Read up to LF into `line`; returns the offset after LF, or -1 (need more) with `end` consumed. */
+  private takeLine (buf: Buffer, pos: number, end: number): number {
+    const lf = buf.indexOf(10, pos)
+    if (lf < 0 || lf >= end) {
+      this.line += buf.toString('latin1', pos, end)
+      if (this.line.length > MAX_LINE) this.fail('chunk line too long')
+      return -1
+    }
+    this.line += buf.toString('latin1', pos, lf + 1)
+    return lf + 1
+  }
+
+  private readChunkSize (buf: Buffer, pos: number, end: number): number {
+    const next = this.takeLine(buf, pos, end)
+    if (next < 0) return end
+    const line = this.line
+    this.line = ''
+    if (line.length < 3 || line.charCodeAt(line.length - 2) !== 13) { this.fail('malformed chunk size'); return next }
+    let size = 0
+    let digits = 0
+    let i = 0
+    for (; i < line.length - 2; i++) {
+      const c = line.charCodeAt(i)
+      const v = c >= 48 && c <= 57 ? c - 48 : (c | 0x20) >= 97 && (c | 0x20) <= 102 ? (c | 0x20) - 87 : -1
+      if (v < 0) break
+      size = size * 16 + v
+      digits++
+    }
+    const rest = line.charCodeAt(i)
+    if (digits === 0 || digits > 12 || (i < line.length - 2 && rest !== 59 && rest !== 32 && rest !== 9)) {
+      this.fail('malformed chunk size')
+      return next
+    }
+    if (size === 0) {
+      this.state = S_TRAILERS
+    } else {
+      this.state = S_CHUNK_DATA
+      this.remaining = size
+    }
+    return next
+  }
+
+  private readChunkEnd (buf: Buffer, pos: number, end: number): number {
+    const next = this.takeLine(buf, pos, end)
+    if (next < 0) return end
+    const ok = this.line === '\r\n'
+    this.line = ''
+    if (!ok) { this.fail('missing CRLF after chunk data'); return next }
+    this.state = S_CHUNK_SIZE
+    return next
+  }
+
+  private readTrailers (buf: Buffer, pos: number, end: number): number {
+    const next = this.takeLine(buf, pos, end)
+    if (next < 0) return end
+    const line = this.line
+    this.line = ''
+    // Trailer fields are read and dropped: uWS cannot send trailers.
+    if (line === '\r\n') this.finish()
+    else if (line.charCodeAt(line.length - 2) !== 13) this.fail('malformed trailer')
+    return next
+  }
+}
+
+/** Content-Length is 1*DIGIT (RFC 9110 section 8.6); -1 when not. */
+function parseLength (value: string): number {
+  if (value.length === 0 || value.length > 15) return -1
+  let n = 0
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i) - 48
+    if (c < 0 || c > 9) return -1
+    n = n * 10 + c
+  }
+  return n
+}

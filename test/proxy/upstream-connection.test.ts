@@ -1,0 +1,97 @@
+import net from 'node:net'
+import t from 'tap'
+import { request } from 'undici'
+import { startTestGateway } from '../helpers/gateway'
+
+/**
+ * A backend that answers with raw bytes: the health path gets a plain 200, every other request
+ * gets `answer(path)` written as is (then the socket is closed when `close` is set).
+ */
+async function rawBackend (answer: (path: string) => { wire: string | Buffer, close?: boolean }): Promise<{ port: number, connections: () => number, close: () => void }> {
+  let connections = 0
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((socket) => {
+    connections++
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => {})
+    let buffered = ''
+    socket.on('data', (d) => {
+      buffered += d.toString('latin1')
+      for (;;) {
+        const end = buffered.indexOf('\r\n\r\n')
+        if (end < 0) return
+        const head = buffered.slice(0, end)
+        buffered = buffered.slice(end + 4)
+        const path = head.split(' ')[1]
+        if (path.startsWith('/api/v1/_health')) {
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+          continue
+        }
+        const a = answer(path)
+        socket.write(a.wire)
+        if (a.close === true) { socket.end(); return }
+      }
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    connections: () => connections,
+    close: () => { for (const s of sockets) s.destroy(); server.close() }
+  }
+}
+
+async function get (url: string): Promise<{ status: number, body: string, headers: Record<string, string | string[] | undefined> }> {
+  const res = await request(url)
+  return { status: res.statusCode, body: await res.body.text(), headers: res.headers }
+}
+
+t.test('upstream connection: framings, reuse and malformed answers', async (t) => {
+  const big = Buffer.alloc(300 * 1024, 'q')
+  const be = await rawBackend((path) => {
+    switch (path) {
+      case '/close-delimited': return { wire: 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end', close: true }
+      case '/connection-close': return { wire: 'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 4\r\n\r\ndone', close: true }
+      case '/chunked': return { wire: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n' }
+      case '/interim': return { wire: 'HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi' }
+      case '/big': return { wire: Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${big.length}\r\n\r\n`), big]) }
+      case '/cut': return { wire: 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this', close: true }
+      case '/garbage': return { wire: 'NOT HTTP AT ALL\r\n\r\n', close: true }
+      case '/ambiguous': return { wire: 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', close: true }
+      case '/injected': return { wire: 'HTTP/1.1 200 OK\r\nX-A: a\nX-Injected: 1\r\nContent-Length: 0\r\n\r\n', close: true }
+      default: return { wire: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello' }
+    }
+  })
+  t.teardown(() => be.close())
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '1'])
+
+  const cd = await get(`${gw.url}/close-delimited`)
+  t.equal(cd.status, 200)
+  t.equal(cd.body, 'until the end', 'a body delimited by the close arrives whole')
+  const closed = await get(`${gw.url}/connection-close`)
+  t.equal(closed.body, 'done')
+  t.equal(closed.headers.connection, undefined, 'the upstream\'s Connection header is not relayed')
+  t.equal((await get(`${gw.url}/chunked`)).body, 'abcdef', 'chunked answer decoded and re-framed')
+  t.equal((await get(`${gw.url}/interim`)).body, 'hi', '1xx skipped, the final answer relayed')
+  const b = await get(`${gw.url}/big`)
+  t.equal(b.body.length, big.length, '300 KiB through the read buffer (several reads)')
+  t.ok(/^q+$/.test(b.body))
+
+  // Keep-alive: sequential requests reuse one connection.
+  const before = be.connections()
+  for (let i = 0; i < 5; i++) t.equal((await get(`${gw.url}/plain`)).body, 'hello')
+  t.ok(be.connections() - before <= 1, `five sequential requests used ${be.connections() - before} new connection(s)`)
+
+  for (const path of ['/garbage', '/ambiguous', '/injected']) {
+    const r = await get(`${gw.url}${path}`)
+    t.equal(r.status, 502, `${path}: malformed answer is a 502`)
+    t.equal(JSON.parse(r.body).error.code, 'SYM_ERR_UPSTREAM_FAILED')
+  }
+  // Cut short after the head went out: the client connection is closed, not a short 200.
+  await t.rejects(async () => {
+    const res = await request(`${gw.url}/cut`)
+    await res.body.text()
+  }, 'a body cut short ends the client connection with an error')
+  t.equal((await get(`${gw.url}/plain`)).body, 'hello', 'the gateway still serves afterwards')
+})
