@@ -8,10 +8,11 @@ export interface UpstreamHandler {
   /** The request is on its way; `abort` cancels it (the connection is then closed). */
   onConnect (abort: (err?: Error) => void): void
   /**
-   * A final response head. `headers` is flat [name, value, …]. Return false if the exchange is
-   * over already (the connection is then closed). `resume` restarts a paused body.
+   * A final response head. `headers` is flat [name, value, …], one char per byte (`latin1`:
+   * some value has bytes above 0x7f). Return false if the exchange is over already (the
+   * connection is then closed). `resume` restarts a paused body.
    */
-  onHeaders (statusCode: number, headers: string[], resume: () => void, statusText: string): boolean
+  onHeaders (statusCode: number, headers: string[], resume: () => void, statusText: string, latin1: boolean): boolean
   /** A body chunk, valid only during the call (the read buffer is reused). False: pause. */
   onData (chunk: Buffer): boolean
   onComplete (): void
@@ -35,10 +36,13 @@ export class UpstreamError extends Error {
   }
 }
 
-/** Where connections come back to and the coarse clock they read (see PoolSet). */
-export interface ConnectionOwner {
-  /** A coarse clock (ms), advanced by the owner's timeout sweep: no clock read per event. */
+/** A coarse clock (ms), advanced by the timeout sweep (PoolSet): no clock read per event. */
+export interface CoarseClock {
   readonly now: number
+}
+
+/** Where connections come back to (see Upstream). */
+export interface ConnectionOwner {
   release (conn: Connection): void
   forget (conn: Connection): void
 }
@@ -76,8 +80,8 @@ export class Connection implements ResponseSink {
     this.fail(new UpstreamError('request body failed', 'SYM_UPSTREAM_BODY', ErrorReason.OTHER))
   }
 
-  constructor (private readonly owner: ConnectionOwner, host: string, port: number, readonly hostHeader: string) {
-    this.lastActive = owner.now
+  constructor (private readonly owner: ConnectionOwner, private readonly clock: CoarseClock, host: string, port: number, readonly hostHeader: string) {
+    this.lastActive = clock.now
     this.parser = new ResponseParser(this)
     this.socket = net.connect({
       host,
@@ -87,7 +91,7 @@ export class Connection implements ResponseSink {
     })
     this.socket.on('connect', () => {
       if (this.state === C_CONNECTING) this.state = this.handler === null ? C_IDLE : C_BUSY
-      this.lastActive = this.owner.now
+      this.lastActive = this.clock.now
     })
     this.socket.on('drain', () => { if (this.reqBody !== null) this.reqBody.resume() })
     this.socket.on('error', (err) => { this.fail(err) })
@@ -104,7 +108,7 @@ export class Connection implements ResponseSink {
   send (req: UpstreamRequest, handler: UpstreamHandler): void {
     this.handler = handler
     if (this.state === C_IDLE) this.state = C_BUSY
-    this.lastActive = this.owner.now
+    this.lastActive = this.clock.now
     this.parser.reset(req.method === 'HEAD')
     this.leftover = null
     let head = req.method + ' ' + req.path + ' HTTP/1.1\r\n'
@@ -142,7 +146,7 @@ export class Connection implements ResponseSink {
 
   private writeBody (chunk: Buffer): void {
     if (this.state === C_CLOSED) return
-    this.lastActive = this.owner.now
+    this.lastActive = this.clock.now
     let ok: boolean
     if (this.reqChunked) {
       this.socket.cork()
@@ -174,7 +178,7 @@ export class Connection implements ResponseSink {
   }
 
   private onRead (n: number, buf: Buffer): boolean {
-    this.lastActive = this.owner.now
+    this.lastActive = this.clock.now
     if (this.handler === null) {
       // Bytes nobody asked for (or after an answer ended early): this connection is out of step.
       this.destroy()
@@ -206,7 +210,7 @@ export class Connection implements ResponseSink {
   /** The exchange can take more of the body. */
   private resume (): void {
     if (this.handler === null || this.state === C_CLOSED) return
-    this.lastActive = this.owner.now // the pause was the client's, not the upstream's
+    this.lastActive = this.clock.now // the pause was the client's, not the upstream's
     const rest = this.leftover
     this.leftover = null
     if (rest !== null && !this.parse(rest, 0, rest.length)) return
@@ -217,10 +221,10 @@ export class Connection implements ResponseSink {
 
   // ---- ResponseSink ------------------------------------------------------------------------
 
-  onHead (status: number, statusText: string, headers: string[]): void {
+  onHead (status: number, statusText: string, headers: string[], latin1: boolean): void {
     const h = this.handler
     if (h === null) return
-    if (!h.onHeaders(status, headers, this.resumeFn, statusText)) this.abort()
+    if (!h.onHeaders(status, headers, this.resumeFn, statusText, latin1)) this.abort()
   }
 
   onBody (chunk: Buffer): boolean {
@@ -250,7 +254,7 @@ export class Connection implements ResponseSink {
       return
     }
     this.state = C_IDLE
-    this.lastActive = this.owner.now
+    this.lastActive = this.clock.now
     this.owner.release(this)
   }
 

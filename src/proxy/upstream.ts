@@ -1,6 +1,6 @@
 import { ErrorReason, MAX_BACKENDS } from '../table/layout'
 import type { TableReader } from '../table/reader'
-import { Connection, UpstreamError, type ConnectionOwner, type UpstreamHandler, type UpstreamRequest } from './connection'
+import { Connection, UpstreamError, type ConnectionOwner, type CoarseClock, type UpstreamHandler, type UpstreamRequest } from './connection'
 
 export interface UpstreamOptions {
   readonly connectTimeoutMs: number
@@ -15,12 +15,12 @@ const KEEP_ALIVE_MS = 4_000
  * reused first, so a quiet period lets the others expire) and the set of all of them for the
  * timeout sweep. No limit on connections, like undici's Pool: one per concurrent request.
  */
-export class Upstream {
+export class Upstream implements ConnectionOwner {
   private readonly idle: Connection[] = []
   readonly all = new Set<Connection>()
   private closing = false
 
-  constructor (private readonly owner: ConnectionOwner, readonly host: string, readonly port: number) {}
+  constructor (private readonly clock: CoarseClock, readonly host: string, readonly port: number) {}
 
   private get hostHeader (): string { return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}` }
 
@@ -29,7 +29,7 @@ export class Upstream {
     let conn = this.idle.pop()
     while (conn !== undefined && !conn.idle) conn = this.idle.pop()
     if (conn === undefined) {
-      conn = new Connection(this.owner, this.host, this.port, this.hostHeader)
+      conn = new Connection(this, this.clock, this.host, this.port, this.hostHeader)
       this.all.add(conn)
     }
     conn.send(req, handler)
@@ -71,7 +71,7 @@ export class Upstream {
  * connection stamps its activity with, so the request path reads no clock for timeouts.
  * Precision is one tick (a quarter of the shortest timeout, at most 250 ms).
  */
-export class PoolSet {
+export class PoolSet implements CoarseClock {
   private readonly pools: Array<Upstream | undefined> = new Array(MAX_BACKENDS)
   private readonly ids = new Int32Array(MAX_BACKENDS)
   private readonly timer: NodeJS.Timeout
@@ -91,14 +91,7 @@ export class PoolSet {
     const snap = this.reader.readSlot(slot)
     if (snap.id !== id) return null
     if (pool !== undefined) pool.close()
-    const set = this
-    let fresh: Upstream | null = null
-    const owner: ConnectionOwner = {
-      get now () { return set.now },
-      release (conn) { fresh?.release(conn) },
-      forget (conn) { fresh?.forget(conn) }
-    }
-    fresh = new Upstream(owner, snap.host, snap.port)
+    const fresh = new Upstream(this, snap.host, snap.port)
     this.pools[slot] = fresh
     this.ids[slot] = id
     return fresh

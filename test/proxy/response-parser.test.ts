@@ -11,13 +11,14 @@ interface Seen {
   keepAlive: boolean
   /** Bytes left over after the response (a later response or garbage). */
   rest: number
+  latin1: boolean
 }
 
 /** Feed `wire` in pieces of `step` bytes (0: whole), resuming when paused, then EOF if `eof`. */
 function run (wire: string, opts: { step?: number, head?: boolean, pauseEvery?: boolean, eof?: boolean } = {}): Seen {
-  const seen: Seen = { status: 0, text: '', headers: [], body: '', ended: 0, error: null, keepAlive: false, rest: 0 }
+  const seen: Seen = { status: 0, text: '', headers: [], body: '', ended: 0, error: null, keepAlive: false, rest: 0, latin1: false }
   const sink: ResponseSink = {
-    onHead (status, text, headers) { seen.status = status; seen.text = text; seen.headers = headers },
+    onHead (status, text, headers, latin1) { seen.status = status; seen.text = text; seen.headers = headers; seen.latin1 = latin1 },
     onBody (chunk) { seen.body += chunk.toString('latin1'); return opts.pauseEvery !== true },
     onEnd () { seen.ended++ }
   }
@@ -79,6 +80,7 @@ const cases: Array<{ name: string, wire: string, head?: boolean, eof?: boolean, 
   { name: 'HTTP/1.0 closes by default', wire: 'HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n', want: { ended: 1, keepAlive: false } },
   { name: 'HTTP/1.0 with keep-alive', wire: 'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n', want: { ended: 1, keepAlive: true } },
   { name: 'bytes after the response are left alone', wire: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokGARBAGE', want: { body: 'ok', ended: 1, rest: 7 } },
+  { name: 'obs-text in a value is kept byte for byte', wire: 'HTTP/1.1 200 OK\r\nX-A: caf\xe9\r\nContent-Length: 0\r\n\r\n', want: { headers: ['X-A', 'caf\xe9', 'Content-Length', '0'], latin1: true } },
   { name: 'header value whitespace trimmed', wire: 'HTTP/1.1 200 OK\r\nX-A: \t spaced \t\r\nContent-Length: 0\r\n\r\n', want: { headers: ['X-A', 'spaced', 'Content-Length', '0'] } },
   // What could be read two ways, or is not HTTP, is refused (answered 502 by the exchange).
   { name: 'Content-Length with Transfer-Encoding', wire: 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', want: { error: 'content-length with transfer-encoding', ended: 0 } },

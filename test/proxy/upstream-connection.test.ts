@@ -42,6 +42,17 @@ async function rawBackend (answer: (path: string) => { wire: string | Buffer, cl
   }
 }
 
+/** The raw bytes of one answer (the gateway is asked to close after it). */
+async function rawGet (port: number, path: string): Promise<Buffer> {
+  return await new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    const s = net.connect(port, '127.0.0.1', () => { s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`) })
+    s.on('data', (d) => chunks.push(d))
+    s.on('error', reject)
+    s.on('close', () => resolve(Buffer.concat(chunks)))
+  })
+}
+
 async function get (url: string): Promise<{ status: number, body: string, headers: Record<string, string | string[] | undefined> }> {
   const res = await request(url)
   return { status: res.statusCode, body: await res.body.text(), headers: res.headers }
@@ -59,6 +70,7 @@ t.test('upstream connection: framings, reuse and malformed answers', async (t) =
       case '/cut': return { wire: 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this', close: true }
       case '/garbage': return { wire: 'NOT HTTP AT ALL\r\n\r\n', close: true }
       case '/ambiguous': return { wire: 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', close: true }
+      case '/obs-text': return { wire: Buffer.from('HTTP/1.1 200 OK\r\nX-Name: caf\xe9\r\nContent-Length: 2\r\n\r\nok', 'latin1') }
       case '/injected': return { wire: 'HTTP/1.1 200 OK\r\nX-A: a\nX-Injected: 1\r\nContent-Length: 0\r\n\r\n', close: true }
       default: return { wire: 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello' }
     }
@@ -77,6 +89,9 @@ t.test('upstream connection: framings, reuse and malformed answers', async (t) =
   const b = await get(`${gw.url}/big`)
   t.equal(b.body.length, big.length, '300 KiB through the read buffer (several reads)')
   t.ok(/^q+$/.test(b.body))
+
+  const raw = await rawGet(gw.port, '/obs-text')
+  t.ok(raw.includes(Buffer.from('\r\nX-Name: caf\xe9\r\n', 'latin1')), 'obs-text header bytes relayed as bytes, not re-encoded as UTF-8')
 
   // Keep-alive: sequential requests reuse one connection.
   const before = be.connections()
