@@ -259,18 +259,19 @@ export class ResponseParser {
     let te = false
     let close = minor === 0
     while (eol >= 0) {
+      // Indices into `head` rather than a string per line: one slice for the name, one for the value.
       const from = eol + 2
       eol = head.indexOf('\r\n', from)
-      const line = eol < 0 ? head.slice(from) : head.slice(from, eol)
-      const colon = line.indexOf(':')
-      if (colon <= 0) return this.bad('malformed header line')
-      const name = line.slice(0, colon)
+      const lineEnd = eol < 0 ? head.length : eol
+      const colon = head.indexOf(':', from)
+      if (colon <= from || colon >= lineEnd) return this.bad('malformed header line')
+      const name = head.slice(from, colon)
       if (!isToken(name)) return this.bad('invalid header name')
       let a = colon + 1
-      let b = line.length
-      while (a < b && (line.charCodeAt(a) === 32 || line.charCodeAt(a) === 9)) a++
-      while (b > a && (line.charCodeAt(b - 1) === 32 || line.charCodeAt(b - 1) === 9)) b--
-      const value = line.slice(a, b)
+      let b = lineEnd
+      while (a < b && (head.charCodeAt(a) === 32 || head.charCodeAt(a) === 9)) a++
+      while (b > a && (head.charCodeAt(b - 1) === 32 || head.charCodeAt(b - 1) === 9)) b--
+      const value = head.slice(a, b)
       switch (name.length) {
         case 14:
           if (lowerIs(name, 'content-length')) {
