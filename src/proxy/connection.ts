@@ -3,16 +3,28 @@ import type { Readable } from 'node:stream'
 import { ErrorReason } from '../table/layout'
 import { ResponseParser, type ResponseSink } from './response-parser'
 
+/**
+ * The exchange's handle on the connection carrying it. Every call names the exchange: a
+ * connection outlives its exchanges, and a call from one that is over (uWS can report a client
+ * abort after the answer ended) must not touch the next exchange on the same connection.
+ */
+export interface UpstreamLink {
+  /** Cancel the exchange (the connection is then closed); `handler.onError` follows. */
+  abort (handler: UpstreamHandler, err?: Error): void
+  /** The exchange can take more of a paused body. */
+  resume (handler: UpstreamHandler): void
+}
+
 /** What an upstream connection reports to the exchange it carries (one at a time). */
 export interface UpstreamHandler {
-  /** The request is on its way; `abort` cancels it (the connection is then closed). */
-  onConnect (abort: (err?: Error) => void): void
+  /** The request is on its way on `link`. */
+  onConnect (link: UpstreamLink): void
   /**
    * A final response head. `headers` is flat [name, value, …], one char per byte (`latin1`:
    * some value has bytes above 0x7f). Return false if the exchange is over already (the
-   * connection is then closed). `resume` restarts a paused body.
+   * connection is then closed).
    */
-  onHeaders (statusCode: number, headers: string[], resume: () => void, statusText: string, latin1: boolean): boolean
+  onHeaders (statusCode: number, headers: string[], statusText: string, latin1: boolean): boolean
   /** A body chunk, valid only during the call (the read buffer is reused). False: pause. */
   onData (chunk: Buffer): boolean
   onComplete (): void
@@ -59,7 +71,7 @@ const C_CLOSED = 3
  * connection, straight into the parser: no Readable, no 'readable' events, no per-read Buffer.
  * Every callback it hands out is bound once per connection, not per request.
  */
-export class Connection implements ResponseSink {
+export class Connection implements ResponseSink, UpstreamLink {
   private readonly socket: net.Socket
   private readonly parser: ResponseParser
   private state = C_CONNECTING
@@ -72,8 +84,6 @@ export class Connection implements ResponseSink {
   private reqDone = true
   /** Coarse time of the last sign of life (sent, read); the owner's sweep compares it. */
   lastActive: number
-  private readonly abortFn = (err?: Error): void => { this.abort(err) }
-  private readonly resumeFn = (): void => { this.resume() }
   private readonly onBodyData = (chunk: Buffer): void => { this.writeBody(chunk) }
   private readonly onBodyEnd = (): void => { this.endBody() }
   private readonly onBodyError = (): void => {
@@ -120,7 +130,7 @@ export class Connection implements ResponseSink {
     }
     if (!hasHost) head += 'host: ' + this.hostHeader + '\r\n'
     const body = req.body
-    handler.onConnect(this.abortFn)
+    handler.onConnect(this)
     if (this.handler !== handler) return // aborted inside onConnect
     if (body === null) {
       this.reqDone = true
@@ -207,9 +217,9 @@ export class Connection implements ResponseSink {
     return true
   }
 
-  /** The exchange can take more of the body. */
-  private resume (): void {
-    if (this.handler === null || this.state === C_CLOSED) return
+  /** UpstreamLink: the exchange can take more of the body. */
+  resume (handler: UpstreamHandler): void {
+    if (this.handler !== handler || this.state === C_CLOSED) return
     this.lastActive = this.clock.now // the pause was the client's, not the upstream's
     const rest = this.leftover
     this.leftover = null
@@ -224,7 +234,7 @@ export class Connection implements ResponseSink {
   onHead (status: number, statusText: string, headers: string[], latin1: boolean): void {
     const h = this.handler
     if (h === null) return
-    if (!h.onHeaders(status, headers, this.resumeFn, statusText, latin1)) this.abort()
+    if (!h.onHeaders(status, headers, statusText, latin1)) this.fail(abortedError())
   }
 
   onBody (chunk: Buffer): boolean {
@@ -260,9 +270,10 @@ export class Connection implements ResponseSink {
 
   // ---- failures ----------------------------------------------------------------------------
 
-  /** The exchange gave up (client gone, body too large): close, and tell it once. */
-  abort (err?: Error): void {
-    this.fail(err ?? new UpstreamError('request aborted', 'SYM_UPSTREAM_ABORTED', ErrorReason.OTHER))
+  /** UpstreamLink: the exchange gave up (client gone, body too large): close, tell it once. */
+  abort (handler: UpstreamHandler, err?: Error): void {
+    if (this.handler !== handler) return // an exchange that is over already
+    this.fail(err ?? abortedError())
   }
 
   /** Fail the exchange in flight (if any) and close the connection. */
@@ -304,6 +315,10 @@ export class Connection implements ResponseSink {
     this.socket.destroy()
     this.owner.forget(this)
   }
+}
+
+function abortedError (): UpstreamError {
+  return new UpstreamError('request aborted', 'SYM_UPSTREAM_ABORTED', ErrorReason.OTHER)
 }
 
 function hasField (flat: string[], name: string): boolean {

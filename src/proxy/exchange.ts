@@ -4,7 +4,7 @@ import { B_INFLIGHT, B_RETRIES, B_ERRORS, ErrorReason, NO_BACKEND, bstatBase } f
 import { recordResponse } from './record'
 import type { TableReader } from '../table/reader'
 import type { PoolSet } from './upstream'
-import { UpstreamError, type UpstreamHandler } from './connection'
+import { UpstreamError, type UpstreamHandler, type UpstreamLink } from './connection'
 import { connectionTokens } from './headers'
 import { Answers, type GatewayAnswer } from './respond'
 import { HOLD_SENT, HOLD_AGAIN, HOLD_GAVE_UP, type HoldQueue, type Holdable } from './holds'
@@ -150,8 +150,8 @@ export class Exchange implements UpstreamHandler, Holdable {
   private status = 0
   private contentLength = -1
   private answer: GatewayAnswer = Answers.upstreamFailed
-  private abortUpstream: ((err?: Error) => void) | null = null
-  private resumeUpstream: (() => void) | null = null
+  /** The connection carrying the current attempt (null before and after it). */
+  private upstream: UpstreamLink | null = null
   private clientPaused = false
   private dispatched = false
   private waitingWritable = false
@@ -206,7 +206,7 @@ export class Exchange implements UpstreamHandler, Holdable {
   /** uWS onAborted: the client went away. Cancel the upstream request. */
   onClientAborted (): void {
     this.aborted = true
-    if (this.abortUpstream !== null) this.abortUpstream()
+    if (this.upstream !== null) this.upstream.abort(this)
     if (this.body !== null && !this.body.destroyed) this.body.destroy()
     if (this.slot >= 0) {
       Atomics.add(this.ctx.reader.i32, bstatBase(this.slot) + B_ERRORS + ErrorReason.CLIENT_ABORT, 1)
@@ -234,7 +234,7 @@ export class Exchange implements UpstreamHandler, Holdable {
     this.received += chunk.byteLength
     if (this.received > this.ctx.maxBodySize) {
       body.destroy()
-      if (this.abortUpstream !== null) this.abortUpstream()
+      if (this.upstream !== null) this.upstream.abort(this)
       this.fail(Answers.bodyTooLarge)
       return
     }
@@ -304,15 +304,14 @@ export class Exchange implements UpstreamHandler, Holdable {
   /** SlowBodyWatch: the client's body stalled; uWS would close silently soon (slow-body.ts). */
   bodyTooSlow (): void { this.fail(Answers.bodyTooSlow) }
 
-  onConnect (abort: (err?: Error) => void): void {
-    this.abortUpstream = abort
-    if (this.aborted) abort()
+  onConnect (link: UpstreamLink): void {
+    this.upstream = link
+    if (this.aborted) link.abort(this)
   }
 
-  onHeaders (statusCode: number, rawHeaders: string[], resume: () => void, statusText: string, latin1: boolean): boolean {
+  onHeaders (statusCode: number, rawHeaders: string[], statusText: string, latin1: boolean): boolean {
     if (statusCode < 200) return true // 1xx interim answers are not relayed (uWS has no API for them)
     if (this.aborted || this.ended) return false
-    this.resumeUpstream = resume
     this.status = statusCode
     this.statusText = statusText
     this.head = rawHeaders
@@ -434,11 +433,12 @@ export class Exchange implements UpstreamHandler, Holdable {
       this.pending = null
     }
     this.waitingWritable = false
-    if (this.resumeUpstream !== null) this.resumeUpstream()
+    if (this.upstream !== null) this.upstream.resume(this)
     return true
   }
 
   onComplete (): void {
+    this.upstream = null // the connection goes back to its pool and carries other exchanges
     if (this.aborted || this.ended) return
     corkEx = this
     this.res.cork(corkEnd)
@@ -467,7 +467,7 @@ export class Exchange implements UpstreamHandler, Holdable {
     const reader = this.ctx.reader
     this.releaseInflight()
     const slot = this.slot
-    this.abortUpstream = null
+    this.upstream = null
     if (this.aborted || this.ended) return
     const reason = classify(err)
     if (slot >= 0) {
@@ -536,7 +536,7 @@ export class Exchange implements UpstreamHandler, Holdable {
     if (a.retryAfter > 0) res.writeHeader('retry-after', String(a.retryAfter))
     if (a.close || this.clientClose) res.writeHeader('connection', 'close')
     res.end(a.body, a.close)
-    if (this.abortUpstream !== null) this.abortUpstream()
+    if (this.upstream !== null) this.upstream.abort(this)
     this.finish(a.statusCode)
   }
 

@@ -2,6 +2,8 @@ import net from 'node:net'
 import t from 'tap'
 import { request } from 'undici'
 import { startTestGateway } from '../helpers/gateway'
+import { Upstream } from '../../src/proxy/upstream'
+import type { UpstreamHandler, UpstreamLink } from '../../src/proxy/connection'
 
 /**
  * A backend that answers with raw bytes: the health path gets a plain 200, every other request
@@ -109,4 +111,41 @@ t.test('upstream connection: framings, reuse and malformed answers', async (t) =
     await res.body.text()
   }, 'a body cut short ends the client connection with an error')
   t.equal((await get(`${gw.url}/plain`)).body, 'hello', 'the gateway still serves afterwards')
+})
+
+t.test('an exchange that is over cannot abort or resume the next one on its connection', async (t) => {
+  let answered = 0
+  const be = await rawBackend(() => {
+    answered++
+    return { wire: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' }
+  })
+  t.teardown(() => be.close())
+  const clock = { now: performance.now() }
+  const up = new Upstream(clock, '127.0.0.1', be.port)
+  t.teardown(() => up.destroy())
+  const run = (): Promise<{ handler: UpstreamHandler, link: UpstreamLink | null, result: Promise<string> }> => new Promise((resolve) => {
+    let link: UpstreamLink | null = null
+    let done: (r: string) => void = () => {}
+    const result = new Promise<string>((r) => { done = r })
+    let body = ''
+    const handler: UpstreamHandler = {
+      onConnect (l) { link = l },
+      onHeaders: () => true,
+      onData (chunk) { body += chunk.toString(); return true },
+      onComplete () { done(`complete ${body}`) },
+      onError (err) { done(`error ${err.message}`) }
+    }
+    up.dispatch({ method: 'GET', path: '/x', headers: ['host', 'h'], body: null }, handler)
+    resolve({ handler, link, result })
+  })
+  const a = await run()
+  t.equal(await a.result, 'complete ok')
+  t.equal(up.all.size, 1)
+  const b = await run()
+  t.equal(up.all.size, 1, 'the second request reuses the connection')
+  // uWS can report a client abort after the answer ended: the stale call must be a no-op.
+  a.link?.abort(a.handler)
+  a.link?.resume(a.handler)
+  t.equal(await b.result, 'complete ok', 'the next exchange on the connection was not touched')
+  t.equal(answered, 2)
 })
