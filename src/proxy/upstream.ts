@@ -7,8 +7,13 @@ export interface UpstreamOptions {
   readonly responseTimeoutMs: number
 }
 
-/** Idle keep-alive connections are closed after this (uWS backends close theirs at 10 s). */
-const KEEP_ALIVE_MS = 4_000
+/**
+ * Idle keep-alive connections are closed after this. Node's http server closes idle ones at 5 s
+ * (uWS at 10 s); a request written on a connection the server is closing fails with a reset
+ * and marks a healthy backend suspect, so stay well inside: 3 s is also what undici ends up with
+ * against Node's `Keep-Alive: timeout=5` (hint minus its 2 s threshold).
+ */
+const KEEP_ALIVE_MS = 3_000
 
 /**
  * The keep-alive connections to one backend: a stack of idle ones (the most recently used is
@@ -27,7 +32,11 @@ export class Upstream implements ConnectionOwner {
   /** Send `req` on an idle connection, or a new one. */
   dispatch (req: UpstreamRequest, handler: UpstreamHandler): void {
     let conn = this.idle.pop()
-    while (conn !== undefined && !conn.idle) conn = this.idle.pop()
+    // Skip closed ones, and ones idle too long that the sweep has not reached yet.
+    while (conn !== undefined && (!conn.idle || this.clock.now - conn.lastActive > KEEP_ALIVE_MS)) {
+      if (conn.idle) conn.destroy()
+      conn = this.idle.pop()
+    }
     if (conn === undefined) {
       conn = new Connection(this, this.clock, this.host, this.port, this.hostHeader)
       this.all.add(conn)
