@@ -13,11 +13,12 @@ import { TableReader } from '../src/table/reader'
 import { workerBase, methodIndex, W_REQUESTS, W_LOOP_LAG_US, W_HEARTBEAT, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, NO_BACKEND } from '../src/table/layout'
 import { HoldQueue } from '../src/proxy/holds'
 import { SlowBodyWatch } from '../src/proxy/slow-body'
+import { Refusals } from '../src/proxy/refusals'
 import { RetryBudget } from '../src/proxy/budget'
 import { recordResponse } from '../src/proxy/record'
 import { PoolSet } from '../src/proxy/upstream'
 import { Exchange, type ProxyContext } from '../src/proxy/exchange'
-import { isHopByHop, connectionTokens, dropNamed, parseContentLength, clientAddress } from '../src/proxy/headers'
+import { isHopByHop, isChunked, connectionTokens, dropNamed, parseContentLength, clientAddress } from '../src/proxy/headers'
 import { Answers, type GatewayAnswer } from '../src/proxy/respond'
 
 export interface ServeTask {
@@ -108,9 +109,10 @@ export default async function serve (task: ServeTask): Promise<string> {
         hdrs.push(name, value)
         return
       case 'transfer-encoding':
-        // uWS decodes exactly one coding, chunked; anything else could be read two ways.
-        if (value.trim().toLowerCase() === 'chunked') chunked = true
-        else badTE = true
+        // uWS decodes exactly one coding, chunked; anything else could be read two ways. Only
+        // HTTP's own whitespace (SP, HTAB) may surround it: trim() would also take \v and \f.
+        if (chunked || !isChunked(value)) badTE = true
+        else chunked = true
         return
       case 'host':
         hostHeader = value
@@ -152,7 +154,8 @@ export default async function serve (task: ServeTask): Promise<string> {
     else if (contentLengths > 1 || (contentLengths === 1 && contentLength < 0)) reject = Answers.badContentLength
     else if (contentLength > task.maxBodySize) reject = Answers.bodyTooLarge
     if (reject !== null) {
-      answerNow(res, reject, mi, t0)
+      if (reject.close) refusals.refuse(res, reject, mi, t0)
+      else answerNow(res, reject, mi, t0)
       return
     }
 
@@ -183,6 +186,8 @@ export default async function serve (task: ServeTask): Promise<string> {
     }
     if (!ex.gathering) ex.start()
   }
+
+  const refusals = new Refusals(answerNow, (a, mi, t0) => { recordResponse(i32, NO_BACKEND, mi, a.statusCode, wbase, t0) })
 
   /** Synchronous gateway answer, before any upstream work (still corked by uWS). */
   function answerNow (res: HttpResponse, a: GatewayAnswer, mi: number, t0: number): void {
@@ -218,6 +223,7 @@ export default async function serve (task: ServeTask): Promise<string> {
     app = null
     clearInterval(tick)
     holds.close()
+    refusals.flush()
     slowBodies.close()
     a.close()
     void pools.close().finally(settle)

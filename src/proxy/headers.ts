@@ -102,3 +102,16 @@ export function clientAddress (res: HttpResponse): string {
   }
   return Buffer.from(res.getRemoteAddressAsText()).toString('latin1')
 }
+
+/**
+ * Whether a Transfer-Encoding value is exactly `chunked` (any case), with only optional
+ * whitespace (SP, HTAB: RFC 9110 5.6.3) around it. `\v`, `\f`, NBSP and the like are not
+ * whitespace to HTTP; a value carrying them could be read two ways.
+ */
+export function isChunked (value: string): boolean {
+  let start = 0
+  let end = value.length
+  while (start < end && (value.charCodeAt(start) === 32 || value.charCodeAt(start) === 9)) start++
+  while (end > start && (value.charCodeAt(end - 1) === 32 || value.charCodeAt(end - 1) === 9)) end--
+  return end - start === 7 && value.slice(start, end).toLowerCase() === 'chunked'
+}

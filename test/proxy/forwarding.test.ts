@@ -111,6 +111,29 @@ t.test('forwarding', async (t) => {
     t.equal(be.seen.length, before, 'the backend saw none of them')
   })
 
+  t.test('a request pipelined behind a refused one is never forwarded (20 rounds of 9 framings)', async (t) => {
+    // Regression: uWS 20.30 went on parsing behind a request refused with end(body, true), and
+    // the hidden request reached the backend (17 of 180 here). See src/proxy/refusals.ts.
+    const SMUGGLE = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n'
+    const framings = [
+      `POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLE}`,
+      `POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n${SMUGGLE}`,
+      `POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nContent-Length: ${SMUGGLE.length}\r\n\r\n${SMUGGLE}`,
+      `POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: ${SMUGGLE.length}\r\nContent-Length: 0\r\n\r\n${SMUGGLE}`,
+      `POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\n${SMUGGLE}`,
+      `POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${SMUGGLE}`,
+      `POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n${SMUGGLE}`,
+      `POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\x0bchunked\r\n\r\n0\r\n\r\n${SMUGGLE}`,
+      `POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: +4\r\n\r\n0\r\n\r\n${SMUGGLE}`
+    ]
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(framings.map(async (f) => await raw(gw.port, f)))
+    }
+    t.equal(be.seen.filter((s) => s.url === '/smuggled').length, 0, 'no hidden request reached the backend')
+    const alone = await raw(gw.port, 'POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nContent-Length: 3\r\n\r\n')
+    t.match(alone, /^HTTP\/1\.1 400 Bad Request\r\n[^]*connection: close/i, 'with nothing pipelined behind it, the refused request gets its 400 and the close')
+  })
+
   t.test('a chunked request body is forwarded whole', async (t) => {
     const out = await raw(gw.port, 'POST /echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n')
     t.match(out, /^HTTP\/1\.1 200/)
