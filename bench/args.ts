@@ -51,7 +51,7 @@ export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--war
   --rounds N        measured rounds, each runs every target once (3..20, default 3)
   --duration S      seconds per measured run (1..60, default 5)
   --warmup S        seconds of warm-up per target before round 1 (0..30, default 2)
-  --connections C   concurrent connections (1..1000, default 50; the c200 scenario uses 200)
+  --connections C   concurrent connections (1..1000, default 50; c10 and c200 use 10 and 200)
   --driver D        load generator: wrk, autocannon or both (each scenario's rounds with wrk, then with
                     autocannon); default: wrk when installed, else autocannon
   --scenario NAME   repeatable; one of ${SCENARIO_NAMES.join(', ')}, or all of these (default: small);

@@ -1,6 +1,6 @@
 /** The bench's scenarios: what each load run sends and how. Shared by both drivers. */
 
-export const SCENARIO_NAMES = ['small', '16k', '1m', 'post64k', 'c200', 'noka', 'scrape'] as const
+export const SCENARIO_NAMES = ['small', '16k', '1m', 'post64k', 'c10', 'c200', 'noka', 'scrape'] as const
 export type ScenarioName = typeof SCENARIO_NAMES[number]
 
 /** One scenario: the request every connection repeats. */
@@ -28,6 +28,7 @@ const S: Record<ScenarioName, Omit<Scenario, 'name'>> = {
   '16k': { method: 'GET', path: '/16k', bodyBytes: 0, connections: null, keepAlive: true, scrape: false, what: 'GET /16k with a 16 KiB response' },
   '1m': { method: 'GET', path: '/1m', bodyBytes: 0, connections: null, keepAlive: true, scrape: false, what: 'GET /1m with a 1 MiB response' },
   post64k: { method: 'POST', path: '/echo', bodyBytes: POST_BYTES, connections: null, keepAlive: true, scrape: false, what: 'POST /echo with a 64 KiB body; the backend answers its length' },
+  c10: { method: 'GET', path: '/', bodyBytes: 0, connections: 10, keepAlive: true, scrape: false, what: 'GET / with a 100-byte response, 10 connections' },
   c200: { method: 'GET', path: '/', bodyBytes: 0, connections: 200, keepAlive: true, scrape: false, what: 'GET / with a 100-byte response, 200 connections' },
   noka: { method: 'GET', path: '/', bodyBytes: 0, connections: null, keepAlive: false, scrape: false, what: 'GET / with `Connection: close`: a new client connection per request. ' +
     'uWS (so direct and symphony) closes such a connection without answering `Connection: close`, so wrk sends its next ' +
