@@ -1,3 +1,5 @@
+import { parseContentLength } from './headers'
+
 /**
  * Incremental HTTP/1.1 response parser for the upstream side (RFC 9112). Bytes go in through
  * `execute()`; the head, body chunks and the end come out through a {@link ResponseSink}.
@@ -276,7 +278,7 @@ export class ResponseParser {
         case 14:
           if (lowerIs(name, 'content-length')) {
             if (contentLength >= 0) return this.bad('repeated content-length')
-            contentLength = parseLength(value)
+            contentLength = parseContentLength(value)
             if (contentLength < 0) return this.bad('invalid content-length')
           }
           break
@@ -399,14 +401,3 @@ export class ResponseParser {
   }
 }
 
-/** Content-Length is 1*DIGIT (RFC 9110 section 8.6); -1 when not. */
-function parseLength (value: string): number {
-  if (value.length === 0 || value.length > 15) return -1
-  let n = 0
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i) - 48
-    if (c < 0 || c > 9) return -1
-    n = n * 10 + c
-  }
-  return n
-}

@@ -9,6 +9,7 @@ import net from 'node:net'
 import { request } from 'undici'
 import { startBackend } from '../helpers/backend'
 import { startCli, rssOf } from '../helpers/cli'
+import { SMUGGLE, ambiguousFramings } from '../helpers/smuggle'
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 100000)
 /** Fuzzed requests to send, and a time cap (a loaded machine sends fewer per second). */
@@ -31,19 +32,8 @@ function prng (seed: number): () => number {
   }
 }
 
-const SMUGGLE = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n'
 /** Requests whose framing can be read two ways: each must be refused, the hidden one never forwarded. */
-const ambiguous = [
-  `POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLE}`,
-  `POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n${SMUGGLE}`,
-  `POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nContent-Length: ${SMUGGLE.length}\r\n\r\n${SMUGGLE}`,
-  `POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: ${SMUGGLE.length}\r\nContent-Length: 0\r\n\r\n${SMUGGLE}`,
-  `POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\n${SMUGGLE}`,
-  `POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n${SMUGGLE}`,
-  `POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n${SMUGGLE}`,
-  `POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\x0bchunked\r\n\r\n0\r\n\r\n${SMUGGLE}`,
-  `POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: +4\r\n\r\n0\r\n\r\n${SMUGGLE}`
-]
+const ambiguous = ambiguousFramings()
 // Mutations may turn a request into two honest pipelined ones; those use another path.
 const PIPELINED = SMUGGLE.replace('/smuggled', '/pipelined')
 const corpus = [
