@@ -136,20 +136,11 @@ export class ProxyWorkers {
    */
   async drain (timeoutMs: number): Promise<void> {
     this.stopping = true
-    for (const ctl of this.ctls) ctl?.postMessage({ type: 'drain' })
-    const all = Promise.allSettled(this.running)
-    let timer: NodeJS.Timeout | undefined
-    const timedOut = await Promise.race([
-      all.then(() => false),
-      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), timeoutMs) })
-    ])
-    clearTimeout(timer)
-    if (timedOut) {
+    this.post('drain')
+    if (!(await this.settled(timeoutMs))) {
       this.options.log.warn('drain timeout reached; closing remaining connections', { timeoutMs })
-      for (const ctl of this.ctls) {
-        try { ctl?.postMessage({ type: 'close' }) } catch {}
-      }
-      await all
+      this.post('close')
+      await Promise.allSettled(this.running)
     }
   }
 
@@ -160,15 +151,26 @@ export class ProxyWorkers {
    */
   async closeNow (timeoutMs: number): Promise<void> {
     this.stopping = true
+    this.post('close')
+    await this.settled(timeoutMs)
+  }
+
+  /** Send a control message to every thread (one that just died has no port to take it). */
+  private post (type: 'drain' | 'close'): void {
     for (const ctl of this.ctls) {
-      try { ctl?.postMessage({ type: 'close' }) } catch {}
+      try { ctl?.postMessage({ type }) } catch {}
     }
+  }
+
+  /** Whether every thread's task ended within `timeoutMs`. */
+  private async settled (timeoutMs: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined
-    await Promise.race([
-      Promise.allSettled(this.running),
-      new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
+    const done = await Promise.race([
+      Promise.allSettled(this.running).then(() => true),
+      new Promise<boolean>((resolve) => { timer = setTimeout(resolve, timeoutMs, false) })
     ])
     clearTimeout(timer)
+    return done
   }
 
   /** Idempotent: drain (if not done) with no grace, then end the threads. */
