@@ -386,10 +386,12 @@ export class Exchange implements UpstreamHandler, Holdable {
     const res = this.res
     if (this.head !== null) this.writeHead()
     if (this.contentLength >= 0) {
-      if (chunk.length === this.contentLength && !this.bodyStarted) {
+      if (chunk.length === this.contentLength && !this.bodyStarted && chunk.length <= CORK_ROOM) {
         // The whole body in one chunk (every small answer): end() writes it with its length and
         // keeps what the socket cannot take yet, as tryEnd would; it skips getWriteOffset() and
-        // tryEnd's [ok, done] array.
+        // tryEnd's [ok, done] array. Only up to CORK_ROOM: end() is not an optional write, so a
+        // body that does not fit the cork buffer could be lost to the uncork bug (see CORK_ROOM);
+        // tryEnd() reports such a loss as a short write and we resend.
         this.ended = true
         res.end(chunk)
         this.finish(this.status)
