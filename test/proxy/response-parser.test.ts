@@ -117,6 +117,20 @@ t.test('a head larger than the limit is refused, split or not', async (t) => {
   t.equal(run(wire, { step: 1000 }).error, 'response head too large')
 })
 
+t.test('a head of exactly the limit is read; one byte more is refused, whatever the reads', async (t) => {
+  // The limit counts the head up to the last field's CRLF, not the blank line after it.
+  const start = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Pad: '
+  const pad = MAX_HEAD_BYTES - start.length
+  for (const [extra, error] of [[0, null], [1, 'response head too large']] as const) {
+    const wire = start + 'p'.repeat(pad + extra) + '\r\n\r\nok'
+    for (const step of [undefined, 1, 7, 4096]) {
+      const seen = run(wire, { step })
+      t.equal(seen.error, error, `pad ${pad + extra}, reads of ${step ?? 'all'}: error`)
+      if (error === null) t.equal(seen.body, 'ok', `pad ${pad + extra}, reads of ${step ?? 'all'}: body`)
+    }
+  }
+})
+
 t.test('a head split across reads right inside the blank line', async (t) => {
   const wire = `HTTP/1.1 200 OK\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`
   const at = wire.indexOf('\r\n\r\n') + 2
