@@ -59,7 +59,8 @@ t.test('--max-connections 20: the 21st is refused while the 20 are served; at 90
     if (typeof c !== 'string') clients.push(c)
     return typeof c !== 'string'
   }
-  t.ok(await waitFor(accepted, 3000), 'at 15 connections a new one is accepted')
+  // Within a poll, or 2 s when reading the table is slow (a loaded machine): see PAUSED_COUNT_SHARE.
+  t.ok(await waitFor(accepted, 5000), 'at 15 connections a new one is accepted')
   t.equal(await clients[clients.length - 1].get(), 200, 'and served')
   t.equal(listeners('0.0.0.0', gw.port), 2, 'both threads listen again')
   t.match(logged('accepting new connections again'), [{ level: 'info', connections: 15, limit: 20 }], 'resume logged once (info)')
