@@ -3,6 +3,7 @@ import { createLogger, type Logger } from './log'
 import { createTableBuffer } from './table/layout'
 import { TableWriter } from './table/writer'
 import { ProxyWorkers } from './proxy/workers'
+import { ClientConnections, ConnectionLimit } from './proxy/connection-limit'
 import { HealthChecker, type StatusSink } from './health/checker'
 import { StaticFleet } from './fleet/static'
 import { ContainerFleet, waitUntilServing } from './fleet/containers'
@@ -92,6 +93,9 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
     replayBodyLimit: config.replayBodyLimit,
     log
   })
+  // Both need the bound port, known once the workers listen.
+  let connections: ClientConnections | null = null
+  let limit: ConnectionLimit | null = null
   // Static backends keep their slot for life; replicas sit in slot = host port - base port.
   const staticLabels = new Map<number, string>()
   for (const v of table.slots()) staticLabels.set(v.slot, String(v.port))
@@ -102,7 +106,10 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
     backendLabel: (slot) => fleet !== null ? String(config.basePort + slot) : staticLabels.get(slot) ?? null,
     knownSlots: () => fleet !== null ? fleet.knownSlots() : [...staticLabels.keys()],
     workerRestarts: () => workers.restarts,
-    healthChecks: () => health.results
+    healthChecks: () => health.results,
+    clientConnections: () => connections?.count() ?? 0,
+    connectionLimit: config.maxConnections,
+    acceptPauses: () => limit?.pauses ?? 0
   })
   let control: ControlPlaneStatus | null = null
   if (fleet !== null && loop !== null) {
@@ -139,6 +146,8 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       clearInterval(sampleTimer)
+      // Before the drain, so nothing asks the workers to listen again once it began.
+      limit?.close()
       await loop?.close()
       await workers.drain(config.drainTimeoutMs)
       await Promise.all([health.close(), admin.close()])
@@ -167,9 +176,14 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
     }
     const adminPort = await admin.listen(config.adminHost, config.adminPort)
     const port = await workers.start()
+    connections = new ClientConnections(config.host, port)
+    if (config.maxConnections > 0) {
+      limit = new ConnectionLimit({ limit: config.maxConnections, connections, gate: workers, log })
+      limit.start()
+    }
     if (config.adminToken !== null) log.info('admin API requires a bearer token (--admin-token) on /metrics and /status', { adminHost: config.adminHost })
     log.info('symphony listening', {
-      port, host: config.host, adminPort, adminHost: config.adminHost, threads: config.threads,
+      port, host: config.host, adminPort, adminHost: config.adminHost, threads: config.threads, maxConnections: config.maxConnections,
       ...(fleet !== null ? { runtime: runtime?.kind, service: config.service, replicas: fleet.counts() } : { backends: config.backends.length })
     })
     return { port, adminPort, table, sampler, workers, fleet, stop }

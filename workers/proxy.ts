@@ -4,7 +4,9 @@
  * long-lived `serve` task per thread (src/proxy/workers.ts).
  *
  * Control messages arrive on the task's MessagePort: `drain` (stop accepting, finish in-flight
- * requests, then close), `close` (close now). The task's promise settles when the App is closed.
+ * requests, then close), `close` (close now), `pause` and `resume` (close the listen socket and
+ * listen again, for --max-connections; connections already open are served throughout). The
+ * task's promise settles when the App is closed.
  */
 import type { MessagePort } from 'node:worker_threads'
 import uWS from 'uWebSockets.js'
@@ -34,12 +36,17 @@ export interface ServeTask {
   readonly queueTimeoutMs: number
   readonly queueLimit: number
   readonly replayBodyLimit: number
+  /** Start without listening: the gateway is at --max-connections (a replacement thread). */
+  readonly paused: boolean
   readonly ctl: MessagePort
 }
 
 export type WorkerMessage =
-  | { type: 'listening', port: number }
+  /** Serving: listening on `port`, or ready to listen there on `resume` when started paused. */
+  | { type: 'started', port: number }
   | { type: 'listen-failed', message: string }
+  /** `resume` could not listen again (someone took the port while it was free); retried every tick. */
+  | { type: 'relisten-failed', message: string }
   | { type: 'drained' }
 
 /** uWS App.close() exists at runtime in this build but is missing from its typings. */
@@ -63,7 +70,11 @@ export default async function serve (task: ServeTask): Promise<string> {
   const pools = new PoolSet(reader, task)
   let inflight = 0
   let draining = false
+  let paused = task.paused
   let listenSocket: us_listen_socket | null = null
+  /** The bound port, which `resume` listens on again. */
+  let boundPort = task.port
+  let relistenFailed = false
   let settle: () => void = () => {}
   const closed = new Promise<void>((resolve) => { settle = resolve })
 
@@ -213,12 +224,35 @@ export default async function serve (task: ServeTask): Promise<string> {
     }, 50)
   }
 
+  function closeListenSocket (): void {
+    if (listenSocket === null) return
+    uWS.us_listen_socket_close(listenSocket)
+    listenSocket = null
+  }
+
+  /**
+   * Listen again after a pause, on the port every thread shares (SO_REUSEPORT). Never once a
+   * drain began: a stopping gateway must keep refusing new connections.
+   */
+  function relisten (): void {
+    if (paused || draining || app === null || listenSocket !== null) return
+    app.listen(task.host, boundPort, (socket) => {
+      if (socket !== false) {
+        listenSocket = socket
+        relistenFailed = false
+        return
+      }
+      if (!relistenFailed) {
+        const message = `cannot listen again on ${task.host}:${boundPort} (address in use or not available)`
+        task.ctl.postMessage({ type: 'relisten-failed', message } satisfies WorkerMessage)
+      }
+      relistenFailed = true
+    })
+  }
+
   function shutdown (): void {
     if (app === null) return
-    if (listenSocket !== null) {
-      uWS.us_listen_socket_close(listenSocket)
-      listenSocket = null
-    }
+    closeListenSocket()
     const a = app
     app = null
     clearInterval(tick)
@@ -242,16 +276,20 @@ export default async function serve (task: ServeTask): Promise<string> {
     pools.sweep()
     slowBodies.sweep(now)
     if (++ticks % 2 === 0) budget.refill()
+    if (relistenFailed) relisten()
   }, TICK_MS)
 
   task.ctl.on('message', (msg: { type: string }) => {
     if (msg.type === 'drain') {
       draining = true
-      if (listenSocket !== null) {
-        uWS.us_listen_socket_close(listenSocket)
-        listenSocket = null
-      }
+      closeListenSocket()
       if (inflight === 0) shutdownSoon()
+    } else if (msg.type === 'pause') {
+      paused = true
+      closeListenSocket()
+    } else if (msg.type === 'resume') {
+      paused = false
+      relisten()
     } else if (msg.type === 'close') {
       shutdown()
     } else if (msg.type === 'crash') {
@@ -262,13 +300,17 @@ export default async function serve (task: ServeTask): Promise<string> {
 
   app = uWS.App() as ClosableApp
   app.any('/*', onRequest)
-  const port = await new Promise<number>((resolve) => {
-    (app as ClosableApp).listen(task.host, task.port, (socket) => {
-      if (socket === false) return resolve(-1)
-      listenSocket = socket
-      resolve(uWS.us_socket_local_port(socket))
+  // A replacement started while the gateway is at its connection limit stays closed until
+  // `resume`; ProxyWorkers resolved port 0 to a real port before the first thread started.
+  const port = paused
+    ? task.port
+    : await new Promise<number>((resolve) => {
+      (app as ClosableApp).listen(task.host, task.port, (socket) => {
+        if (socket === false) return resolve(-1)
+        listenSocket = socket
+        resolve(uWS.us_socket_local_port(socket))
+      })
     })
-  })
   if (port < 0) {
     const message = `cannot listen on ${task.host}:${task.port} (address in use or not available)`
     task.ctl.postMessage({ type: 'listen-failed', message } satisfies WorkerMessage)
@@ -277,7 +319,8 @@ export default async function serve (task: ServeTask): Promise<string> {
     task.ctl.close()
     return 'listen-failed'
   }
-  task.ctl.postMessage({ type: 'listening', port } satisfies WorkerMessage)
+  boundPort = port
+  task.ctl.postMessage({ type: 'started', port } satisfies WorkerMessage)
   await closed
   task.ctl.postMessage({ type: 'drained' } satisfies WorkerMessage)
   task.ctl.close()

@@ -13,6 +13,13 @@ export interface Origin {
   readonly isDefault: boolean
 }
 
+/** What the derived defaults depend on. */
+export interface MachineFacts {
+  readonly cpus: number
+  /** This process's open-file limit (soft RLIMIT_NOFILE), or null where it cannot be read. */
+  readonly nofile: number | null
+}
+
 /** Docker refuses memory limits below 6 MiB. */
 const DOCKER_MIN_MEMORY = 6 * 1024 * 1024
 const WILDCARDS = new Set(['0.0.0.0', '::'])
@@ -23,7 +30,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
  * Config field, derived ones absent unless given).
  * @throws ConfigError
  */
-export function checkConfig (values: Record<string, unknown>, origins: ReadonlyMap<keyof Config, Origin>, facts: { readonly cpus: number }): Config {
+export function checkConfig (values: Record<string, unknown>, origins: ReadonlyMap<keyof Config, Origin>, facts: MachineFacts): Config {
   const c = values as { -readonly [K in keyof Config]: Config[K] }
   const name = (key: keyof Config): string => origins.get(key)?.where ?? key
   const given = (key: keyof Config): boolean => origins.get(key)?.isDefault === false
@@ -46,12 +53,16 @@ export function checkConfig (values: Record<string, unknown>, origins: ReadonlyM
   if (c.service === undefined) c.service = defaultService(c)
   if (c.healthTimeoutMs === undefined) c.healthTimeoutMs = Math.floor(c.faultIntervalMs * 0.8)
   if (c.threads === undefined) c.threads = Math.min(64, Math.max(1, facts.cpus))
+  if (c.maxConnections === undefined) c.maxConnections = facts.nofile === null ? 0 : defaultMaxConnections(facts.nofile, c.threads)
 
   if (c.minContainers > c.maxContainers) {
     throw new ConfigError(`${show('minContainers')} must not exceed ${show('maxContainers')}`)
   }
   if (c.healthTimeoutMs >= c.faultIntervalMs) {
     throw new ConfigError(`${show('healthTimeoutMs')} must be shorter than ${show('faultIntervalMs')}`)
+  }
+  if (facts.nofile !== null && c.maxConnections > facts.nofile) {
+    throw new ConfigError(`${show('maxConnections')} is above this process's open-file limit (${facts.nofile}, ulimit -Hn), so it cannot keep the gateway from running out of file descriptors; lower it or raise the limit`)
   }
   if (c.memory !== 0 && c.memory < DOCKER_MIN_MEMORY) {
     throw new ConfigError(`${show('memory')} is below Docker's minimum of 6mb; use 0 for no limit`)
@@ -77,6 +88,18 @@ export function checkConfig (values: Record<string, unknown>, origins: ReadonlyM
     }
   }
   return c
+}
+
+/**
+ * The default --max-connections for an open-file limit. A client connection can hold one
+ * upstream connection while its request is in flight, so a full gateway needs about two file
+ * descriptors per client, plus Node's own (about 20, and 5 per worker thread: 31 measured with 2
+ * threads, 341 with 64), health probes, the Docker socket and admin clients: 256 + 8 per thread
+ * are reserved and clients get half of the rest. Past the limit, accept() would fail with EMFILE
+ * and uSockets would retry it in a busy loop.
+ */
+export function defaultMaxConnections (nofile: number, threads: number): number {
+  return Math.max(1, Math.floor((nofile - 256 - 8 * threads) / 2))
 }
 
 /** Whether two listen addresses can collide on one port (conservatively: wildcards overlap all). */

@@ -25,6 +25,8 @@ export type LoadResult =
 export interface LoadOptions {
   /** Default for --threads; os.availableParallelism() when absent. */
   readonly cpus?: number
+  /** Open-file limit behind the default --max-connections; read from /proc/self/limits when absent. */
+  readonly nofile?: number | null
 }
 
 /** Where a raw value was read; list values are split differently per source. */
@@ -63,8 +65,26 @@ export function loadConfig (argv: readonly string[], env: NodeJS.ProcessEnv, opt
     origins.set(option.key, { where: given?.where ?? `--${option.flag}`, isDefault: given === undefined })
   }
 
-  const config = checkConfig(values, origins, { cpus: opts.cpus ?? availableParallelism() })
+  const config = checkConfig(values, origins, { cpus: opts.cpus ?? availableParallelism(), nofile: opts.nofile === undefined ? readNofile() : opts.nofile })
   return { config: deepFreeze(config) }
+}
+
+/**
+ * This process's soft open-file limit, or null off Linux. Node raises the soft limit to the hard
+ * one at start-up, so this is `ulimit -Hn` of the shell that started symphony.
+ */
+function readNofile (): number | null {
+  try {
+    return nofileSoftLimit(readFileSync('/proc/self/limits', 'latin1'))
+  } catch {
+    return null
+  }
+}
+
+/** The soft limit of the `Max open files` line of a /proc/PID/limits text; null if absent or unlimited. */
+export function nofileSoftLimit (limits: string): number | null {
+  const m = /^Max open files\s+(\d+|unlimited)\s/m.exec(limits)
+  return m === null || m[1] === 'unlimited' ? null : Number(m[1])
 }
 
 /** Defaults parse like user input so that help and behaviour agree; a failure is our bug, not the user's. */

@@ -18,7 +18,7 @@ export type OptionKind =
 export type OptionGroup = 'proxy' | 'containers' | 'autoscaling' | 'health' | 'admin' | 'misc'
 
 /** Defaults computed from other options or from the machine, at load time (see load.ts). */
-export type DerivedDefault = 'service' | 'health-timeout' | 'threads'
+export type DerivedDefault = 'service' | 'health-timeout' | 'threads' | 'max-connections'
 
 export interface OptionDef {
   /** Kebab-case name: `--base-scale-count`, `base-scale-count:` or `base_scale_count:` in a file. */
@@ -69,6 +69,7 @@ const DEFS: readonly OptionDef[] = [
   { flag: 'queue-limit', key: 'queueLimit', kind: 'int', group: 'proxy', default: 1000, min: 0, max: 1_000_000, help: 'Requests each proxy thread holds while no backend is healthy; more get 503' },
   { flag: 'max-header-size', key: 'maxHeaderSize', kind: 'size', group: 'proxy', default: '16kb', min: 1024, max: 48 * 1024, help: 'Largest request head (request line and headers) accepted (431 above); uWS itself drops heads past about 50 KB' },
   { flag: 'replay-body-limit', key: 'replayBodyLimit', kind: 'size', group: 'proxy', default: '64kb', min: 0, max: 16 * 1024 * 1024, help: 'Request bodies up to this size are kept so the request can be held or retried; larger ones stream' },
+  { flag: 'max-connections', key: 'maxConnections', kind: 'int', group: 'proxy', default: { derived: 'max-connections', text: 'half of (open-file limit - 256 - 8 per thread)' }, min: 0, max: 2 ** 30, help: 'Client connections at which new ones are refused until the count is back at 90 % (0 = no limit); checked every 250 ms' },
   { flag: 'drain-timeout', key: 'drainTimeoutMs', kind: 'duration', group: 'proxy', default: '30s', allowZero: true, help: 'On shutdown, time given to in-flight requests (0 = do not wait)' },
 
   // containers

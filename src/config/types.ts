@@ -61,6 +61,8 @@ export interface Config {
   /** Largest request head in bytes (request line and headers); 431 above. */
   readonly maxHeaderSize: number
   readonly drainTimeoutMs: number
+  /** Client connections at which the workers stop accepting until the count falls to 90 %; 0 = no limit. */
+  readonly maxConnections: number
   /** Hold-while-starting: longest wait for a healthy backend (0 = none), and requests held per thread. */
   readonly queueTimeoutMs: number
   readonly queueLimit: number

@@ -59,6 +59,12 @@ export interface MetricsSources {
   readonly workerRestarts: () => number
   /** Health probe results so far, by result (ok, status, timeout, refused, error). */
   readonly healthChecks: () => ReadonlyMap<string, number>
+  /** Client connections now, as the kernel counts them (throws where it cannot). */
+  readonly clientConnections: () => number
+  /** --max-connections (0 = no limit). */
+  readonly connectionLimit: number
+  /** Times accepting paused at the limit. */
+  readonly acceptPauses: () => number
 }
 
 /** The prom-client registry of the main thread (the only one). */
@@ -140,6 +146,17 @@ export function createRegistry (src: MetricsSources): Registry {
       src.sampler.sample()
       return [{ value: src.sampler.workerTotal(W_HOLD_MS) / 1e3, labels: {} }]
     }),
+    new SnapshotMetric('symphony_client_connections', 'Established client connections of the public port, counted from the kernel\'s socket tables at scrape time.', 'gauge', () => {
+      try {
+        return [{ value: src.clientConnections(), labels: {} }]
+      } catch {
+        return [] // no /proc/net here: better no sample than a failed scrape
+      }
+    }),
+    new SnapshotMetric('symphony_max_connections', 'Client connections at which new ones are refused (--max-connections; 0 = no limit).', 'gauge', () =>
+      [{ value: src.connectionLimit, labels: {} }]),
+    new SnapshotMetric('symphony_accept_pauses_total', 'Times the proxy workers stopped accepting connections because --max-connections was reached.', 'counter', () =>
+      [{ value: src.acceptPauses(), labels: {} }]),
     new SnapshotMetric('symphony_health_checks_total', 'Health probes made, by result: ok (200), status (another status), timeout, refused, error.', 'counter', () =>
       ['ok', 'status', 'timeout', 'refused', 'error'].map((result) => ({ value: src.healthChecks().get(result) ?? 0, labels: { result } })))
   ]

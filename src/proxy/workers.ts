@@ -4,6 +4,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import { ListenError } from '../errors'
 import type { Logger } from '../log'
+import type { AcceptGate } from './connection-limit'
 import type { ServeTask, WorkerMessage } from '../../workers/proxy'
 
 export interface ProxyWorkersOptions {
@@ -46,12 +47,14 @@ const WORKER_FILE = path.join(__dirname, '..', '..', 'workers', 'proxy.js')
  * exits, see workers/proxy.ts) fails its task; piscina replaces the thread and we run the same
  * task index on it again at once.
  */
-export class ProxyWorkers {
+export class ProxyWorkers implements AcceptGate {
   private readonly pool: Piscina
   private readonly ctls: Array<MessagePort | undefined> = []
   private readonly running: Array<Promise<unknown> | undefined> = []
   private stopping = false
   private closed = false
+  /** False while the gateway is at --max-connections; a replacement thread starts that way. */
+  private accepting = true
   /** The port all workers listen on (resolved when --port was 0). */
   port = 0
   restarts = 0
@@ -98,19 +101,21 @@ export class ProxyWorkers {
       queueTimeoutMs: this.options.queueTimeoutMs,
       queueLimit: this.options.queueLimit,
       replayBodyLimit: this.options.replayBodyLimit,
+      paused: !this.accepting,
       ctl: port2
     }
     return new Promise<number>((resolve, reject) => {
-      let listening = false
+      let started = false
       port1.on('message', (msg: WorkerMessage) => {
-        if (msg.type === 'listening') { listening = true; resolve(msg.port) }
+        if (msg.type === 'started') { started = true; resolve(msg.port) }
         if (msg.type === 'listen-failed') reject(new ListenError(`${msg.message}; choose another --port or --host`))
+        if (msg.type === 'relisten-failed') this.options.log.error('proxy worker cannot accept connections again; retrying every 0.5 s', { worker: index, error: msg.message })
       })
       const done = this.pool.run(task, { transferList: [port2] as any })
       this.running[index] = done
       done.then(() => port1.close(), (err: Error) => {
         port1.close()
-        if (!listening) { reject(err); return }
+        if (!started) { reject(err); return }
         if (this.stopping || this.closed) return
         this.restarts++
         this.options.log.error('proxy worker died; starting a replacement', { worker: index, error: err.message })
@@ -128,6 +133,17 @@ export class ProxyWorkers {
    */
   crashForTest (index: number): void {
     this.ctls[index]?.postMessage({ type: 'crash' })
+  }
+
+  /**
+   * Close (false) or reopen (true) every thread's listen socket, for --max-connections. Open
+   * connections are served either way. Ignored once a drain or close began, so a stopping
+   * gateway never listens again.
+   */
+  setAccepting (accepting: boolean): void {
+    if (this.stopping || accepting === this.accepting) return
+    this.accepting = accepting
+    this.post(accepting ? 'resume' : 'pause')
   }
 
   /**
@@ -156,7 +172,7 @@ export class ProxyWorkers {
   }
 
   /** Send a control message to every thread (one that just died has no port to take it). */
-  private post (type: 'drain' | 'close'): void {
+  private post (type: 'drain' | 'close' | 'pause' | 'resume'): void {
     for (const ctl of this.ctls) {
       try { ctl?.postMessage({ type }) } catch {}
     }

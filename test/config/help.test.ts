@@ -51,7 +51,8 @@ t.test('defaults as shown', async t => {
   t.equal(shown['health-timeout'], '80% of --fault-interval')
   t.equal(shown.threads, 'CPU count, at most 64')
   t.equal(shown['cleanup-on-exit'], 'false')
-  t.ok(OPTIONS.filter(o => isDerived(o.default)).length === 3, 'three derived defaults')
+  t.equal(shown['max-connections'], 'half of (open-file limit - 256 - 8 per thread)')
+  t.ok(OPTIONS.filter(o => isDerived(o.default)).length === 4, 'four derived defaults')
 })
 
 t.test('markdown table', async t => {

@@ -6,7 +6,7 @@ import { configMessage } from '../helpers/config'
 
 
 const IMAGE = ['--image', 'acme/api']
-const fail = (argv: string[], env: NodeJS.ProcessEnv = {}): string => configMessage(() => loadConfig(argv, env, { cpus: 2 }))
+const fail = (argv: string[], env: NodeJS.ProcessEnv = {}): string => configMessage(() => loadConfig(argv, env, { cpus: 2, nofile: 20_000 }))
 
 /** [what, argv, env, expected message] — every message must also be a single line. */
 const cases: Array<[string, string[], NodeJS.ProcessEnv, RegExp]> = [
@@ -46,6 +46,10 @@ const cases: Array<[string, string[], NodeJS.ProcessEnv, RegExp]> = [
   ['port = admin-port', ['--backend', 'h:1', '--port', '9000', '--admin-port', '9000'], {}, /^--port \(9000\) and --admin-port \(9000\) are the same port on overlapping hosts \(0\.0\.0\.0, 127\.0\.0\.1\)/],
   ['port in the replica range', [...IMAGE, '--port', '8005'], {}, /^--port \(8005\) lies in the replica port range 8000-8009/],
   ['admin port in the replica range', [...IMAGE, '--admin-port', '8000'], {}, /^--admin-port \(8000\) lies in the replica port range/],
+  ['max-connections not a number', [...IMAGE, '--max-connections', 'lots'], {}, /^--max-connections: "lots" is not an integer; expected an integer from 0 to 1073741824$/],
+  ['max-connections negative', [...IMAGE, '--max-connections', '-1'], {}, /^--max-connections: "-1" is out of range; expected an integer from 0 to 1073741824$/],
+  ['max-connections fractional (env)', IMAGE, { SYMPHONY_MAX_CONNECTIONS: '1.5' }, /^SYMPHONY_MAX_CONNECTIONS: "1\.5" is not an integer/],
+  ['max-connections above the open-file limit', [...IMAGE, '--max-connections', '20001'], {}, /^--max-connections \(20001\) is above this process's open-file limit \(20000, ulimit -Hn\), so it cannot keep the gateway from running out of file descriptors; lower it or raise the limit$/],
   ['memory below Docker minimum', [...IMAGE, '--memory', '1mb'], {}, /^--memory \(1mb\) is below Docker's minimum of 6mb; use 0 for no limit$/],
   ['health path', [...IMAGE, '--health-path', 'health'], {}, /^--health-path: "health" is not valid; expected a path starting with '\/'/],
   ['service name', [...IMAGE, '--service', 'My_Service'], {}, /^--service: "My_Service" is not valid; expected lowercase letters/],
@@ -64,13 +68,16 @@ t.test('bad input: one-line messages naming the option, the value and what is ex
 })
 
 t.test('accepted neighbours of the bad cases', async t => {
-  const ok = (argv: string[], env: NodeJS.ProcessEnv = {}): boolean => 'config' in loadConfig(argv, env, { cpus: 2 })
+  const ok = (argv: string[], env: NodeJS.ProcessEnv = {}): boolean => 'config' in loadConfig(argv, env, { cpus: 2, nofile: 20_000 })
   t.ok(ok(['--backend', 'h:1', '--port', '9000', '--admin-port', '9000', '--host', '10.0.0.1']), 'same port on distinct hosts')
   t.ok(ok(['--backend', 'h:1', '--port', '0', '--admin-port', '0']), 'both ephemeral')
   t.ok(ok(['--backend', 'h:1', '--port', '8005']), 'static backends have no replica range')
   t.ok(ok([...IMAGE, '--base-port', '65526', '--max-containers', '10']), 'the last port is exactly 65535')
   t.ok(ok([...IMAGE, '--min-containers', '3', '--max-containers', '3']), 'min = max')
   t.ok(ok([...IMAGE, '--memory', '6mb']), 'Docker minimum memory')
+  t.ok(ok([...IMAGE, '--max-connections', '0']), 'max-connections 0: no limit')
+  t.ok(ok([...IMAGE, '--max-connections', '20000']), 'max-connections at the open-file limit')
+  t.ok('config' in loadConfig([...IMAGE, '--max-connections', '5000000'], {}, { cpus: 2, nofile: null }), 'no known open-file limit: not checked')
   t.ok(ok([...IMAGE, '--health-timeout', '999ms']), 'health-timeout just below fault-interval')
 })
 

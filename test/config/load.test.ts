@@ -5,9 +5,9 @@ import { serviceFromImage } from '../../src/config/checks'
 import { OPTIONS } from '../../src/config/schema'
 import type { Config } from '../../src/config/types'
 
-/** loadConfig with a fixed CPU count, expecting a config. */
+/** loadConfig with a fixed CPU count and open-file limit, expecting a config. */
 function load (argv: string[], env: NodeJS.ProcessEnv = {}): Config {
-  const result = loadConfig(argv, env, { cpus: 4 })
+  const result = loadConfig(argv, env, { cpus: 4, nofile: 65_536 })
   if (!('config' in result)) throw new Error('expected a config')
   return result.config
 }
@@ -42,6 +42,7 @@ t.test('defaults', async t => {
     maxBodySize: 1024 ** 3,
     maxHeaderSize: 16_384,
     drainTimeoutMs: 30_000,
+    maxConnections: 32_624, // (65 536 - 256 - 8 × 4 threads) / 2
     queueTimeoutMs: 10_000,
     queueLimit: 1000,
     replayBodyLimit: 65_536,
@@ -58,7 +59,7 @@ t.test('every option sets its Config field from a flag', async t => {
     '--container-port=3000', '--base-port=9000', '--publish-host=localhost', '--env=A=1', '--env=B=x,y', '--network=backend',
     '--memory=512mb', '--cpus=1.5', '--cleanup-on-exit', '--window=90', '--base-scale-count=5', '--min-containers=2',
     '--max-containers=4', '--fault-interval=2s', '--health-path=/ping', '--health-timeout=500ms', '--threads=64',
-    '--connect-timeout=250ms', '--response-timeout=1m', '--max-body-size=64KiB', '--max-header-size=8kb', '--drain-timeout=0', '--queue-timeout=0', '--queue-limit=5', '--replay-body-limit=1kb',
+    '--connect-timeout=250ms', '--response-timeout=1m', '--max-body-size=64KiB', '--max-header-size=8kb', '--drain-timeout=0', '--max-connections=65536', '--queue-timeout=0', '--queue-limit=5', '--replay-body-limit=1kb',
     '--admin-host=0.0.0.0', '--admin-port=0', '--admin-token=0123456789abcdef', '--log-level=DEBUG'
   ])
   t.same(config, {
@@ -66,7 +67,7 @@ t.test('every option sets its Config field from a flag', async t => {
     containerPort: 3000, basePort: 9000, publishHost: 'localhost', env: ['A=1', 'B=x,y'], network: 'backend',
     memory: 512 * 1024 ** 2, cpus: 1.5, cleanupOnExit: true, windowMs: 90_000, baseScaleCount: 5, minContainers: 2,
     maxContainers: 4, faultIntervalMs: 2000, healthPath: '/ping', healthTimeoutMs: 500, threads: 64, backends: [],
-    connectTimeoutMs: 250, responseTimeoutMs: 60_000, maxBodySize: 65_536, maxHeaderSize: 8192, drainTimeoutMs: 0, queueTimeoutMs: 0, queueLimit: 5, replayBodyLimit: 1024, adminHost: '0.0.0.0',
+    connectTimeoutMs: 250, responseTimeoutMs: 60_000, maxBodySize: 65_536, maxHeaderSize: 8192, drainTimeoutMs: 0, maxConnections: 65_536, queueTimeoutMs: 0, queueLimit: 5, replayBodyLimit: 1024, adminHost: '0.0.0.0',
     adminPort: 0, adminToken: '0123456789abcdef', logLevel: 'debug'
   })
   const keys = OPTIONS.flatMap(o => o.key === null ? [] : [o.key]).sort()
@@ -178,6 +179,19 @@ t.test('derived defaults', async t => {
   const r = loadConfig(['--image', 'x'], {})
   t.ok('config' in r && r.config.threads >= 1 && r.config.threads <= 64, 'the real CPU count by default')
   t.equal(load(['--runtime', 'process', '--command', '/usr/bin/node server.js']).service, 'node', 'process runtime: from the command')
+
+  const maxConnections = (nofile: number | null, threads = 2): number => {
+    const r = loadConfig(['--image', 'x', '--threads', String(threads)], {}, { cpus: 4, nofile })
+    return 'config' in r ? r.config.maxConnections : -1
+  }
+  t.equal(maxConnections(1_048_576), 524_152, 'Docker\'s default limit: half, less the reserve')
+  t.equal(maxConnections(20_000), 9_864)
+  t.equal(maxConnections(1024), 376, 'a 1024 limit (ulimit -Hn): 376, not more than the descriptors allow')
+  t.equal(maxConnections(1024, 64), 128, '64 threads reserve 512 more')
+  t.equal(maxConnections(300, 64), 1, 'never below 1')
+  t.equal(maxConnections(null), 0, 'no /proc/self/limits: no limit')
+  const real = loadConfig(['--image', 'x'], {})
+  t.ok('config' in real && real.config.maxConnections > 0, 'from this machine\'s /proc/self/limits')
   t.equal(load(['--runtime', 'process', '--command', 'x', '--image', 'acme/api']).service, 'api', 'the image wins when given')
 
   const images: Array<[string, string]> = [

@@ -1,0 +1,219 @@
+/**
+ * --max-connections: when the gateway holds that many client connections, every proxy worker
+ * closes its listen socket (new connections are refused; open ones keep being served); when the
+ * count is back at 90 %, they listen again.
+ *
+ * uWS 20.30 has no open/close hook for HTTP connections, so the count comes from the kernel
+ * (src/proxy/proc-net.ts), polled from the main thread. It is a soft limit: what arrives within
+ * one poll is accepted before the pause.
+ *
+ * The exact count reads the whole TCP table of the network namespace, and the kernel spends about
+ * 2 µs per socket formatting it (measured here: 15 ms for 4 800 sockets, 32 ms for 15 000), so
+ * each poll first tries two bounds that cost a few small reads, and reads the table only when
+ * neither proves the decision (`connectionBound`).
+ */
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs'
+import type { Logger } from '../log'
+import { countSockets, listenerTables, snmpPassiveOpens, sockstatInuse, type ListenerTables, type SocketMatch } from './proc-net'
+
+/** Cheap readings, each an upper bound of the count or of its growth. */
+export interface Observation {
+  /** Every TCP socket of the network namespace (sockstat `inuse`, IPv4 + IPv6). */
+  readonly inuse: number
+  /** Connections the namespace accepted so far (cumulative). */
+  readonly passiveOpens: number
+}
+
+/** An exact count and the observation read just before it. */
+export interface Anchor {
+  readonly count: number
+  readonly passiveOpens: number
+}
+
+/** Connections counted for the limit. */
+export interface ConnectionSource {
+  observe (): Observation
+  /** The exact count (the expensive read). */
+  count (): number
+}
+
+/** Whoever opens and closes the listen sockets (ProxyWorkers). */
+export interface AcceptGate {
+  setAccepting (accepting: boolean): void
+}
+
+/** The count at which a paused gateway accepts again: a tenth below the limit, at least one below. */
+export function resumeAt (limit: number): number {
+  return limit - Math.max(1, Math.ceil(limit / 10))
+}
+
+/**
+ * Whether to accept after seeing `count` connections: pause at `limit`, resume at `resumeAt`
+ * (hysteresis, so a gateway at the edge does not close and reopen its sockets every poll).
+ * Monotone in `count`, so a bound that says "accept" proves the exact count would too.
+ */
+export function shouldAccept (accepting: boolean, count: number, limit: number): boolean {
+  return accepting ? count < limit : count <= resumeAt(limit)
+}
+
+/**
+ * The smallest proven upper bound of the count now: every TCP socket of the namespace, or the
+ * last exact count plus every connection accepted since (connections only ever arrive by a passive
+ * open). The second keeps a busy gateway below its limit from reading the table every poll: it
+ * grows only with new connections, not with open ones or with upstream sockets.
+ */
+export function connectionBound (now: Observation, anchor: Anchor | null): number {
+  if (anchor === null) return now.inuse
+  return Math.min(now.inuse, anchor.count + (now.passiveOpens - anchor.passiveOpens))
+}
+
+/**
+ * This gateway's established client connections on Linux: the server side of every TCP
+ * connection whose local end is the listener's port (and address, unless it is a wildcard).
+ */
+export class ClientConnections implements ConnectionSource {
+  private readonly tables: ListenerTables
+  /** Reused across reads: the table is megabytes at thousands of connections. */
+  private buf = Buffer.allocUnsafe(1 << 20)
+
+  constructor (host: string, port: number) {
+    this.tables = listenerTables(host, port)
+  }
+
+  observe (): Observation {
+    const v6 = this.read('/proc/net/sockstat6')
+    const inuse = sockstatInuse(readFileSync('/proc/net/sockstat', 'latin1')) + (v6 === null ? 0 : sockstatInuse(v6.toString('latin1')))
+    return { inuse, passiveOpens: snmpPassiveOpens(readFileSync('/proc/net/snmp', 'latin1')) }
+  }
+
+  count (): number {
+    return this.countTable('/proc/net/tcp', this.tables.tcp) + this.countTable('/proc/net/tcp6', this.tables.tcp6)
+  }
+
+  private countTable (file: string, match: SocketMatch | null): number {
+    if (match === null) return 0
+    const table = this.read(file)
+    return table === null ? 0 : countSockets(table, match)
+  }
+
+  /** A procfs file into the reused buffer, or null when the kernel has no such file (no IPv6). */
+  private read (file: string): Buffer | null {
+    let fd: number
+    try {
+      fd = openSync(file, 'r')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+      throw err
+    }
+    try {
+      let length = 0
+      for (;;) {
+        if (length === this.buf.length) {
+          const bigger = Buffer.allocUnsafe(this.buf.length * 2)
+          this.buf.copy(bigger, 0, 0, length)
+          this.buf = bigger
+        }
+        const n = readSync(fd, this.buf, length, this.buf.length - length, null)
+        if (n === 0) return this.buf.subarray(0, length)
+        length += n
+      }
+    } finally {
+      closeSync(fd)
+    }
+  }
+}
+
+export interface ConnectionLimitOptions {
+  /** Connections at which accepting pauses (> 0). */
+  readonly limit: number
+  readonly connections: ConnectionSource
+  readonly gate: AcceptGate
+  readonly log: Logger
+  /** Time between counts; what arrives within one is the limit's overshoot. */
+  readonly intervalMs?: number
+}
+
+/**
+ * While paused, table reads take at most this share of the main thread's time (30 ms reads, 15 000
+ * sockets: one every 1.5 s rather than 12 % of a core), but happen at least every 2 s, so the
+ * resume is never more than that late. While accepting there is no such ration: a late pause is
+ * what lets the limit be overshot.
+ */
+const PAUSED_COUNT_SHARE = 0.02
+const PAUSED_COUNT_MAX_GAP_MS = 2000
+
+/** The poll: one timer, re-armed after each count, cleared by `close()`. */
+export class ConnectionLimit {
+  /** Times accepting paused. */
+  pauses = 0
+  /** Polls that had to read the socket tables. */
+  exactCounts = 0
+  accepting = true
+  private anchor: Anchor | null = null
+  private timer: NodeJS.Timeout | null = null
+  private closed = false
+  private pausedAt = 0
+  /** performance.now() before which a paused limit does not read the tables again. */
+  private nextPausedCount = 0
+  private failing = false
+  private readonly intervalMs: number
+
+  constructor (private readonly options: ConnectionLimitOptions) {
+    this.intervalMs = options.intervalMs ?? 250
+  }
+
+  start (): void {
+    if (this.timer !== null || this.closed) return
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.tick()
+      this.start()
+    }, this.intervalMs)
+    this.timer.unref()
+  }
+
+  /** One decision: from the cheap bound when it proves one, else from an exact count. */
+  tick (): void {
+    const { limit, connections, log } = this.options
+    try {
+      const now = connections.observe()
+      let count = connectionBound(now, this.anchor)
+      let accept = shouldAccept(this.accepting, count, limit)
+      let exact = false
+      if (!accept) {
+        const t0 = performance.now()
+        if (!this.accepting && t0 < this.nextPausedCount) return
+        count = connections.count()
+        const t1 = performance.now()
+        this.nextPausedCount = t1 + Math.min(PAUSED_COUNT_MAX_GAP_MS, (t1 - t0) / PAUSED_COUNT_SHARE)
+        exact = true
+        this.exactCounts++
+        this.anchor = { count, passiveOpens: now.passiveOpens }
+        accept = shouldAccept(this.accepting, count, limit)
+      }
+      this.failing = false
+      if (accept === this.accepting) return
+      if (!exact) count = connections.count() // for the log line only: a transition is rare
+      this.accepting = accept
+      this.options.gate.setAccepting(accept)
+      if (!accept) {
+        this.pauses++
+        this.pausedAt = Date.now()
+        log.warn('connection limit reached: not accepting new connections', { connections: count, limit, resumeAt: resumeAt(limit) })
+      } else {
+        log.info('accepting new connections again', { connections: count, limit, pausedMs: Date.now() - this.pausedAt })
+      }
+    } catch (err) {
+      // The state stays as it is (a paused gateway stays paused) until a count succeeds.
+      if (!this.failing) log.warn('cannot count client connections; retrying every poll', { error: (err as Error).message })
+      this.failing = true
+    }
+  }
+
+  /** Idempotent; the gate is left as it is (a drain closes the listen sockets anyway). */
+  close (): void {
+    this.closed = true
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+  }
+}
