@@ -3,7 +3,7 @@ import { createLogger, type Logger } from './log'
 import { createTableBuffer } from './table/layout'
 import { TableWriter } from './table/writer'
 import { ProxyWorkers } from './proxy/workers'
-import { ClientConnections, ConnectionLimit } from './proxy/connection-limit'
+import { ClientConnections, CONNECTION_COUNT_MAX_AGE_MS, ConnectionLimit } from './proxy/connection-limit'
 import { HealthChecker, type StatusSink } from './health/checker'
 import { StaticFleet } from './fleet/static'
 import { ContainerFleet, waitUntilServing } from './fleet/containers'
@@ -107,7 +107,7 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
     knownSlots: () => fleet !== null ? fleet.knownSlots() : [...staticLabels.keys()],
     workerRestarts: () => workers.restarts,
     healthChecks: () => health.results,
-    clientConnections: () => connections?.count() ?? 0,
+    clientConnections: () => connections?.recentCount(CONNECTION_COUNT_MAX_AGE_MS) ?? 0,
     connectionLimit: config.maxConnections,
     acceptPauses: () => limit?.pauses ?? 0
   })

@@ -12,7 +12,7 @@
  * each poll first tries two bounds that cost a few small reads, and reads the table only when
  * neither proves the decision (`connectionBound`).
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs'
 import type { Logger } from '../log'
 import { countSockets, listenerTables, snmpPassiveOpens, sockstatInuse, type ListenerTables, type SocketMatch } from './proc-net'
 
@@ -22,6 +22,11 @@ export interface Observation {
   readonly inuse: number
   /** Connections the namespace accepted so far (cumulative). */
   readonly passiveOpens: number
+  /**
+   * This process's open file descriptors, or null when not read (it costs O(own descriptors), so
+   * only when the other two do not decide). Every client connection holds one.
+   */
+  readonly ownFds: number | null
 }
 
 /** An exact count and the observation read just before it. */
@@ -32,10 +37,16 @@ export interface Anchor {
 
 /** Connections counted for the limit. */
 export interface ConnectionSource {
+  /** The cheap readings (`ownFds` null). */
   observe (): Observation
+  /** This process's open file descriptors. */
+  ownFds (): number
   /** The exact count (the expensive read). */
   count (): number
 }
+
+/** How old a count /metrics may show (ClientConnections.recentCount). */
+export const CONNECTION_COUNT_MAX_AGE_MS = 5000
 
 /** Whoever opens and closes the listen sockets (ProxyWorkers). */
 export interface AcceptGate {
@@ -59,12 +70,15 @@ export function shouldAccept (accepting: boolean, count: number, limit: number):
 /**
  * The smallest proven upper bound of the count now: every TCP socket of the namespace, or the
  * last exact count plus every connection accepted since (connections only ever arrive by a passive
- * open). The second keeps a busy gateway below its limit from reading the table every poll: it
- * grows only with new connections, not with open ones or with upstream sockets.
+ * open), or this process's open file descriptors. The second keeps a busy gateway below its limit
+ * from reading the table every poll: it grows only with new connections, not with open ones or
+ * with upstream sockets. The third does not grow with other processes' sockets or with TIME_WAIT.
  */
 export function connectionBound (now: Observation, anchor: Anchor | null): number {
-  if (anchor === null) return now.inuse
-  return Math.min(now.inuse, anchor.count + (now.passiveOpens - anchor.passiveOpens))
+  let bound = now.inuse
+  if (anchor !== null) bound = Math.min(bound, anchor.count + (now.passiveOpens - anchor.passiveOpens))
+  if (now.ownFds !== null) bound = Math.min(bound, now.ownFds)
+  return bound
 }
 
 /**
@@ -75,6 +89,8 @@ export class ClientConnections implements ConnectionSource {
   private readonly tables: ListenerTables
   /** Reused across reads: the table is megabytes at thousands of connections. */
   private buf = Buffer.allocUnsafe(1 << 20)
+  private last = 0
+  private lastAt = -1
 
   constructor (host: string, port: number) {
     this.tables = listenerTables(host, port)
@@ -83,11 +99,27 @@ export class ClientConnections implements ConnectionSource {
   observe (): Observation {
     const v6 = this.read('/proc/net/sockstat6')
     const inuse = sockstatInuse(readFileSync('/proc/net/sockstat', 'latin1')) + (v6 === null ? 0 : sockstatInuse(v6.toString('latin1')))
-    return { inuse, passiveOpens: snmpPassiveOpens(readFileSync('/proc/net/snmp', 'latin1')) }
+    return { inuse, passiveOpens: snmpPassiveOpens(readFileSync('/proc/net/snmp', 'latin1')), ownFds: null }
+  }
+
+  ownFds (): number {
+    return readdirSync('/proc/self/fd').length
   }
 
   count (): number {
-    return this.countTable('/proc/net/tcp', this.tables.tcp) + this.countTable('/proc/net/tcp6', this.tables.tcp6)
+    const n = this.countTable('/proc/net/tcp', this.tables.tcp) + this.countTable('/proc/net/tcp6', this.tables.tcp6)
+    this.last = n
+    this.lastAt = performance.now()
+    return n
+  }
+
+  /**
+   * The last exact count when it is younger than `maxAgeMs`, else a new one: for /metrics, so a
+   * scrape every second does not read tables of TIME_WAIT sockets every second (a connection per
+   * request leaves tens of thousands of them, hundreds of ms of kernel time per read).
+   */
+  recentCount (maxAgeMs: number): number {
+    return this.lastAt >= 0 && performance.now() - this.lastAt < maxAgeMs ? this.last : this.count()
   }
 
   private countTable (file: string, match: SocketMatch | null): number {
@@ -134,10 +166,16 @@ export interface ConnectionLimitOptions {
 }
 
 /**
- * While paused, table reads take at most this share of the main thread's time (30 ms reads, 15 000
- * sockets: one every 1.5 s rather than 12 % of a core), but happen at least every 2 s, so the
- * resume is never more than that late. While accepting there is no such ration: a late pause is
- * what lets the limit be overshot.
+ * Table reads take at most this share of the main thread's time (a 30 ms read, 15 000 sockets:
+ * one every 0.3 s; a 400 ms read, 150 000 TIME_WAIT sockets after a burst of short connections:
+ * one every 4 s rather than a main thread busy reading), so the health checks, the autoscaler and
+ * /metrics keep their thread. The price is a later pause, so a larger overshoot, only when the
+ * tables are that large.
+ */
+const COUNT_SHARE = 0.1
+/**
+ * While paused, less (nothing is at stake but the resume), but at least every 2 s, so the resume
+ * is never more than that late.
  */
 const PAUSED_COUNT_SHARE = 0.02
 const PAUSED_COUNT_MAX_GAP_MS = 2000
@@ -153,8 +191,8 @@ export class ConnectionLimit {
   private timer: NodeJS.Timeout | null = null
   private closed = false
   private pausedAt = 0
-  /** performance.now() before which a paused limit does not read the tables again. */
-  private nextPausedCount = 0
+  /** performance.now() before which the tables are not read again (COUNT_SHARE). */
+  private nextCount = 0
   private failing = false
   private readonly intervalMs: number
 
@@ -172,20 +210,24 @@ export class ConnectionLimit {
     this.timer.unref()
   }
 
-  /** One decision: from the cheap bound when it proves one, else from an exact count. */
+  /** One decision: from a cheap bound when one proves it, else from an exact count. */
   tick (): void {
     const { limit, connections, log } = this.options
     try {
       const now = connections.observe()
       let count = connectionBound(now, this.anchor)
       let accept = shouldAccept(this.accepting, count, limit)
+      if (!accept) {
+        count = connectionBound({ ...now, ownFds: connections.ownFds() }, this.anchor)
+        accept = shouldAccept(this.accepting, count, limit)
+      }
       let exact = false
       if (!accept) {
         const t0 = performance.now()
-        if (!this.accepting && t0 < this.nextPausedCount) return
+        if (t0 < this.nextCount) return
         count = connections.count()
         const t1 = performance.now()
-        this.nextPausedCount = t1 + Math.min(PAUSED_COUNT_MAX_GAP_MS, (t1 - t0) / PAUSED_COUNT_SHARE)
+        this.nextCount = t1 + (this.accepting ? (t1 - t0) / COUNT_SHARE : Math.min(PAUSED_COUNT_MAX_GAP_MS, (t1 - t0) / PAUSED_COUNT_SHARE))
         exact = true
         this.exactCounts++
         this.anchor = { count, passiveOpens: now.passiveOpens }

@@ -64,7 +64,8 @@ t.test('--max-connections 20: the 21st is refused while the 20 are served; at 90
   t.equal(await clients[clients.length - 1].get(), 200, 'and served')
   t.equal(listeners('0.0.0.0', gw.port), 2, 'both threads listen again')
   t.match(logged('accepting new connections again'), [{ level: 'info', connections: 15, limit: 20 }], 'resume logged once (info)')
-  t.equal(await metric(admin, 'symphony_client_connections'), 16)
+  // /metrics reuses a count up to 5 s old: the resume's (15) or a new one (16, the one just opened).
+  t.ok([15, 16].includes(await metric(admin, 'symphony_client_connections')), 'client connections gauge: 15 or 16')
   t.same(await Promise.all(clients.map((c) => c.get())), new Array(16).fill(200), 'every open connection still served')
 })
 

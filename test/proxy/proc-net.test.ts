@@ -131,14 +131,17 @@ t.test('snmpPassiveOpens: connections accepted so far', async (t) => {
 })
 
 t.test('connectionBound: the cheapest proven upper bound', async (t) => {
-  // [what, inuse, passive opens now, anchor, bound]
-  const cases: Array<[string, number, number, { count: number, passiveOpens: number } | null, number]> = [
-    ['no exact count yet: every socket of the namespace', 500, 1000, null, 500],
-    ['a count of 300, nothing accepted since', 9000, 1000, { count: 300, passiveOpens: 1000 }, 300],
-    ['a count of 300, 40 accepted since', 9000, 1040, { count: 300, passiveOpens: 1000 }, 340],
-    ['the namespace total when it is lower', 320, 1040, { count: 300, passiveOpens: 1000 }, 320]
+  // [what, inuse, passive opens now, own descriptors (null: not read), anchor, bound]
+  const cases: Array<[string, number, number, number | null, { count: number, passiveOpens: number } | null, number]> = [
+    ['no exact count yet: every socket of the namespace', 500, 1000, null, null, 500],
+    ['a count of 300, nothing accepted since', 9000, 1000, null, { count: 300, passiveOpens: 1000 }, 300],
+    ['a count of 300, 40 accepted since', 9000, 1040, null, { count: 300, passiveOpens: 1000 }, 340],
+    ['the namespace total when it is lower', 320, 1040, null, { count: 300, passiveOpens: 1000 }, 320],
+    ['own descriptors when they are fewer than the namespace holds', 9000, 1000, 120, null, 120],
+    ['own descriptors when many connections were accepted elsewhere since', 9000, 50_000, 400, { count: 300, passiveOpens: 1000 }, 400],
+    ['the anchor when it is lower than own descriptors', 9000, 1000, 700, { count: 300, passiveOpens: 1000 }, 300]
   ]
-  for (const [what, inuse, passiveOpens, anchor, want] of cases) t.equal(connectionBound({ inuse, passiveOpens }, anchor), want, what)
+  for (const [what, inuse, passiveOpens, ownFds, anchor, want] of cases) t.equal(connectionBound({ inuse, passiveOpens, ownFds }, anchor), want, what)
 })
 
 t.test('nofileSoftLimit: the open-file limit from /proc/self/limits', async (t) => {
