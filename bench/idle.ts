@@ -70,7 +70,9 @@ export async function runIdleConnections (ctx: ModeContext): Promise<ModeOutput>
   }
   const kinds = opts.targets.filter((t) => t !== 'direct' && (t === 'symphony' || tools.paths[t] !== null))
   const start = async (kind: string): Promise<Proxy> => kind === 'symphony'
-    ? await startSymphony(children, backendPorts, await freePort(), proxyCpu)
+    // The same headroom as haproxy.cfg's maxconn: symphony's default limit is about half the
+    // open-file limit (9 864 with this machine's 20 000), below what this scenario opens.
+    ? await startSymphony(children, backendPorts, await freePort(), proxyCpu, ['--max-connections', String(opts.idleConnections + 400)])
     : kind === 'nginx'
       ? await startNginx(children, tools.paths.nginx as string, backendPorts, proxyCpu, tmp)
       : await startHaproxy(children, tools.paths.haproxy as string, backendPorts, proxyCpu, tmp)

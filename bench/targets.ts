@@ -57,15 +57,16 @@ function proxy (name: Proxy['name'], port: number, child: Child): Proxy {
   return { name, port, child, command: child.proc.spawnargs.join(' '), cpuTicks: () => treeCpuTicks(child.pid) }
 }
 
-/** symphony with `--threads 1` in front of `backends`, its admin listener on `adminPort`. */
-export async function startSymphony (children: Children, backends: readonly number[], adminPort: number, cpu: number | null): Promise<Proxy> {
+/** symphony with `--threads 1` in front of `backends`, its admin listener on `adminPort`; `extra` flags last. */
+export async function startSymphony (children: Children, backends: readonly number[], adminPort: number, cpu: number | null, extra: readonly string[] = []): Promise<Proxy> {
   // freePort() closes its probe socket, so two calls before anything binds can return the same port.
   let port = await freePort()
   while (port === adminPort) port = await freePort()
   const child = children.spawn('symphony', process.execPath, [
     path.join(ROOT, 'bin', 'symphony.js'),
     ...backends.flatMap((p) => ['--backend', `127.0.0.1:${p}`]),
-    '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--threads', '1'
+    '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--threads', '1',
+    ...extra
   ], cpu)
   await ready(child, port, 'symphony')
   return proxy('symphony', port, child)
