@@ -13,7 +13,7 @@ import { CounterSampler } from './metrics/sampler'
 import { createRegistry } from './metrics/registry'
 import { AdminServer } from './admin/server'
 import { WorkerLiveness } from './admin/liveness'
-import { statusDocument, type ControlPlaneStatus } from './admin/status'
+import { statusDocument, type ConnectionsStatus, type ControlPlaneStatus } from './admin/status'
 import { DockerRuntime } from './runtime/docker'
 import { ProcessRuntime } from './runtime/process'
 import type { Runtime } from './runtime/types'
@@ -96,6 +96,9 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
   // Both need the bound port, known once the workers listen.
   let connections: ClientConnections | null = null
   let limit: ConnectionLimit | null = null
+  const connectionsStatus = (): ConnectionsStatus | null => connections === null
+    ? null
+    : { clients: connections.recentCount(CONNECTION_COUNT_MAX_AGE_MS), limit: config.maxConnections, accepting: limit?.accepting ?? true }
   // Static backends keep their slot for life; replicas sit in slot = host port - base port.
   const staticLabels = new Map<number, string>()
   for (const v of table.slots()) staticLabels.set(v.slot, String(v.port))
@@ -125,7 +128,7 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
   }
   const admin = new AdminServer({
     '/metrics': async () => ({ status: 200, type: registry.contentType, body: await registry.metrics() }),
-    '/status': () => ({ status: 200, type: 'application/json', body: JSON.stringify(statusDocument(table, config, control)) }),
+    '/status': () => ({ status: 200, type: 'application/json', body: JSON.stringify(statusDocument(table, config, control, connectionsStatus())) }),
     '/healthz': () => {
       const stale = liveness.stale(Date.now())
       return stale.length === 0

@@ -14,8 +14,18 @@ export interface ControlPlaneStatus {
   readonly connected: () => boolean
 }
 
+/** The client side, for /status: the connection limit and whether new connections are taken. */
+export interface ConnectionsStatus {
+  /** Established client connections (a count up to a few seconds old). */
+  readonly clients: number
+  /** --max-connections in effect (0 = none). */
+  readonly limit: number
+  /** False while paused at the limit. */
+  readonly accepting: boolean
+}
+
 /** The `GET /status` document: what the gateway routes to right now, and why. */
-export function statusDocument (table: TableWriter, config: Config, control: ControlPlaneStatus | null = null): unknown {
+export function statusDocument (table: TableWriter, config: Config, control: ControlPlaneStatus | null = null, connections: ConnectionsStatus | null = null): unknown {
   const mode = config.runtime === 'process' ? 'process' : config.image !== null ? 'docker' : 'static'
   const backends = table.slots().map((v) => {
     const r = control?.replica(v.slot)
@@ -29,7 +39,8 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
       ...(control !== null ? { id: r?.id ?? null, name: r?.name ?? null, phase: r?.phase ?? null, failures: r?.failures ?? 0 } : {})
     }
   })
-  if (control === null) return { mode, backends }
+  const client = connections === null ? {} : { connections }
+  if (control === null) return { mode, backends, ...client }
   const a = control.autoscaler()
   const base = config.baseScaleCount
   const t = scaleThresholds(a.current, config)
@@ -38,6 +49,7 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
     service: config.service,
     runtimeConnected: control.connected(),
     backends,
+    ...client,
     autoscaler: {
       window: { seconds: a.windowSeconds, count: a.count },
       desired: a.desired,

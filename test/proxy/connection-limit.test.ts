@@ -16,6 +16,11 @@ async function metric (admin: string, name: string): Promise<number> {
   return m === null ? NaN : Number(m[1])
 }
 
+/** The `connections` part of `admin`'s /status. */
+async function status (admin: string): Promise<unknown> {
+  return ((await (await request(`${admin}/status`)).body.json()) as { connections: unknown }).connections
+}
+
 /** Listen sockets the kernel has on `port` (one per accepting worker thread, SO_REUSEPORT). */
 function listeners (host: string, port: number): number {
   const { tcp } = listenerTables(host, port)
@@ -49,6 +54,7 @@ t.test('--max-connections 20: the 21st is refused while the 20 are served; at 90
   t.equal(await metric(admin, 'symphony_client_connections'), 20, 'symphony_client_connections')
   t.equal(await metric(admin, 'symphony_accept_pauses_total'), 1, 'symphony_accept_pauses_total')
   t.equal(await metric(admin, 'symphony_max_connections'), 20, 'symphony_max_connections')
+  t.same(await status(admin), { clients: 20, limit: 20, accepting: false }, '/status: paused at the limit')
 
   clients.shift()?.close()
   await sleep(600)
@@ -66,6 +72,7 @@ t.test('--max-connections 20: the 21st is refused while the 20 are served; at 90
   t.match(logged('accepting new connections again'), [{ level: 'info', connections: 15, limit: 20 }], 'resume logged once (info)')
   // /metrics reuses a count up to 5 s old: the resume's (15) or a new one (16, the one just opened).
   t.ok([15, 16].includes(await metric(admin, 'symphony_client_connections')), 'client connections gauge: 15 or 16')
+  t.match(await status(admin), { limit: 20, accepting: true }, '/status: accepting again')
   t.same(await Promise.all(clients.map((c) => c.get())), new Array(16).fill(200), 'every open connection still served')
 })
 
