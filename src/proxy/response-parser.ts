@@ -56,9 +56,10 @@ const HEAD_BAD = -2
 
 /**
  * Where each line of the head scanned last ends (the offset of its CR), where its first colon
- * is (-1 when none) and whether the name before it is a token, filled by {@link scanHead}. One pair of arrays per thread, reused by every
- * parse: the scan of one head is always finished before the next one starts (parseHead reads
- * them right after, synchronously). A head of MAX_HEAD_BYTES holds at most half as many lines.
+ * is (-1 when none) and whether the name before it is a token, filled by {@link scanHead}. One
+ * set of arrays per thread, reused by every parse: the scan of one head is always finished
+ * before the next one starts (parseHead reads them right after, synchronously). A head of
+ * MAX_HEAD_BYTES holds at most half as many lines.
  */
 const LINE_END = new Int32Array(MAX_HEAD_BYTES / 2 + 2)
 const COLON = new Int32Array(MAX_HEAD_BYTES / 2 + 2)
