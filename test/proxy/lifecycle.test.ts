@@ -1,9 +1,9 @@
 import t from 'tap'
-import net from 'node:net'
 import { Agent, request } from 'undici'
 import { startBackend } from '../helpers/backend'
 import { startTestGateway, sleep, waitFor } from '../helpers/gateway'
 import { startCli } from '../helpers/cli'
+import { refused } from '../helpers/keepalive'
 
 t.test('a client that aborts cancels its upstream request', async (t) => {
   const be = await startBackend('a')
@@ -93,12 +93,7 @@ t.test('SIGTERM: stop accepting, finish in-flight requests, exit 0', async (t) =
   await sleep(300)
   cli.child.kill('SIGTERM')
   await sleep(200)
-  const refused = await new Promise<boolean>((resolve) => {
-    const s = net.connect(cli.port, '127.0.0.1')
-    s.once('connect', () => { s.destroy(); resolve(false) })
-    s.once('error', () => resolve(true))
-  })
-  t.ok(refused, 'new connections are refused once draining')
+  t.ok(await refused(cli.port), 'new connections are refused once draining')
   const results = await Promise.all(slow)
   t.same(results.map((r) => r.status), [200, 200, 200, 200, 200], 'every in-flight request finished')
   t.equal(await cli.exited, 0, 'exit code 0')
