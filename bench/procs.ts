@@ -62,10 +62,15 @@ export function cpuTicks (pid: number): number {
  * ticks. A descendant that ended during a run takes its ticks with it (until its parent reaps it).
  */
 export function treeCpuTicks (pid: number): number {
+  return sumOverTree(pid, cpuTicks)
+}
+
+/** `read` of `pid` and of every live descendant, summed; a process that ended meanwhile counts 0. */
+function sumOverTree (pid: number, read: (pid: number) => number): number {
   let total = 0
   for (const p of [pid, ...descendants(pid)]) {
     try {
-      total += cpuTicks(p)
+      total += read(p)
     } catch {} // ended meanwhile
   }
   return total
@@ -105,13 +110,7 @@ export function rssBytes (pid: number): number {
 
 /** RSS of `pid` and every live descendant (nginx: master + worker), in bytes. */
 export function treeRssBytes (pid: number): number {
-  let total = 0
-  for (const p of [pid, ...descendants(pid)]) {
-    try {
-      total += rssBytes(p)
-    } catch {} // ended meanwhile
-  }
-  return total
+  return sumOverTree(pid, rssBytes)
 }
 
 /** utime and stime of the reaped children of this process (cutime + cstime), in clock ticks. */
