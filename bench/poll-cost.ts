@@ -1,5 +1,5 @@
 /**
- * CPU cost of one --max-connections poll (src/proxy/connection-limit.ts), with N established
+ * CPU cost of one --max-connections poll (src/gateway/connection-limit.ts), with N established
  * connections on a local port: the cheap observation (sockstat, sockstat6, snmp), the exact count
  * (reading and parsing /proc/net/tcp), and a whole poll with the limit 100 above N, where the
  * namespace's socket total (2 N: clients are on this host, so the table holds both ends of each
@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
-import { ClientConnections, ConnectionLimit } from '../src/proxy/connection-limit'
+import { ClientConnections, ConnectionLimit } from '../src/gateway/connection-limit'
 import { createLogger } from '../src/log'
 
 async function main (): Promise<void> {

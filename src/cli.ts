@@ -32,7 +32,7 @@ export async function main (argv: string[]): Promise<void> {
   }
 
   try {
-    const { run } = await import('./main')
+    const { run } = await import('./composition-root')
     await run(result.config)
   } catch (err) {
     // Listeners or timers may be open after a failed start: exit rather than hang.

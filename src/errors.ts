@@ -53,7 +53,7 @@ export class PortInUseError extends SymphonyError {
 /**
  * Data-plane conditions. They never travel as exceptions past the uWS handler: the proxy turns
  * them into a status and a small JSON body `{"error":{"code":…,"message":…}}` at one boundary
- * (src/proxy/respond.ts). Listed here so that the codes live in one place.
+ * (src/worker/respond.ts). Listed here so that the codes live in one place.
  */
 export const ProxyErrorCodes = {
   /** 502: the upstream refused the connection, reset it, or sent a malformed response. */

@@ -2,7 +2,7 @@ import { W_HEARTBEAT, workerBase } from '../table/layout'
 
 /**
  * Whether every proxy worker's event loop is turning: each worker bumps its heartbeat word every
- * 500 ms (workers/proxy.ts); a worker whose heartbeat has not moved for `staleMs` is stuck or
+ * 500 ms (src/worker/serve.ts); a worker whose heartbeat has not moved for `staleMs` is stuck or
  * gone. Backs `GET /healthz`.
  */
 export class WorkerLiveness {

@@ -4,7 +4,7 @@
  * SIGTERM would) and then removes every container of its service, even after a failure.
  */
 import { request } from 'undici'
-import { startGateway, type Gateway } from '../../src/main'
+import { startGateway, type Gateway } from '../../src/composition-root'
 import { createLogger } from '../../src/log'
 import { configFrom } from '../helpers/gateway'
 import { removeServiceContainers, waitFor } from '../helpers/docker'

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/config/load'
 import type { Config } from '../../src/config/types'
-import { startGateway, type Gateway } from '../../src/main'
+import { startGateway, type Gateway } from '../../src/composition-root'
 import { createLogger } from '../../src/log'
 
 /** Build a Config the way the CLI does, from flags (plus quiet, ephemeral-port defaults). */

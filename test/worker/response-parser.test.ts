@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ResponseParser, MAX_HEAD_BYTES, BODY_CLOSE, type ResponseSink } from '../../src/proxy/response-parser'
+import { ResponseParser, MAX_HEAD_BYTES, BODY_CLOSE, type ResponseSink } from '../../src/worker/response-parser'
 
 interface Seen {
   status: number

@@ -5,7 +5,7 @@ import { Piscina } from 'piscina'
 import { ListenError } from '../errors'
 import type { Logger } from '../log'
 import type { AcceptGate } from './connection-limit'
-import type { ServeTask, WorkerMessage } from '../../workers/proxy'
+import type { ServeTask, WorkerMessage } from '../worker/serve'
 
 export interface ProxyWorkersOptions {
   readonly sab: SharedArrayBuffer
@@ -44,7 +44,7 @@ const WORKER_FILE = path.join(__dirname, '..', '..', 'workers', 'proxy.js')
  * piscina's idle workers would park in `Atomics.wait`, which freezes a uWS event loop, so its
  * atomics are disabled; with minThreads = maxThreads = N and one task per thread each thread
  * runs exactly one serve task. A thread that dies (an uncaught exception closes its App and
- * exits, see workers/proxy.ts) fails its task; piscina replaces the thread and we run the same
+ * exits, see src/worker/serve.ts) fails its task; piscina replaces the thread and we run the same
  * task index on it again at once.
  */
 export class ProxyWorkers implements AcceptGate {

@@ -132,7 +132,7 @@ class BodyStream extends Readable {
 
 /**
  * One client request and its upstream exchange. It is the upstream connection's handler itself
- * (src/proxy/connection.ts: header strings, body chunks valid during the call, pause by return
+ * (src/worker/connection.ts: header strings, body chunks valid during the call, pause by return
  * value), so no adapter sits between the response parser and the uWS response.
  *
  * Invariants: `res` is never touched after `aborted` or `ended`; every write after the first
@@ -252,7 +252,7 @@ export class Exchange implements UpstreamHandler, Holdable {
     this.res.resume()
   }
 
-  // ---- upstream side (src/proxy/connection.ts) --------------------------------------------
+  // ---- upstream side (src/worker/connection.ts) --------------------------------------------
 
   /** Pick a backend (round robin) and send the request there. */
   start (): void {

@@ -1,7 +1,7 @@
 /**
  * Connection limits (issue 6), each produced for real over a socket: a body that trickles, headers
  * that trickle (slowloris), an idle keep-alive connection, too many header lines. The time limits
- * are uWebSockets.js's own (10 s, re-armed by 160 KiB of body); see src/proxy/slow-body.ts and the
+ * are uWebSockets.js's own (10 s, re-armed by 160 KiB of body); see src/worker/slow-body.ts and the
  * README's "Limits". The cases run side by side, so the file takes about 13 s.
  */
 import t from 'tap'
@@ -9,7 +9,7 @@ import net from 'node:net'
 import { request } from 'undici'
 import { startBackend } from '../helpers/backend'
 import { startTestGateway } from '../helpers/gateway'
-import { SlowBodyWatch, type SlowBodyTarget } from '../../src/proxy/slow-body'
+import { SlowBodyWatch, type SlowBodyTarget } from '../../src/worker/slow-body'
 
 interface Outcome { answer: string, closedAfterMs: number, sent: number }
 

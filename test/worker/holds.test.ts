@@ -1,6 +1,6 @@
 import t from 'tap'
-import { HoldQueue, HOLD_AGAIN, HOLD_GAVE_UP, HOLD_SENT, type Holdable } from '../../src/proxy/holds'
-import { RetryBudget } from '../../src/proxy/budget'
+import { HoldQueue, HOLD_AGAIN, HOLD_GAVE_UP, HOLD_SENT, type Holdable } from '../../src/worker/holds'
+import { RetryBudget } from '../../src/worker/budget'
 
 function holdable (): Holdable & { got: string[], aborted: boolean } {
   const h = { got: [] as string[], aborted: false, holdReady () { h.got.push('ready'); return HOLD_SENT }, holdExpired () { h.got.push('expired') } }

@@ -5,9 +5,9 @@ import { startBackend } from '../helpers/backend'
 import { configFrom, sleep, startTestGateway, waitFor } from '../helpers/gateway'
 import { startCli } from '../helpers/cli'
 import { connect, open, refused, type KeepAlive } from '../helpers/keepalive'
-import { startGateway } from '../../src/main'
+import { startGateway } from '../../src/composition-root'
 import { createLogger } from '../../src/log'
-import { countSockets, listenerTables, TCP_LISTEN } from '../../src/proxy/proc-net'
+import { countSockets, listenerTables, TCP_LISTEN } from '../../src/gateway/proc-net'
 
 /** The value of an unlabelled metric on `admin`'s /metrics. */
 async function metric (admin: string, name: string): Promise<number> {

@@ -114,7 +114,7 @@ t.test('forwarding', async (t) => {
 
   t.test('a request pipelined behind a refused one is never forwarded (20 rounds of 9 framings)', async (t) => {
     // Regression: uWS 20.30 went on parsing behind a request refused with end(body, true), and
-    // the hidden request reached the backend (17 of 180 here). See src/proxy/refusals.ts.
+    // the hidden request reached the backend (17 of 180 here). See src/worker/refusals.ts.
     const framings = ambiguousFramings()
     for (let round = 0; round < 20; round++) {
       await Promise.all(framings.map(async (f) => await raw(gw.port, f)))

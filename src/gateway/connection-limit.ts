@@ -4,7 +4,7 @@
  * count is back at 90 %, they listen again.
  *
  * uWS 20.30 has no open/close hook for HTTP connections, so the count comes from the kernel
- * (src/proxy/proc-net.ts), polled from the main thread. It is a soft limit: what arrives within
+ * (src/gateway/proc-net.ts), polled from the main thread. It is a soft limit: what arrives within
  * one poll is accepted before the pause.
  *
  * The exact count reads the whole TCP table of the network namespace, and the kernel spends about

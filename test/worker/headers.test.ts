@@ -1,5 +1,5 @@
 import t from 'tap'
-import { isChunked } from '../../src/proxy/headers'
+import { isChunked } from '../../src/worker/headers'
 
 t.test('isChunked: chunked in any case with SP/HTAB around; nothing else', async (t) => {
   for (const v of ['chunked', 'Chunked', ' chunked', 'chunked\t', '\t CHUNKED  ']) t.ok(isChunked(v), JSON.stringify(v))

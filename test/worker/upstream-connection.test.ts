@@ -2,8 +2,8 @@ import net from 'node:net'
 import t from 'tap'
 import { request } from 'undici'
 import { startTestGateway } from '../helpers/gateway'
-import { Upstream } from '../../src/proxy/upstream'
-import type { UpstreamHandler, UpstreamLink } from '../../src/proxy/connection'
+import { Upstream } from '../../src/worker/upstream'
+import type { UpstreamHandler, UpstreamLink } from '../../src/worker/connection'
 
 /**
  * A backend that answers with raw bytes: the health path gets a plain 200, every other request

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { countSockets, listenerTables, procAddress, snmpPassiveOpens, sockstatInuse, TCP_LISTEN, type SocketMatch } from '../../src/proxy/proc-net'
-import { connectionBound, resumeAt, shouldAccept } from '../../src/proxy/connection-limit'
+import { countSockets, listenerTables, procAddress, snmpPassiveOpens, sockstatInuse, TCP_LISTEN, type SocketMatch } from '../../src/gateway/proc-net'
+import { connectionBound, resumeAt, shouldAccept } from '../../src/gateway/connection-limit'
 import { nofileSoftLimit } from '../../src/config/load'
 
 // Captured on this kind of machine (Debian 12, x86-64, little-endian) with node:net servers on
