@@ -1,6 +1,6 @@
 /**
  * One class per condition, each with a stable `code` (undici's errors.js and fastify's codes are
- * the model). Low-level causes are kept as `cause`. The README's "Errors" table lists every code;
+ * the model). Low-level causes are kept as `cause`. docs/errors.md lists every code;
  * test/errors.test.ts checks that codes are unique and documented.
  *
  * Control-plane errors carry the process exit code the CLI uses when they stop start-up.

@@ -1,5 +1,5 @@
 /**
- * `symphony --help`, `--version` and the README's options table, generated from the schema so
+ * `symphony --help`, `--version` and the options table of docs/options.md, generated from the schema so
  * that they cannot drift from what the parser accepts.
  */
 import { readFileSync } from 'node:fs'
@@ -80,7 +80,7 @@ function entry (flag: string, help: string): string[] {
 
 /**
  * The options as Markdown, one table per group (Option, Environment, Default, Description), for
- * the README. Ends with a newline.
+ * docs/options.md. Ends with a newline.
  */
 export function renderOptionsMarkdown (): string {
   const cell = (s: string): string => s.replace(/\|/g, '\\|')

@@ -1,6 +1,6 @@
 /**
  * The one table of options. argv parsing, the config file, SYMPHONY_* variables, validation,
- * `--help` and the README's options table are all generated from it, so an option exists in
+ * `--help` and the options table of docs/options.md are all generated from it, so an option exists in
  * every form or in none.
  *
  * Defaults are written the way a user would write them (`'120s'`, `'1gb'`) and go through the
@@ -29,7 +29,7 @@ export interface OptionDef {
   readonly group: OptionGroup
   /** As the user would write it; null = unset; `{ derived }` = computed at load time. */
   readonly default: string | number | boolean | null | readonly string[] | { readonly derived: DerivedDefault, readonly text: string }
-  /** One line for --help and the README. */
+  /** One line for --help and docs/options.md. */
   readonly help: string
   /** Placeholder in help (`IMAGE`); defaults per kind. */
   readonly metavar?: string

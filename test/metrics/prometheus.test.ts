@@ -81,12 +81,12 @@ t.test('Prometheus scrapes symphony and every dashboard query returns data', asy
     if (missing.size > 0) await sleep(500)
   }
   for (const { panel, expr } of exprs) t.notOk(missing.has(expr), `${panel}: ${expr}`)
-  // The README's Metrics section lists every metric symphony exports (defaults aside).
-  const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8')
+  // docs/metrics.md lists every metric symphony exports (defaults aside).
+  const metricsDoc = readFileSync(path.join(repoRoot, 'docs', 'metrics.md'), 'utf8')
   const names = [...(await (await request(`http://127.0.0.1:${cli.adminPort}/metrics`)).body.text()).matchAll(/^# HELP (symphony_\w+)/gm)]
     .map((m) => m[1]).filter((n) => !/^symphony_(process|nodejs)_/.test(n))
   t.ok(names.length >= 20, `${names.length} symphony metrics exported`)
-  for (const name of names) t.ok(readme.includes('`' + name + '`'), `README documents ${name}`)
+  for (const name of names) t.ok(metricsDoc.includes('`' + name + '`'), `docs/metrics.md documents ${name}`)
   const replaced = await query(promUrl, 'sum(symphony_replacements_total)')
   t.ok(Number((replaced[0] as { value: [number, string] }).value[1]) >= 1, 'the crashed replica was replaced, and Prometheus saw it')
 })

@@ -2,7 +2,7 @@
  * Connection limits (issue 6), each produced for real over a socket: a body that trickles, headers
  * that trickle (slowloris), an idle keep-alive connection, too many header lines. The time limits
  * are uWebSockets.js's own (10 s, re-armed by 160 KiB of body); see src/worker/slow-body.ts and the
- * README's "Limits". The cases run side by side, so the file takes about 13 s.
+ * docs/limits.md. The cases run side by side, so the file takes about 13 s.
  */
 import t from 'tap'
 import net from 'node:net'

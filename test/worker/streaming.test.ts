@@ -47,7 +47,7 @@ t.test('1 GiB streams through both ways with bounded proxy memory and equal chec
   for (let i = 0; i < 20; i++) await (await request(`${url}/bytes?n=${4 * 1024 * 1024}`)).body.dump()
 
   // uWS (v20.30) refuses a Content-Length of ten digits or more (>= 1e9 bytes), so the 1 GiB
-  // upload is chunked; a 512 MiB one covers the Content-Length path. README "Limits" says so.
+  // upload is chunked; a 512 MiB one covers the Content-Length path. docs/limits.md says so.
   const uploads: Array<[string, number, Record<string, string>]> = [
     ['chunked', GIB, {}],
     ['content-length', GIB / 2, { 'content-length': String(GIB / 2) }]
