@@ -97,6 +97,7 @@ const DEFS: readonly OptionDef[] = [
   { flag: 'fault-interval', key: 'faultIntervalMs', kind: 'duration', group: 'health', default: '1s', min: 10, help: 'Time between health checks of each replica' },
   { flag: 'health-path', key: 'healthPath', kind: 'string', group: 'health', default: '/api/v1/_health', metavar: 'PATH', pattern: { re: /^\/\S*$/, expected: "a path starting with '/', without spaces" }, help: 'Path probed by health checks' },
   { flag: 'health-timeout', key: 'healthTimeoutMs', kind: 'duration', group: 'health', default: { derived: 'health-timeout', text: '80% of --fault-interval' }, help: 'Time allowed for a health check; below --fault-interval' },
+  { flag: 'unhealthy-threshold', key: 'unhealthyThreshold', kind: 'int', group: 'health', default: 3, min: 1, max: 100, help: 'Health-check timeouts in a row before a replica is replaced (a fixed backend taken out); a non-200 answer, a refused connection or an exit acts at once' },
 
   // admin
   { flag: 'admin-host', key: 'adminHost', kind: 'host', group: 'admin', default: '127.0.0.1', help: 'Address of /metrics, /status, /healthz, /readyz' },

@@ -59,6 +59,8 @@ export interface MetricsSources {
   readonly workerRestarts: () => number
   /** Health probe results so far, by result (ok, status, timeout, refused, error). */
   readonly healthChecks: () => ReadonlyMap<string, number>
+  /** Health-check timeouts that did not fail their backend (below --unhealthy-threshold). */
+  readonly toleratedHealthTimeouts: () => number
   /** Client connections now, as the kernel counts them (throws where it cannot). */
   readonly clientConnections: () => number
   /** --max-connections (0 = no limit). */
@@ -158,7 +160,9 @@ export function createRegistry (src: MetricsSources): Registry {
     new SnapshotMetric('symphony_accept_pauses_total', 'Times the proxy workers stopped accepting connections because --max-connections was reached.', 'counter', () =>
       [{ value: src.acceptPauses(), labels: {} }]),
     new SnapshotMetric('symphony_health_checks_total', 'Health probes made, by result: ok (200), status (another status), timeout, refused, error.', 'counter', () =>
-      ['ok', 'status', 'timeout', 'refused', 'error'].map((result) => ({ value: src.healthChecks().get(result) ?? 0, labels: { result } })))
+      ['ok', 'status', 'timeout', 'refused', 'error'].map((result) => ({ value: src.healthChecks().get(result) ?? 0, labels: { result } }))),
+    new SnapshotMetric('symphony_health_timeouts_tolerated_total', 'Health-check timeouts that did not take their backend out, being fewer in a row than --unhealthy-threshold.', 'counter', () =>
+      [{ value: src.toleratedHealthTimeouts(), labels: {} }])
   ]
   for (const m of metrics) registry.registerMetric(m as never)
   return registry
