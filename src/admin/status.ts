@@ -32,8 +32,20 @@ export interface HealthStatus {
   readonly timeoutsTolerated?: () => number
 }
 
+/** The proxy threads, for /status: whether every configured thread serves. */
+export interface ThreadsStatus {
+  /** --threads. */
+  readonly configured: number
+  /** Serving now (fewer while a thread is being brought back). */
+  readonly serving: number
+  /** Threads that died and were replaced. */
+  readonly restarts: number
+  /** Attempts to bring one back that failed before it served (retried with a backoff). */
+  readonly startFailures: number
+}
+
 /** The `GET /status` document: what the gateway routes to right now, and why. */
-export function statusDocument (table: TableWriter, config: Config, control: ControlPlaneStatus | null = null, connections: ConnectionsStatus | null = null, health: HealthStatus = {}): unknown {
+export function statusDocument (table: TableWriter, config: Config, control: ControlPlaneStatus | null = null, connections: ConnectionsStatus | null = null, health: HealthStatus = {}, threads: ThreadsStatus | null = null): unknown {
   const mode = config.runtime === 'process' ? 'process' : config.image !== null ? 'docker' : 'static'
   const backends = table.slots().map((v) => {
     const r = control?.replica(v.slot)
@@ -49,7 +61,7 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
     }
   })
   const client = connections === null ? {} : { connections }
-  const checks = { health: { unhealthyThreshold: config.unhealthyThreshold, timeoutsTolerated: health.timeoutsTolerated?.() ?? 0 } }
+  const checks = { health: { unhealthyThreshold: config.unhealthyThreshold, timeoutsTolerated: health.timeoutsTolerated?.() ?? 0 }, ...(threads === null ? {} : { threads }) }
   if (control === null) return { mode, backends, ...checks, ...client }
   const a = control.autoscaler()
   const base = config.baseScaleCount

@@ -57,6 +57,10 @@ export interface MetricsSources {
   /** Slots that have ever held a backend (their counters may be non-zero). */
   readonly knownSlots: () => readonly number[]
   readonly workerRestarts: () => number
+  /** Attempts to bring a proxy thread back that failed before it served. */
+  readonly workerStartFailures: () => number
+  /** Proxy threads serving now. */
+  readonly workerThreadsServing: () => number
   /** Health probe results so far, by result (ok, status, timeout, refused, error). */
   readonly healthChecks: () => ReadonlyMap<string, number>
   /** Health-check timeouts that did not fail their backend (below --unhealthy-threshold). */
@@ -136,6 +140,10 @@ export function createRegistry (src: MetricsSources): Registry {
     }),
     new SnapshotMetric('symphony_worker_restarts_total', 'Proxy worker threads that died and were replaced.', 'counter', () =>
       [{ value: src.workerRestarts(), labels: {} }]),
+    new SnapshotMetric('symphony_worker_start_failures_total', 'Attempts to bring a proxy worker thread back that failed before it served (each is retried, with a backoff from the second in a row).', 'counter', () =>
+      [{ value: src.workerStartFailures(), labels: {} }]),
+    new SnapshotMetric('symphony_worker_threads_serving', 'Proxy worker threads serving now; --threads once every thread is back.', 'gauge', () =>
+      [{ value: src.workerThreadsServing(), labels: {} }]),
     new SnapshotMetric('symphony_held_requests_total', 'Requests held while no backend was healthy (hold-while-starting, --queue-timeout).', 'counter', () => {
       src.sampler.sample()
       return [{ value: src.sampler.workerTotal(W_HELD), labels: {} }]
