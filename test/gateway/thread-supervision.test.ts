@@ -141,6 +141,7 @@ t.test('a replacement that fails during its start is retried with a capped backo
 
   // And it is a working proxy thread again: crash the other one and serve through this one.
   workers.crashForTest(0)
+  t.ok(await waitFor(() => workers.serving() === 1, 2000), 'thread 0 down')
   t.ok(await waitFor(() => workers.serving() === 2, 5000), 'thread 0 replaced too')
   const res = await request(`http://127.0.0.1:${port}/echo`, { reset: true })
   t.equal(res.statusCode, 200)
