@@ -78,7 +78,9 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
     })
     sink = fleet
   }
-  const health = new HealthChecker({ intervalMs: config.faultIntervalMs, timeoutMs: config.healthTimeoutMs, path: config.healthPath }, sink)
+  const health = new HealthChecker({
+    intervalMs: config.faultIntervalMs, timeoutMs: config.healthTimeoutMs, path: config.healthPath, unhealthyThreshold: config.unhealthyThreshold, log
+  }, sink)
   const workers = new ProxyWorkers({
     sab,
     threads: config.threads,
@@ -109,7 +111,10 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
     backendLabel: (slot) => fleet !== null ? String(config.basePort + slot) : staticLabels.get(slot) ?? null,
     knownSlots: () => fleet !== null ? fleet.knownSlots() : [...staticLabels.keys()],
     workerRestarts: () => workers.restarts,
+    workerStartFailures: () => workers.startFailures,
+    workerThreadsServing: () => workers.serving(),
     healthChecks: () => health.results,
+    toleratedHealthTimeouts: () => health.toleratedTimeouts,
     clientConnections: () => connections?.recentCount(CONNECTION_COUNT_MAX_AGE_MS) ?? 0,
     connectionLimit: config.maxConnections,
     acceptPauses: () => limit?.pauses ?? 0
@@ -128,7 +133,8 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
   }
   const admin = new AdminServer({
     '/metrics': async () => ({ status: 200, type: registry.contentType, body: await registry.metrics() }),
-    '/status': () => ({ status: 200, type: 'application/json', body: JSON.stringify(statusDocument(table, config, control, connectionsStatus())) }),
+    '/status': () => ({ status: 200, type: 'application/json', body: JSON.stringify(statusDocument(table, config, control, connectionsStatus(), { healthTimeouts: (slot, id) => health.timeoutsInARow(slot, id), timeoutsTolerated: () => health.toleratedTimeouts },
+      { configured: config.threads, serving: workers.serving(), restarts: workers.restarts, startFailures: workers.startFailures })) }),
     '/healthz': () => {
       const stale = liveness.stale(Date.now())
       return stale.length === 0

@@ -7,7 +7,10 @@
  * Routes:
  *   GET  /api/v1/_health     200 {"status":"ok"}, or 500 after POST /admin/health/fail
  *   POST /admin/health/fail  make the health check fail (scripted failures for the healer)
- *   POST /admin/health/ok    make it pass again
+ *   POST /admin/health/ok    make it pass again (and end a stall)
+ *   POST /admin/health/stall?ms=N&count=K
+ *                            answer the next K health checks N ms late (K=0: every one until
+ *                            /admin/health/ok), as a replica does under a CPU spike
  *   POST /admin/crash        answer, then exit(1) (a replica dying under the autoscaler)
  *   GET  /slow?ms=N          answer after N ms (timeouts, draining)
  *   ANY  /echo               method, path, query, headers, body length and sha256 as JSON
@@ -23,6 +26,9 @@ const host = process.env.HOST || '0.0.0.0'
 const MAX_SLOW_MS = 600000
 
 let healthy = true
+/** Scripted late health answers: how late, and how many more (Infinity = until /admin/health/ok). */
+let stallMs = 0
+let stallLeft = 0
 
 function send (res, status, body) {
   const json = JSON.stringify(body)
@@ -65,7 +71,12 @@ const server = http.createServer((req, res) => {
   req.resume()
 
   if (method === 'GET' && path === '/api/v1/_health') {
-    return healthy ? send(res, 200, { status: 'ok' }) : send(res, 500, { status: 'failing' })
+    const answer = () => healthy ? send(res, 200, { status: 'ok' }) : send(res, 500, { status: 'failing' })
+    if (stallLeft <= 0) return answer()
+    stallLeft--
+    const timer = setTimeout(answer, stallMs)
+    res.on('close', () => clearTimeout(timer))
+    return
   }
   if (method === 'GET' && path === '/api/v1/hello') {
     return send(res, 200, { hello: 'world', hostname: os.hostname(), pid: process.pid })
@@ -83,7 +94,14 @@ const server = http.createServer((req, res) => {
   }
   if (method === 'POST' && path === '/admin/health/ok') {
     healthy = true
+    stallLeft = 0
     return send(res, 200, { healthy })
+  }
+  if (method === 'POST' && path === '/admin/health/stall') {
+    stallMs = Math.min(Math.max(Number(url.searchParams.get('ms')) || 0, 0), MAX_SLOW_MS)
+    const count = Math.max(Number(url.searchParams.get('count') ?? '1') || 0, 0)
+    stallLeft = count === 0 ? Infinity : count
+    return send(res, 200, { stallMs, count: count === 0 ? 'all' : count })
   }
   if (method === 'POST' && path === '/admin/crash') {
     send(res, 200, { crashing: true })

@@ -24,8 +24,28 @@ export interface ConnectionsStatus {
   readonly accepting: boolean
 }
 
+/** Per-backend health detail for /status. */
+export interface HealthStatus {
+  /** Health-check timeouts in a row of the backend `id` in `slot` (below the threshold it stays). */
+  readonly healthTimeouts?: (slot: number, id: number) => number
+  /** Timeouts so far that did not fail their backend. */
+  readonly timeoutsTolerated?: () => number
+}
+
+/** The proxy threads, for /status: whether every configured thread serves. */
+export interface ThreadsStatus {
+  /** --threads. */
+  readonly configured: number
+  /** Serving now (fewer while a thread is being brought back). */
+  readonly serving: number
+  /** Threads that died and were replaced. */
+  readonly restarts: number
+  /** Attempts to bring one back that failed before it served (retried with a backoff). */
+  readonly startFailures: number
+}
+
 /** The `GET /status` document: what the gateway routes to right now, and why. */
-export function statusDocument (table: TableWriter, config: Config, control: ControlPlaneStatus | null = null, connections: ConnectionsStatus | null = null): unknown {
+export function statusDocument (table: TableWriter, config: Config, control: ControlPlaneStatus | null = null, connections: ConnectionsStatus | null = null, health: HealthStatus = {}, threads: ThreadsStatus | null = null): unknown {
   const mode = config.runtime === 'process' ? 'process' : config.image !== null ? 'docker' : 'static'
   const backends = table.slots().map((v) => {
     const r = control?.replica(v.slot)
@@ -35,12 +55,14 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
       port: v.port,
       state: stateNames[v.state],
       suspect: table.isSuspect(v.slot),
+      healthTimeouts: health.healthTimeouts?.(v.slot, v.id) ?? 0,
       inflight: table.inflight(v.slot),
       ...(control !== null ? { id: r?.id ?? null, name: r?.name ?? null, phase: r?.phase ?? null, failures: r?.failures ?? 0 } : {})
     }
   })
   const client = connections === null ? {} : { connections }
-  if (control === null) return { mode, backends, ...client }
+  const checks = { health: { unhealthyThreshold: config.unhealthyThreshold, timeoutsTolerated: health.timeoutsTolerated?.() ?? 0 }, ...(threads === null ? {} : { threads }) }
+  if (control === null) return { mode, backends, ...checks, ...client }
   const a = control.autoscaler()
   const base = config.baseScaleCount
   const t = scaleThresholds(a.current, config)
@@ -49,6 +71,7 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
     service: config.service,
     runtimeConnected: control.connected(),
     backends,
+    ...checks,
     ...client,
     autoscaler: {
       window: { seconds: a.windowSeconds, count: a.count },

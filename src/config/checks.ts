@@ -4,7 +4,8 @@
  */
 import { basename } from 'node:path'
 import { ConfigError } from '../errors'
-import { formatDuration, formatSize } from './parse-values'
+import { MAX_BACKENDS, MAX_HOST_BYTES, MAX_WORKERS } from '../table/layout'
+import { formatDuration, formatSize, show } from './parse-values'
 import type { Config } from './types'
 
 /** Where a value came from: its spelling for messages, and whether it is only the default. */
@@ -52,7 +53,7 @@ export function checkConfig (values: Record<string, unknown>, origins: ReadonlyM
 
   if (c.service === undefined) c.service = defaultService(c)
   if (c.healthTimeoutMs === undefined) c.healthTimeoutMs = Math.floor(c.faultIntervalMs * 0.8)
-  if (c.threads === undefined) c.threads = Math.min(64, Math.max(1, facts.cpus))
+  if (c.threads === undefined) c.threads = Math.min(MAX_WORKERS, Math.max(1, facts.cpus))
   if (c.maxConnections === undefined) c.maxConnections = facts.nofile === null ? 0 : defaultMaxConnections(facts.nofile, c.threads)
 
   if (c.minContainers > c.maxContainers) {
@@ -74,6 +75,8 @@ export function checkConfig (values: Record<string, unknown>, origins: ReadonlyM
     throw new ConfigError(`${show('port')} and ${show('adminPort')} are the same port on overlapping hosts (${c.host}, ${c.adminHost}); choose different ports`)
   }
 
+  checkTableLimits(c, name)
+
   if (!hasBackends) {
     const last = c.basePort + c.maxContainers - 1
     if (last > 65535) {
@@ -88,6 +91,27 @@ export function checkConfig (values: Record<string, unknown>, origins: ReadonlyM
     }
   }
   return c
+}
+
+/**
+ * The shared backend table is sized at build time (src/table/layout.ts): a configuration that
+ * would not fit must stop here with the option's name, not later in the table writer as an
+ * internal error. --threads and --max-containers are bounded by their schema range (MAX_WORKERS,
+ * MAX_BACKENDS); what a range cannot express is checked here.
+ */
+function checkTableLimits (c: Config, name: (key: keyof Config) => string): void {
+  if (c.backends.length > MAX_BACKENDS) {
+    throw new ConfigError(`${name('backends')}: ${c.backends.length} backends given; the backend table holds at most ${MAX_BACKENDS}`)
+  }
+  const tooLong = (host: string): boolean => Buffer.byteLength(host) > MAX_HOST_BYTES
+  const long = c.backends.find((b) => tooLong(b.host))
+  if (long !== undefined) {
+    throw new ConfigError(`${name('backends')}: host ${show(long.host)} is ${Buffer.byteLength(long.host)} bytes long; a backend table slot holds at most ${MAX_HOST_BYTES}; use a shorter name or the address`)
+  }
+  // Container replicas are dialled at --publish-host (process replicas at 127.0.0.1).
+  if (c.runtime === 'docker' && c.image !== null && tooLong(c.publishHost)) {
+    throw new ConfigError(`${name('publishHost')}: ${show(c.publishHost)} is ${Buffer.byteLength(c.publishHost)} bytes long; a backend table slot holds at most ${MAX_HOST_BYTES}; use a shorter name or the address`)
+  }
 }
 
 /**

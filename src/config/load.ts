@@ -180,7 +180,9 @@ function readConfigFile (file: string): Map<OptionSpec, RawValue> {
 
   const found = new Map<OptionSpec, RawValue>()
   for (const [key, raw] of Object.entries(doc as Record<string, unknown>)) {
-    const where = `${key} in ${file}`
+    // A key (or file name) with a line break or other control character is quoted, so that
+    // every message stays on one line.
+    const where = `${plain(key) ? key : JSON.stringify(key)} in ${plain(file) ? file : JSON.stringify(file)}`
     const option = optionByFlag(key.replace(/_/g, '-'))
     if (option === undefined) {
       const snake = key.includes('_')
@@ -195,6 +197,11 @@ function readConfigFile (file: string): Map<OptionSpec, RawValue> {
     if (raw !== null) found.set(option, { raw, where, source: 'file' })
   }
   return found
+}
+
+/** Whether `text` can be shown as it is in a one-line message (no control characters). */
+function plain (text: string): boolean {
+  return !/[\u0000-\u001f\u007f]/.test(text)
 }
 
 function describeFsError (err: unknown): string {

@@ -6,6 +6,7 @@
  * Defaults are written the way a user would write them (`'120s'`, `'1gb'`) and go through the
  * same parsers as user input, so the help text and the effective value cannot disagree.
  */
+import { MAX_BACKENDS, MAX_WORKERS } from '../table/layout'
 import type { Config } from './types'
 
 export type OptionKind =
@@ -60,8 +61,8 @@ const DEFS: readonly OptionDef[] = [
   // proxy
   { flag: 'port', key: 'port', kind: 'port', group: 'proxy', default: 8080, allowEphemeral: true, help: 'Public port of the gateway (0 = any free port)' },
   { flag: 'host', key: 'host', kind: 'host', group: 'proxy', default: '0.0.0.0', help: 'Address the gateway listens on' },
-  { flag: 'threads', key: 'threads', kind: 'int', group: 'proxy', default: { derived: 'threads', text: 'CPU count, at most 64' }, min: 1, max: 64, help: 'Proxy worker threads' },
-  { flag: 'backend', key: 'backends', kind: 'host-port-list', group: 'proxy', default: [], help: 'Proxy these fixed backends instead of running --image (repeatable)' },
+  { flag: 'threads', key: 'threads', kind: 'int', group: 'proxy', default: { derived: 'threads', text: `CPU count, at most ${MAX_WORKERS}` }, min: 1, max: MAX_WORKERS, help: 'Proxy worker threads' },
+  { flag: 'backend', key: 'backends', kind: 'host-port-list', group: 'proxy', default: [], help: `Proxy these fixed backends instead of running --image (repeatable, at most ${MAX_BACKENDS})` },
   { flag: 'connect-timeout', key: 'connectTimeoutMs', kind: 'duration', group: 'proxy', default: '5s', help: 'Time allowed to connect to a backend' },
   { flag: 'response-timeout', key: 'responseTimeoutMs', kind: 'duration', group: 'proxy', default: '60s', help: 'Time allowed for response headers, and between body chunks' },
   { flag: 'max-body-size', key: 'maxBodySize', kind: 'size', group: 'proxy', default: '1gb', min: 1, help: 'Largest request body accepted (413 above)' },
@@ -89,13 +90,14 @@ const DEFS: readonly OptionDef[] = [
   // autoscaling
   { flag: 'window', key: 'windowMs', kind: 'duration', group: 'autoscaling', default: '120s', help: 'Sliding window over which requests are counted' },
   { flag: 'base-scale-count', key: 'baseScaleCount', kind: 'int', group: 'autoscaling', default: 20, min: 1, help: 'Requests per window that one replica absorbs' },
-  { flag: 'min-containers', key: 'minContainers', kind: 'int', group: 'autoscaling', default: 1, min: 1, max: 65535, help: 'Fewest replicas kept running' },
-  { flag: 'max-containers', key: 'maxContainers', kind: 'int', group: 'autoscaling', default: 10, min: 1, max: 65535, help: 'Most replicas run at once' },
+  { flag: 'min-containers', key: 'minContainers', kind: 'int', group: 'autoscaling', default: 1, min: 1, max: MAX_BACKENDS, help: 'Fewest replicas kept running' },
+  { flag: 'max-containers', key: 'maxContainers', kind: 'int', group: 'autoscaling', default: 10, min: 1, max: MAX_BACKENDS, help: `Most replicas run at once (at most ${MAX_BACKENDS}, the slots of the backend table)` },
 
   // health
   { flag: 'fault-interval', key: 'faultIntervalMs', kind: 'duration', group: 'health', default: '1s', min: 10, help: 'Time between health checks of each replica' },
   { flag: 'health-path', key: 'healthPath', kind: 'string', group: 'health', default: '/api/v1/_health', metavar: 'PATH', pattern: { re: /^\/\S*$/, expected: "a path starting with '/', without spaces" }, help: 'Path probed by health checks' },
   { flag: 'health-timeout', key: 'healthTimeoutMs', kind: 'duration', group: 'health', default: { derived: 'health-timeout', text: '80% of --fault-interval' }, help: 'Time allowed for a health check; below --fault-interval' },
+  { flag: 'unhealthy-threshold', key: 'unhealthyThreshold', kind: 'int', group: 'health', default: 3, min: 1, max: 100, help: 'Health-check timeouts in a row before a replica is replaced (a fixed backend taken out); a non-200 answer, a refused connection or an exit acts at once' },
 
   // admin
   { flag: 'admin-host', key: 'adminHost', kind: 'host', group: 'admin', default: '127.0.0.1', help: 'Address of /metrics, /status, /healthz, /readyz' },

@@ -49,6 +49,8 @@ export interface Config {
   readonly healthPath: string
   /** Always shorter than faultIntervalMs. */
   readonly healthTimeoutMs: number
+  /** Health-check timeouts in a row that fail a backend; other failures fail it at once. */
+  readonly unhealthyThreshold: number
 
   /** Data plane. */
   readonly threads: number

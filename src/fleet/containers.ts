@@ -38,7 +38,8 @@ const EARLY_EXIT_TTL_MS = 60_000
 /**
  * The replicas of one service on one runtime, one per host port (issue 3). A StatusSink: health
  * results move replicas into and out of rotation; a failed probe or an exit event replaces the
- * replica on the same port (src/fleet/lifecycle.ts). The autoscaler loop calls scaleUp,
+ * replica on the same port (src/fleet/lifecycle.ts). Timeouts reach report() only from the
+ * --unhealthy-threshold-th in a row on (src/health/threshold.ts); until then the replica serves. The autoscaler loop calls scaleUp,
  * scaleDown and tick(); the fleet never decides how many replicas to run. Runtime failures are
  * logged, counted and retried on a later tick; they never escape into the loop.
  */

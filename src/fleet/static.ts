@@ -7,8 +7,9 @@ import type { TableWriter } from '../table/writer'
 
 /**
  * Static backends (`--backend HOST:PORT`): placed in slots 0..n-1 at start-up, out of rotation
- * until their first passing health check; a failing check takes one out, a passing one brings
- * it back. The same rules the container healer applies, minus the restarting.
+ * until their first passing health check; a failing check takes one out (a timeout only once
+ * --unhealthy-threshold of them came in a row: the checker filters, src/health/threshold.ts), a
+ * passing one brings it back. The same rules the container healer applies, minus the restarting.
  */
 export class StaticFleet implements StatusSink {
   private readonly list: HealthTarget[] = []

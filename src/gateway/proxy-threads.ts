@@ -5,6 +5,7 @@ import { Piscina } from 'piscina'
 import { ListenError } from '../errors'
 import type { Logger } from '../log'
 import type { AcceptGate } from './connection-limit'
+import { defaultRespawn, respawnDelay, type RespawnParams } from './respawn'
 import type { ServeTask, WorkerMessage } from '../worker/serve'
 
 export interface ProxyWorkersOptions {
@@ -22,6 +23,30 @@ export interface ProxyWorkersOptions {
   readonly log: Logger
   /** Called each time a worker thread died and was replaced (for metrics). */
   readonly onRestart?: (workerIndex: number) => void
+  /** Backoff between failed attempts to bring a thread back (tests shorten it). */
+  readonly respawn?: Partial<RespawnParams>
+  /**
+   * Test hook only: the file a thread slot's `attempt`-th serve task (1 = its first start) runs
+   * instead of the proxy, to make a replacement fail during its start. Undefined = the proxy.
+   */
+  readonly testWorkerFile?: (workerIndex: number, attempt: number) => string | undefined
+}
+
+/** One proxy thread's place, and how its supervision stands. */
+interface ThreadSlot {
+  /** The single-thread pool of the current attempt. */
+  pool: Piscina | null
+  /** Serve tasks run in this slot so far (attempts). */
+  attempts: number
+  /** Failures in a row (deaths and failed starts), for the backoff. */
+  failures: number
+  serving: boolean
+  /** Epoch ms the current thread reported `started`. */
+  startedAt: number
+  /** Epoch ms the slot stopped serving, while it is not serving. */
+  downSince: number | null
+  /** The next attempt, while waiting out its backoff. */
+  timer: NodeJS.Timeout | null
 }
 
 /** A port that was free a moment ago on `host`. */
@@ -42,13 +67,23 @@ const WORKER_FILE = path.join(__dirname, '..', '..', 'workers', 'proxy.js')
  * The proxy worker threads, hosted by piscina: one long-lived `serve` task per thread.
  *
  * piscina's idle workers would park in `Atomics.wait`, which freezes a uWS event loop, so its
- * atomics are disabled; with minThreads = maxThreads = N and one task per thread each thread
- * runs exactly one serve task. A thread that dies (an uncaught exception closes its App and
- * exits, see src/worker/serve.ts) fails its task; piscina replaces the thread and we run the same
- * task index on it again at once.
+ * atomics are disabled.
+ *
+ * Supervision (issue 10): each thread slot runs its serve task on a Piscina of its own (one
+ * thread), and every attempt after a failure gets a fresh one. A shared pool cannot be trusted
+ * to come back: once a replacement thread fails during its bootstrap piscina sets
+ * `workerFailsDuringBootstrap` and never starts another thread for the pool's life, and it
+ * replaces a dead thread on its own schedule, not ours. A fresh single-thread pool per attempt
+ * keeps piscina as the host of the threads while the retry policy is ours: a thread that dies or
+ * fails to start (its task ends before it reported `started`) is retried until it serves, the
+ * first retry at once and then with a capped backoff (src/gateway/respawn.ts), each failure
+ * logged and counted. The other slots are never touched.
  */
 export class ProxyWorkers implements AcceptGate {
-  private readonly pool: Piscina
+  private readonly slots: ThreadSlot[] = []
+  /** Pools of failed attempts being torn down; close() waits for them. */
+  private readonly retiring = new Set<Promise<void>>()
+  private readonly respawn: RespawnParams
   private readonly ctls: Array<MessagePort | undefined> = []
   private readonly running: Array<Promise<unknown> | undefined> = []
   private stopping = false
@@ -57,18 +92,51 @@ export class ProxyWorkers implements AcceptGate {
   private accepting = true
   /** The port all workers listen on (resolved when --port was 0). */
   port = 0
+  /** Threads that died after serving (each is brought back). */
   restarts = 0
+  /** Attempts to bring a thread back that failed before it served. */
+  startFailures = 0
+  /** Attempts that waited out a backoff first. */
+  backoffs = 0
+  /** Set once start() succeeded: a thread failing its first start fails start() instead. */
+  private supervising = false
 
   constructor (private readonly options: ProxyWorkersOptions) {
-    this.pool = new Piscina({
-      filename: WORKER_FILE,
-      minThreads: options.threads,
-      maxThreads: options.threads,
+    this.respawn = { ...defaultRespawn, ...options.respawn }
+    for (let i = 0; i < options.threads; i++) {
+      this.slots.push({ pool: null, attempts: 0, failures: 0, serving: false, startedAt: 0, downSince: null, timer: null })
+    }
+  }
+
+  /** Threads serving now (listening, or ready to at `resume`); `threads` once all are back. */
+  serving (): number {
+    let n = 0
+    for (const s of this.slots) if (s.serving) n++
+    return n
+  }
+
+  /** A single-thread pool for one attempt of slot `index`. */
+  private newPool (index: number, attempt: number): Piscina {
+    const pool = new Piscina({
+      filename: this.options.testWorkerFile?.(index, attempt) ?? WORKER_FILE,
+      minThreads: 1,
+      maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
       atomics: 'disabled',
       concurrentTasksPerWorker: 1,
-      maxQueue: options.threads
+      maxQueue: 1
     })
+    // piscina emits 'error' for a thread that fails with no task on it (a bootstrap failure of
+    // the thread it starts on its own after a death); unheard, that event would throw in the
+    // main thread. The task's own rejection is what the supervisor acts on.
+    pool.on('error', (err: Error) => this.options.log.debug('proxy thread pool error', { worker: index, error: err.message }))
+    return pool
+  }
+
+  /** Tear down a failed attempt's pool (it may have started a thread of its own meanwhile). */
+  private retire (pool: Piscina): void {
+    const p: Promise<void> = pool.destroy().catch(() => {}).finally(() => this.retiring.delete(p))
+    this.retiring.add(p)
   }
 
   /**
@@ -82,11 +150,20 @@ export class ProxyWorkers implements AcceptGate {
     const rest: Array<Promise<number>> = []
     for (let i = 1; i < this.options.threads; i++) rest.push(this.run(i, this.port))
     await Promise.all(rest)
+    this.supervising = true
     return this.port
   }
 
-  /** Run serve task `index`; resolves with the bound port once that worker listens. */
+  /**
+   * Run serve task `index` on a fresh single-thread pool; resolves with the bound port once that
+   * thread listens. When it ends (or fails to start) without a drain or close asking for it, the
+   * slot is supervised back: see the class comment.
+   */
   private run (index: number, port: number): Promise<number> {
+    const slot = this.slots[index]
+    const attempt = ++slot.attempts
+    const pool = this.newPool(index, attempt)
+    slot.pool = pool
     const { port1, port2 } = new MessageChannel()
     this.ctls[index] = port1
     const task: ServeTask = {
@@ -107,24 +184,67 @@ export class ProxyWorkers implements AcceptGate {
     return new Promise<number>((resolve, reject) => {
       let started = false
       port1.on('message', (msg: WorkerMessage) => {
-        if (msg.type === 'started') { started = true; resolve(msg.port) }
+        if (msg.type === 'started') {
+          started = true
+          this.onStarted(index)
+          resolve(msg.port)
+        }
         if (msg.type === 'listen-failed') reject(new ListenError(`${msg.message}; choose another --port or --host`))
         if (msg.type === 'relisten-failed') this.options.log.error('proxy worker cannot accept connections again; retrying every 0.5 s', { worker: index, error: msg.message })
       })
-      const done = this.pool.run(task, { transferList: [port2] as any })
+      const done = pool.run(task, { transferList: [port2] as any })
       this.running[index] = done
-      done.then(() => port1.close(), (err: Error) => {
+      const ended = (err: Error | null): void => {
         port1.close()
-        if (!started) { reject(err); return }
-        if (this.stopping || this.closed) return
-        this.restarts++
-        this.options.log.error('proxy worker died; starting a replacement', { worker: index, error: err.message })
-        this.options.onRestart?.(index)
-        this.run(index, this.port).catch((e: Error) => {
-          this.options.log.error('replacement proxy worker failed to start', { worker: index, error: e.message })
-        })
-      })
+        slot.serving = false
+        if (!started) reject(err ?? new Error('proxy thread ended before it served'))
+        if (this.stopping || this.closed || (!started && !this.supervising)) return
+        this.retire(pool)
+        if (slot.pool === pool) slot.pool = null
+        this.onFailed(index, started, err?.message ?? 'serve task ended without a drain')
+      }
+      done.then(() => ended(null), (err: Error) => ended(err))
     })
+  }
+
+  private onStarted (index: number): void {
+    const slot = this.slots[index]
+    slot.serving = true
+    slot.startedAt = Date.now()
+    if (slot.downSince !== null) {
+      this.options.log.info('proxy thread serving again', { event: 'thread-recovered', worker: index, downMs: slot.startedAt - slot.downSince, failures: slot.failures })
+      slot.downSince = null
+    }
+  }
+
+  /**
+   * A thread of slot `index` died (`served`) or failed during its start: count it, log it, and
+   * schedule the next attempt after the backoff. Never gives up: the slot is retried until it
+   * serves or the gateway stops.
+   */
+  private onFailed (index: number, served: boolean, error: string): void {
+    const slot = this.slots[index]
+    const now = Date.now()
+    // Only replacements get here: a failure of the first start rejects start() instead.
+    if (served && now - slot.startedAt >= this.respawn.resetAfterMs) slot.failures = 0
+    slot.failures++
+    slot.downSince ??= now
+    const delayMs = respawnDelay(slot.failures, this.respawn)
+    if (delayMs > 0) this.backoffs++
+    if (served) {
+      this.restarts++
+      this.options.onRestart?.(index)
+      this.options.log.error('proxy worker died; starting a replacement', { event: 'thread-died', worker: index, error, failures: slot.failures, retryInMs: delayMs })
+    } else {
+      this.startFailures++
+      this.options.log.error('proxy worker failed to start; retrying', { event: 'thread-start-failed', worker: index, error, failures: slot.failures, retryInMs: delayMs })
+    }
+    slot.timer = setTimeout(() => {
+      slot.timer = null
+      if (this.stopping || this.closed) return
+      // A failure is handled where the task ends (ended() above), never twice.
+      this.run(index, this.port).catch(() => {})
+    }, delayMs)
   }
 
   /**
@@ -152,6 +272,7 @@ export class ProxyWorkers implements AcceptGate {
    */
   async drain (timeoutMs: number): Promise<void> {
     this.stopping = true
+    this.cancelRespawns()
     this.post('drain')
     if (!(await this.settled(timeoutMs))) {
       this.options.log.warn('drain timeout reached; closing remaining connections', { timeoutMs })
@@ -167,8 +288,17 @@ export class ProxyWorkers implements AcceptGate {
    */
   async closeNow (timeoutMs: number): Promise<void> {
     this.stopping = true
+    this.cancelRespawns()
     this.post('close')
     await this.settled(timeoutMs)
+  }
+
+  /** No thread is brought back once the gateway stops. */
+  private cancelRespawns (): void {
+    for (const slot of this.slots) {
+      if (slot.timer !== null) clearTimeout(slot.timer)
+      slot.timer = null
+    }
   }
 
   /** Send a control message to every thread (one that just died has no port to take it). */
@@ -194,6 +324,8 @@ export class ProxyWorkers implements AcceptGate {
     if (this.closed) return
     if (!this.stopping) await this.drain(0)
     this.closed = true
-    await this.pool.destroy()
+    this.cancelRespawns()
+    await Promise.all(this.slots.map(async (slot) => await slot.pool?.destroy()))
+    while (this.retiring.size > 0) await Promise.allSettled([...this.retiring])
   }
 }

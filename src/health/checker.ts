@@ -1,5 +1,7 @@
 import type { Agent } from 'undici'
+import type { Logger } from '../log'
 import { probe, createProbeAgent, type ProbeResult } from './probe'
+import { judge } from './threshold'
 
 /** A backend to check; `key` is what the sink knows it by (its table slot). */
 export interface HealthTarget {
@@ -9,7 +11,10 @@ export interface HealthTarget {
   readonly port: number
 }
 
-/** All the checker knows of the rest of the system (Traefik's `SetStatus`). */
+/**
+ * All the checker knows of the rest of the system (Traefik's `SetStatus`). `report` gets passing
+ * results and failures that count: a timeout below the threshold never reaches it.
+ */
 export interface StatusSink {
   targets (): readonly HealthTarget[]
   report (target: HealthTarget, result: ProbeResult): void
@@ -19,6 +24,10 @@ export interface HealthCheckerOptions {
   readonly intervalMs: number
   readonly timeoutMs: number
   readonly path: string
+  /** Timeouts in a row that fail a backend (--unhealthy-threshold); other failures count at once. Default 1. */
+  readonly unhealthyThreshold?: number
+  /** Where tolerated timeouts are logged (one warn line each). */
+  readonly log?: Logger
 }
 
 /**
@@ -33,6 +42,10 @@ export class HealthChecker {
   private round: Promise<void> | null = null
   /** Probe results so far, by reason (ok, status, timeout, refused, error): /metrics reads it. */
   readonly results = new Map<string, number>()
+  /** Timeouts that did not (yet) fail their backend, being below the threshold. */
+  toleratedTimeouts = 0
+  /** Timeouts in a row per target key, for the target id they were seen on. */
+  private readonly streaks = new Map<number, { readonly id: number, readonly timeouts: number }>()
 
   constructor (private readonly options: HealthCheckerOptions, private readonly sink: StatusSink) {
     this.agent = createProbeAgent(options.timeoutMs)
@@ -49,11 +62,33 @@ export class HealthChecker {
     const results = await Promise.all(targets.map((t) =>
       probe(this.agent, t.host, t.port, this.options.path, this.options.timeoutMs)))
     if (this.closed) return
+    const threshold = this.options.unhealthyThreshold ?? 1
+    const live = new Set<number>()
     for (let i = 0; i < targets.length; i++) {
+      const t = targets[i]
       const r = results[i]
+      live.add(t.key)
       this.results.set(r.reason, (this.results.get(r.reason) ?? 0) + 1)
-      this.sink.report(targets[i], r)
+      const before = this.streaks.get(t.key)
+      const { verdict, timeouts } = judge(r, before?.id === t.id ? before.timeouts : 0, threshold)
+      if (timeouts === 0) this.streaks.delete(t.key)
+      else this.streaks.set(t.key, { id: t.id, timeouts })
+      if (verdict === 'tolerate') {
+        this.toleratedTimeouts++
+        this.options.log?.warn('health check timed out; kept until the threshold of timeouts in a row', {
+          event: 'health-timeout-tolerated', backend: `${t.host}:${t.port}`, timeouts, threshold
+        })
+        continue
+      }
+      this.sink.report(t, r)
     }
+    for (const key of this.streaks.keys()) if (!live.has(key)) this.streaks.delete(key)
+  }
+
+  /** Timeouts in a row of the backend `id` in slot `key` (0 when its last result was not one). */
+  timeoutsInARow (key: number, id: number): number {
+    const s = this.streaks.get(key)
+    return s !== undefined && s.id === id ? s.timeouts : 0
   }
 
   private arm (delay: number): void {

@@ -57,8 +57,14 @@ export interface MetricsSources {
   /** Slots that have ever held a backend (their counters may be non-zero). */
   readonly knownSlots: () => readonly number[]
   readonly workerRestarts: () => number
+  /** Attempts to bring a proxy thread back that failed before it served. */
+  readonly workerStartFailures: () => number
+  /** Proxy threads serving now. */
+  readonly workerThreadsServing: () => number
   /** Health probe results so far, by result (ok, status, timeout, refused, error). */
   readonly healthChecks: () => ReadonlyMap<string, number>
+  /** Health-check timeouts that did not fail their backend (below --unhealthy-threshold). */
+  readonly toleratedHealthTimeouts: () => number
   /** Client connections now, as the kernel counts them (throws where it cannot). */
   readonly clientConnections: () => number
   /** --max-connections (0 = no limit). */
@@ -134,6 +140,10 @@ export function createRegistry (src: MetricsSources): Registry {
     }),
     new SnapshotMetric('symphony_worker_restarts_total', 'Proxy worker threads that died and were replaced.', 'counter', () =>
       [{ value: src.workerRestarts(), labels: {} }]),
+    new SnapshotMetric('symphony_worker_start_failures_total', 'Attempts to bring a proxy worker thread back that failed before it served (each is retried, with a backoff from the second in a row).', 'counter', () =>
+      [{ value: src.workerStartFailures(), labels: {} }]),
+    new SnapshotMetric('symphony_worker_threads_serving', 'Proxy worker threads serving now; --threads once every thread is back.', 'gauge', () =>
+      [{ value: src.workerThreadsServing(), labels: {} }]),
     new SnapshotMetric('symphony_held_requests_total', 'Requests held while no backend was healthy (hold-while-starting, --queue-timeout).', 'counter', () => {
       src.sampler.sample()
       return [{ value: src.sampler.workerTotal(W_HELD), labels: {} }]
@@ -158,7 +168,9 @@ export function createRegistry (src: MetricsSources): Registry {
     new SnapshotMetric('symphony_accept_pauses_total', 'Times the proxy workers stopped accepting connections because --max-connections was reached.', 'counter', () =>
       [{ value: src.acceptPauses(), labels: {} }]),
     new SnapshotMetric('symphony_health_checks_total', 'Health probes made, by result: ok (200), status (another status), timeout, refused, error.', 'counter', () =>
-      ['ok', 'status', 'timeout', 'refused', 'error'].map((result) => ({ value: src.healthChecks().get(result) ?? 0, labels: { result } })))
+      ['ok', 'status', 'timeout', 'refused', 'error'].map((result) => ({ value: src.healthChecks().get(result) ?? 0, labels: { result } }))),
+    new SnapshotMetric('symphony_health_timeouts_tolerated_total', 'Health-check timeouts that did not take their backend out, being fewer in a row than --unhealthy-threshold.', 'counter', () =>
+      [{ value: src.toleratedHealthTimeouts(), labels: {} }])
   ]
   for (const m of metrics) registry.registerMetric(m as never)
   return registry

@@ -19,14 +19,14 @@ export interface TestBackend {
   readonly seen: Seen[]
   /** Requests whose client (the proxy) went away before the answer. */
   readonly aborted: { count: number }
-  /** Health answers to replay, one per health request, then the last one forever (Traefik's newHTTPServer(503, 200) style). */
+  /** Health answers to replay, one per health request, then the last one forever (Traefik's newHTTPServer(503, 200) style); 0 = no answer at all (the probe times out). */
   healthScript: number[]
   close (): void
 }
 
 /**
  * A real uWS HTTP backend on 127.0.0.1 for tests. Routes:
- * - GET /api/v1/_health: next status of healthScript
+ * - GET /api/v1/_health: next status of healthScript (0: no answer)
  * - /echo (any method): JSON of what arrived, body hashed while streaming
  * - /slow?ms=N: answers after N ms
  * - /bytes?n=N: N bytes of a repeating pattern, streamed with backpressure, Content-Length set
@@ -51,6 +51,7 @@ export async function startBackend (name: string, port = 0): Promise<TestBackend
     res.onAborted(() => { aborted = true; abortedCount.count++ })
     if (url === '/api/v1/_health') {
       const code = state.healthScript.length > 1 ? state.healthScript.shift() as number : state.healthScript[0]
+      if (code === 0) return // never answered: the prober gives up and closes the connection
       res.writeStatus(String(code)).end(JSON.stringify({ name, code }))
       return
     }

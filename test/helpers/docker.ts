@@ -10,8 +10,12 @@ import Docker from 'dockerode'
 import { DOCKER_API_VERSION } from '../../src/runtime/docker'
 import { serviceLabelFilter } from '../../src/runtime/names'
 
-/** The image scripts/build-test-image.sh builds (examples/api/server.js on FROM scratch). */
-export const TEST_IMAGE = 'symphony-test-api:latest'
+/**
+ * The image scripts/build-test-image.sh builds (examples/api/server.js on FROM scratch). TEST_IMAGE
+ * overrides the tag here as it does in the script, so that worktrees whose server.js differ do not
+ * rebuild one shared tag back and forth under each other's running tests.
+ */
+export const TEST_IMAGE = process.env.TEST_IMAGE ?? 'symphony-test-api:latest'
 
 /** The repository root, found from here whether run from test/ or dist/test/. */
 export const repoRoot: string = (() => {
