@@ -4,7 +4,7 @@ import type { Logger } from '../log'
 import type { Replica, Runtime } from '../runtime/types'
 import { State } from '../table/layout'
 import type { TableWriter } from '../table/writer'
-import { replacementDelay, type BackoffParams } from './backoff'
+import { backoffDelay, type BackoffParams } from '../backoff'
 import type { FleetCounters } from './counters'
 import type { Member } from './members'
 
@@ -67,7 +67,7 @@ export class Lifecycle {
       }
       m.failures++
       c.runtimeError('start', err, m.port)
-      this.wait(m, Math.max(RETRY_MS, replacementDelay(m.failures, c.backoff)))
+      this.wait(m, Math.max(RETRY_MS, backoffDelay(m.failures, c.backoff)))
       return
     }
     m.replica = replica
@@ -118,7 +118,7 @@ export class Lifecycle {
     }
     m.replica = null
     if (c.closing()) return
-    const delay = replacementDelay(m.failures, c.backoff)
+    const delay = backoffDelay(m.failures, c.backoff)
     if (delay > 0) {
       c.counters.backoffs++
       c.log.warn('replica keeps failing; backing off before replacing it', { event: 'backoff', port: m.port, failures: m.failures, delayMs: delay })

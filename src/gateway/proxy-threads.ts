@@ -5,7 +5,8 @@ import { Piscina } from 'piscina'
 import { ListenError } from '../errors'
 import type { Logger } from '../log'
 import type { AcceptGate } from './connection-limit'
-import { defaultRespawn, respawnDelay, type RespawnParams } from './respawn'
+import { backoffDelay, type BackoffParams } from '../backoff'
+import { defaultRespawn } from './respawn'
 import type { ServeTask, WorkerMessage } from '../worker/serve'
 
 export interface ProxyWorkersOptions {
@@ -24,7 +25,7 @@ export interface ProxyWorkersOptions {
   /** Called each time a worker thread died and was replaced (for metrics). */
   readonly onRestart?: (workerIndex: number) => void
   /** Backoff between failed attempts to bring a thread back (tests shorten it). */
-  readonly respawn?: Partial<RespawnParams>
+  readonly respawn?: Partial<BackoffParams>
   /**
    * Test hook only: the file a thread slot's `attempt`-th serve task (1 = its first start) runs
    * instead of the proxy, to make a replacement fail during its start. Undefined = the proxy.
@@ -83,7 +84,7 @@ export class ProxyWorkers implements AcceptGate {
   private readonly slots: ThreadSlot[] = []
   /** Pools of failed attempts being torn down; close() waits for them. */
   private readonly retiring = new Set<Promise<void>>()
-  private readonly respawn: RespawnParams
+  private readonly respawn: BackoffParams
   private readonly ctls: Array<MessagePort | undefined> = []
   private readonly running: Array<Promise<unknown> | undefined> = []
   private stopping = false
@@ -229,7 +230,7 @@ export class ProxyWorkers implements AcceptGate {
     if (served && now - slot.startedAt >= this.respawn.resetAfterMs) slot.failures = 0
     slot.failures++
     slot.downSince ??= now
-    const delayMs = respawnDelay(slot.failures, this.respawn)
+    const delayMs = backoffDelay(slot.failures, this.respawn)
     if (delayMs > 0) this.backoffs++
     if (served) {
       this.restarts++

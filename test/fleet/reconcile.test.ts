@@ -1,7 +1,7 @@
 /** The pure rules of reconciliation and of the replacement backoff, row by row. */
 import t from 'tap'
 import { planReconcile, type MemberSnapshot, type ReconcileAction } from '../../src/fleet/reconcile'
-import { replacementDelay } from '../../src/fleet/backoff'
+import { backoffDelay } from '../../src/backoff'
 import type { Replica } from '../../src/runtime/types'
 
 const r = (id: string, port: number, running = true): Replica => ({ id, name: `n-${port}`, host: '127.0.0.1', port, startedAt: 0, running })
@@ -34,8 +34,8 @@ t.test('planReconcile', async (t) => {
   for (const [what, members, listed, want] of rows) t.same(planReconcile(members, listed, LISTED_AT, inRange), want, what)
 })
 
-t.test('replacementDelay', async (t) => {
+t.test('backoffDelay', async (t) => {
   const p = { initialMs: 1000, maxMs: 60_000, resetAfterMs: 30_000 }
   const rows: Array<[number, number]> = [[0, 0], [1, 0], [2, 1000], [3, 2000], [4, 4000], [7, 32_000], [8, 60_000], [50, 60_000], [5000, 60_000]]
-  for (const [failures, delay] of rows) t.equal(replacementDelay(failures, p), delay, `${failures} failures → ${delay} ms`)
+  for (const [failures, delay] of rows) t.equal(backoffDelay(failures, p), delay, `${failures} failures → ${delay} ms`)
 })
