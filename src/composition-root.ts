@@ -124,7 +124,13 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
       return { ...l.snapshot(), running, starting, current: running + starting }
     }
     registerControlPlaneMetrics(registry, f.counters, autoscaler, () => f.phases(), config)
-    control = { replica: (slot) => f.describe(slot), autoscaler, counters: () => f.counters.toJSON(), connected: () => f.connected }
+    control = {
+      replica: (slot) => f.describe(slot),
+      autoscaler,
+      counters: () => f.counters.toJSON(),
+      connected: () => f.connected,
+      ...(runtime instanceof DockerRuntime ? { upstream: () => runtime.upstream } : {})
+    }
   }
   const admin = new AdminServer({
     '/metrics': async () => ({ status: 200, type: registry.contentType, body: await registry.metrics() }),

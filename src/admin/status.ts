@@ -12,6 +12,8 @@ export interface ControlPlaneStatus {
   readonly counters: () => unknown
   /** Whether the runtime's event stream is connected. */
   readonly connected: () => boolean
+  /** Docker only: direct to the containers' addresses or through published ports, and why (null: undecided). */
+  readonly upstream?: () => { readonly mode: string, readonly reason: string } | null
 }
 
 /** The client side, for /status: the connection limit and whether new connections are taken. */
@@ -48,6 +50,7 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
     mode,
     service: config.service,
     runtimeConnected: control.connected(),
+    ...(control.upstream !== undefined ? { upstream: control.upstream() } : {}),
     backends,
     ...client,
     autoscaler: {
