@@ -117,7 +117,13 @@ export async function runContainers (ctx: ModeContext): Promise<ModeOutput> {
     // symphony first (it removes its container on SIGTERM, --cleanup-on-exit), or it would
     // replace the containers removed under it; then by label, for whatever it left.
     for (const p of started) await stopChild(p.child, 15_000).catch(() => {})
-    for (const s of Object.values(SERVICES)) await removeContainers(s.name).catch(() => {})
+    // Seen once: a container of the service created while symphony stopped; so until none is left.
+    for (let i = 0; i < 5; i++) {
+      let left = 0
+      for (const s of Object.values(SERVICES)) left += await removeContainers(s.name).catch(() => 0)
+      if (left === 0) break
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+    }
   }
 }
 
@@ -158,10 +164,12 @@ async function container (service: string): Promise<{ id: string, pid: number, i
   return { id, pid: Number(pid), ip: ip ?? '' }
 }
 
-async function removeContainers (service: string): Promise<void> {
+/** Remove every container of `service`; returns how many there were. */
+async function removeContainers (service: string): Promise<number> {
   const ids = (await run('docker', ['ps', '-aq', '--filter', `label=io.symphony.service=${service}`, '--filter', 'label=io.symphony.managed=true'], 30_000))
     .split('\n').filter((l) => l.trim() !== '')
   if (ids.length > 0) await run('docker', ['rm', '-f', ...ids], 60_000)
+  return ids.length
 }
 
 /** The docker-proxy process that serves `hostPort` (its command line names the port), or null. */
