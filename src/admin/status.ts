@@ -2,6 +2,7 @@ import type { AutoscalerSnapshot } from '../autoscaler/loop'
 import { scaleThresholds } from '../fleet/metrics'
 import type { Config } from '../config/types'
 import { stateNames } from '../table/layout'
+import { dialHost } from '../runtime/names'
 import type { TableWriter } from '../table/writer'
 
 /** What the control plane adds to /status (absent with static backends). */
@@ -31,10 +32,14 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
   const mode = config.runtime === 'process' ? 'process' : config.image !== null ? 'docker' : 'static'
   const backends = table.slots().map((v) => {
     const r = control?.replica(v.slot)
+    // Replicas are named by their published host port (slot = port - base port), whichever
+    // address the proxy dials (`dial`: the container's own with the direct path).
+    const published = control !== null && config.image !== null && config.runtime === 'docker'
     return {
       slot: v.slot,
-      host: v.host,
-      port: v.port,
+      host: published ? dialHost(config.publishHost) : v.host,
+      port: published ? config.basePort + v.slot : v.port,
+      dial: `${v.host.includes(':') ? `[${v.host}]` : v.host}:${v.port}`,
       state: stateNames[v.state],
       suspect: table.isSuspect(v.slot),
       inflight: table.inflight(v.slot),

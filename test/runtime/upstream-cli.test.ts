@@ -39,12 +39,12 @@ t.test('auto on the host: direct to the container address, shown in /status', as
   t.match(events.find((e) => e.event === 'upstream'), { level: 'info', mode: 'direct', reason: /reachable/ })
   t.match(events.find((e) => e.msg === 'symphony listening'), { upstream: 'direct' })
 
-  const status = await (await request(`http://127.0.0.1:${cli.adminPort}/status`)).body.json() as { upstream: unknown, backends: Array<{ id: string, host: string, port: number }> }
+  const status = await (await request(`http://127.0.0.1:${cli.adminPort}/status`)).body.json() as { upstream: unknown, backends: Array<{ id: string, host: string, port: number, dial: string }> }
   t.match(status.upstream, { mode: 'direct' })
   t.equal(status.backends.length, 1)
   const [b] = status.backends
   const ip = (await docker.getContainer(b?.id ?? '').inspect()).NetworkSettings.Networks.bridge?.IPAddress
-  t.match(b, { host: ip, port: 80 }, 'the table holds the container address, not 127.0.0.1:18615')
+  t.match(b, { host: '127.0.0.1', port: 18615, dial: `${ip ?? ''}:80` }, 'named by its published port, dialled at the container address')
 
   const res = await request(`http://127.0.0.1:${cli.port}/api/v1/hello`, { headersTimeout: 5000, bodyTimeout: 5000 })
   t.equal(res.statusCode, 200)
