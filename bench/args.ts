@@ -9,9 +9,10 @@ export type TargetName = typeof TARGET_NAMES[number]
 /**
  * Scenarios that are not a load run over the same targets but a measurement of their own, each
  * in its own module and results file: the cost curve over the backend count, RSS with idle
- * keep-alive connections, and the control loop's timings with Docker. `all` does not include them.
+ * keep-alive connections, the control loop's timings with Docker, the data path to real
+ * containers, and two threads against two nginx workers. `all` does not include them.
  */
-export const MODE_NAMES = ['backends', 'idle10k', 'control'] as const
+export const MODE_NAMES = ['backends', 'idle10k', 'control', 'containers', 'threads2'] as const
 export type ModeName = typeof MODE_NAMES[number]
 
 /** The backend counts of the `backends` scenario by default; at most MAX_BACKENDS (256). */
@@ -57,7 +58,9 @@ export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--war
   --scenario NAME   repeatable; one of ${SCENARIO_NAMES.join(', ')}, or all of these (default: small);
                     or a measurement of its own: backends (cost by backend count), idle10k (RSS with
                     idle keep-alive connections), control (autoscaler and healer timings with Docker;
-                    --rounds repetitions)
+                    --rounds repetitions), containers (CPU per request of every process in the path
+                    to a real container, published port against direct), threads2 (symphony
+                    --threads 2 against nginx with 2 workers, unpinned)
   --target NAME     repeatable; one of ${TARGET_NAMES.join(', ')} (default: all of them)
   --no-install      never apt-get install nginx, haproxy or wrk; skip what is missing
   --out NAME        write bench/results/NAME.{json,md}, and NAME-SCENARIO.{json,md} for backends,

@@ -266,7 +266,7 @@ async function post (port: number, p: string): Promise<{ status: number }> {
   return await request('POST', port, p, 5000)
 }
 
-async function dockerUp (): Promise<boolean> {
+export async function dockerUp (): Promise<boolean> {
   return await run('docker', ['info', '--format', '{{.ServerVersion}}'], 15_000).then(() => true, () => false)
 }
 
@@ -279,7 +279,7 @@ async function removeContainers (): Promise<number> {
 }
 
 /** Run a command, bounded by `timeoutMs`; resolves with stdout, rejects with stderr. */
-async function run (cmd: string, args: string[], timeoutMs: number): Promise<string> {
+export async function run (cmd: string, args: string[], timeoutMs: number): Promise<string> {
   return await new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err !== null) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`))

@@ -13,6 +13,8 @@ import { parseBenchArgs, USAGE, type BenchOptions, type ModeName } from './args'
 import { runControlLoop } from './control'
 import { runBackendCurve } from './curve'
 import { runIdleConnections } from './idle'
+import { runContainers } from './containers'
+import { runThreads2 } from './threads'
 import type { LoadSpec } from './load'
 import { measureRun, progress, type Driver, type MeasureEnv } from './measure'
 import type { ModeContext, ModeOutput } from './mode'
@@ -31,7 +33,17 @@ const RESULTS = path.join(ROOT, 'bench', 'results')
 const MODE_BUDGET_S: Record<ModeName, (o: BenchOptions) => number> = {
   backends: (o) => 120 + o.counts.length * 3 * (o.warmupS + 5 + o.rounds * (o.durationS + 2)) * 1.5,
   idle10k: (o) => o.rounds * 3 * (60 + o.idleHoldS) * 1.5,
-  control: (o) => 120 + o.rounds * 120
+  control: (o) => 120 + o.rounds * 120,
+  containers: (o) => 300 + 4 * (o.warmupS + o.rounds * (o.durationS + 2)) * 1.5,
+  threads2: (o) => 60 + 2 * (o.warmupS + o.rounds * (o.durationS + 2)) * 1.5
+}
+
+const MODES: Record<ModeName, (ctx: ModeContext) => Promise<ModeOutput>> = {
+  backends: runBackendCurve,
+  idle10k: runIdleConnections,
+  control: runControlLoop,
+  containers: runContainers,
+  threads2: runThreads2
 }
 
 /** One column of a round: a URL, and the proxy in its path (null for direct). */
@@ -105,11 +117,11 @@ async function bench (opts: BenchOptions, children: Children, tmp: TempDirs): Pr
   if (fd !== null) log(fd)
 
   // Outside tools: install what is missing (root + apt-get), skip what is still missing.
-  const proxied = opts.scenarios.length > 0 || opts.modes.includes('backends') || opts.modes.includes('idle10k')
+  const proxied = opts.scenarios.length > 0 || opts.modes.some((m) => m !== 'control')
   const wanted: ToolName[] = []
   if (proxied && opts.targets.includes('nginx')) wanted.push('nginx')
   if (proxied && opts.targets.includes('haproxy')) wanted.push('haproxy')
-  if (opts.driver !== 'autocannon' && (opts.scenarios.length > 0 || opts.modes.includes('backends'))) wanted.push('wrk')
+  if (opts.driver !== 'autocannon' && (opts.scenarios.length > 0 || opts.modes.some((m) => m === 'backends' || m === 'containers' || m === 'threads2'))) wanted.push('wrk')
   const tools = ensureTools(wanted, opts.install, log)
   const versions: Record<string, string> = { node: process.version }
   for (const t of wanted) { const p = tools.paths[t]; if (p !== null) versions[t] = version(t, p) }
@@ -123,7 +135,7 @@ async function bench (opts: BenchOptions, children: Children, tmp: TempDirs): Pr
   const ctx: ModeContext = { opts, children, tmp, pinning, clk, tools, log }
   for (const mode of opts.modes) {
     const began = new Date()
-    const out = mode === 'backends' ? await runBackendCurve(ctx) : mode === 'idle10k' ? await runIdleConnections(ctx) : await runControlLoop(ctx)
+    const out = await MODES[mode](ctx)
     writeMode(mode, out, opts, pinning, machine, versions, [...tools.notes, ...out.notes], began)
     log(`wrote ${path.relative(process.cwd(), RESULTS)}/${opts.out}-${mode}.{json,md}`)
     await children.stopAll()
@@ -327,7 +339,9 @@ function reproduceMode (mode: ModeName, o: BenchOptions): string {
   const parts = [`--scenario ${mode}`, `--rounds ${o.rounds}`]
   if (mode === 'backends') parts.push(`--duration ${o.durationS}`, `--warmup ${o.warmupS}`, `--connections ${o.connections}`, `--counts ${o.counts.join(',')}`)
   if (mode === 'idle10k') parts.push(`--idle-connections ${o.idleConnections}`, `--idle-hold ${o.idleHoldS}`)
-  if (mode !== 'control' && o.targets.length < 4) parts.push(...o.targets.map((t) => `--target ${t}`))
+  if (mode === 'containers' || mode === 'threads2') parts.push(`--duration ${o.durationS}`, `--warmup ${o.warmupS}`)
+  if (mode === 'threads2') parts.push(`--connections ${o.connections}`)
+  if ((mode === 'backends' || mode === 'idle10k') && o.targets.length < 4) parts.push(...o.targets.map((t) => `--target ${t}`))
   if (o.out !== 'latest') parts.push(`--out ${o.out}`)
   return parts.join(' ')
 }

@@ -46,9 +46,9 @@ export class TempDirs {
   }
 }
 
-async function ready (child: Child, port: number, name: string): Promise<void> {
+async function ready (child: Child, port: number, name: string, readyPath = '/'): Promise<void> {
   await Promise.race([
-    waitFor200(`http://127.0.0.1:${port}/`, 30_000),
+    waitFor200(`http://127.0.0.1:${port}${readyPath}`, 30_000),
     child.exited.then((code) => { throw new Error(`${name} exited (${code}) before it was ready\n${child.tail()}`) })
   ])
 }
@@ -57,31 +57,41 @@ function proxy (name: Proxy['name'], port: number, child: Child): Proxy {
   return { name, port, child, command: child.proc.spawnargs.join(' '), cpuTicks: () => treeCpuTicks(child.pid) }
 }
 
-/** symphony with `--threads 1` in front of `backends`, its admin listener on `adminPort`; `extra` flags last. */
-export async function startSymphony (children: Children, backends: readonly number[], adminPort: number, cpu: number | null, extra: readonly string[] = []): Promise<Proxy> {
+/**
+ * symphony with `--threads 1` in front of `backends` (ports on 127.0.0.1; none with --image in
+ * `extra`), its admin listener on `adminPort`; `extra` flags last (`--threads` there replaces the 1).
+ */
+export async function startSymphony (children: Children, backends: readonly number[], adminPort: number, cpu: number | null, extra: readonly string[] = [], readyPath = '/'): Promise<Proxy> {
   // freePort() closes its probe socket, so two calls before anything binds can return the same port.
   let port = await freePort()
   while (port === adminPort) port = await freePort()
   const child = children.spawn('symphony', process.execPath, [
     path.join(ROOT, 'bin', 'symphony.js'),
     ...backends.flatMap((p) => ['--backend', `127.0.0.1:${p}`]),
-    '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--threads', '1',
+    '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort),
+    ...(extra.includes('--threads') ? [] : ['--threads', '1']),
     ...extra
   ], cpu)
-  await ready(child, port, 'symphony')
+  await ready(child, port, 'symphony', readyPath)
   return proxy('symphony', port, child)
 }
 
-/** nginx, 1 worker, from bench/nginx.conf. */
+/** nginx, 1 worker, from bench/nginx.conf, in front of ports on 127.0.0.1. */
 export async function startNginx (children: Children, nginx: string, backends: readonly number[], cpu: number | null, tmp: TempDirs): Promise<Proxy> {
+  return await startNginxAt(children, nginx, backends.map((b) => `127.0.0.1:${b}`), cpu, tmp)
+}
+
+/** nginx from bench/nginx.conf in front of `upstreams` (HOST:PORT), with `workers` worker processes. */
+export async function startNginxAt (children: Children, nginx: string, upstreams: readonly string[], cpu: number | null, tmp: TempDirs,
+  options: { readonly workers?: number, readonly readyPath?: string } = {}): Promise<Proxy> {
   const port = await freePort()
   const dir = tmp.make('nginx')
   const conf = renderTemplate(readFileSync(path.join(ROOT, 'bench', 'nginx.conf'), 'utf8'),
-    { DIR: dir, PORT: port, SERVERS: backends.map((b) => `    server 127.0.0.1:${b};`).join('\n') })
+    { DIR: dir, PORT: port, WORKERS: options.workers ?? 1, SERVERS: upstreams.map((u) => `    server ${u};`).join('\n') })
   writeFileSync(path.join(dir, 'nginx.conf'), conf)
   const child = children.spawn('nginx', nginx,
     ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], cpu)
-  await ready(child, port, 'nginx').catch((err: Error) => { throw new Error(`${err.message}\n${tailFile(path.join(dir, 'error.log'))}`) })
+  await ready(child, port, 'nginx', options.readyPath).catch((err: Error) => { throw new Error(`${err.message}\n${tailFile(path.join(dir, 'error.log'))}`) })
   return proxy('nginx', port, child)
 }
 

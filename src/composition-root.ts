@@ -35,13 +35,13 @@ export interface Gateway {
 const FIRST_HEALTHY_WAIT_MS = 30_000
 
 /** The runtime the configuration asks for, or null for static backends. */
-function createRuntime (config: Config): Runtime | null {
+function createRuntime (config: Config, log: Logger): Runtime | null {
   if (config.runtime === 'process') {
     return new ProcessRuntime({ service: config.service, env: config.env, command: config.command ?? '' })
   }
   if (config.image === null) return null
   // The engine address comes from DOCKER_HOST or the default socket, as with the docker CLI.
-  return new DockerRuntime({ ...config, image: config.image })
+  return new DockerRuntime({ ...config, image: config.image }, { log })
 }
 
 /**
@@ -50,7 +50,7 @@ function createRuntime (config: Config): Runtime | null {
  * as on a stop: the next start adopts them).
  */
 export async function startGateway (config: Config, log: Logger = createLogger(config.logLevel)): Promise<Gateway> {
-  const runtime = createRuntime(config)
+  const runtime = createRuntime(config, log)
   if (runtime !== null) {
     try {
       // DockerUnavailableError / ImageUnavailableError: the CLI prints them as one line.
@@ -129,7 +129,13 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
       return { ...l.snapshot(), running, starting, current: running + starting }
     }
     registerControlPlaneMetrics(registry, f.counters, autoscaler, () => f.phases(), config)
-    control = { replica: (slot) => f.describe(slot), autoscaler, counters: () => f.counters.toJSON(), connected: () => f.connected }
+    control = {
+      replica: (slot) => f.describe(slot),
+      autoscaler,
+      counters: () => f.counters.toJSON(),
+      connected: () => f.connected,
+      ...(runtime instanceof DockerRuntime ? { upstream: () => runtime.upstream } : {})
+    }
   }
   const admin = new AdminServer({
     '/metrics': async () => ({ status: 200, type: registry.contentType, body: await registry.metrics() }),
@@ -193,7 +199,8 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
     if (config.adminToken !== null) log.info('admin API requires a bearer token (--admin-token) on /metrics and /status', { adminHost: config.adminHost })
     log.info('symphony listening', {
       port, host: config.host, adminPort, adminHost: config.adminHost, threads: config.threads, maxConnections: config.maxConnections,
-      ...(fleet !== null ? { runtime: runtime?.kind, service: config.service, replicas: fleet.counts() } : { backends: config.backends.length })
+      ...(fleet !== null ? { runtime: runtime?.kind, service: config.service, replicas: fleet.counts() } : { backends: config.backends.length }),
+      ...(runtime instanceof DockerRuntime ? { upstream: runtime.upstream?.mode ?? 'undecided' } : {})
     })
     return { port, adminPort, table, sampler, workers, fleet, stop }
   } catch (err) {

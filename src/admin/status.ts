@@ -2,6 +2,7 @@ import type { AutoscalerSnapshot } from '../autoscaler/loop'
 import { scaleThresholds } from '../fleet/metrics'
 import type { Config } from '../config/types'
 import { stateNames } from '../table/layout'
+import { dialHost } from '../runtime/names'
 import type { TableWriter } from '../table/writer'
 
 /** What the control plane adds to /status (absent with static backends). */
@@ -12,6 +13,8 @@ export interface ControlPlaneStatus {
   readonly counters: () => unknown
   /** Whether the runtime's event stream is connected. */
   readonly connected: () => boolean
+  /** Docker only: direct to the containers' addresses or through published ports, and why (null: undecided). */
+  readonly upstream?: () => { readonly mode: string, readonly reason: string } | null
 }
 
 /** The client side, for /status: the connection limit and whether new connections are taken. */
@@ -49,10 +52,14 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
   const mode = config.runtime === 'process' ? 'process' : config.image !== null ? 'docker' : 'static'
   const backends = table.slots().map((v) => {
     const r = control?.replica(v.slot)
+    // Replicas are named by their published host port (slot = port - base port), whichever
+    // address the proxy dials (`dial`: the container's own with the direct path).
+    const published = control !== null && config.image !== null && config.runtime === 'docker'
     return {
       slot: v.slot,
-      host: v.host,
-      port: v.port,
+      host: published ? dialHost(config.publishHost) : v.host,
+      port: published ? config.basePort + v.slot : v.port,
+      dial: `${v.host.includes(':') ? `[${v.host}]` : v.host}:${v.port}`,
       state: stateNames[v.state],
       suspect: table.isSuspect(v.slot),
       healthTimeouts: health.healthTimeouts?.(v.slot, v.id) ?? 0,
@@ -70,6 +77,7 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
     mode,
     service: config.service,
     runtimeConnected: control.connected(),
+    ...(control.upstream !== undefined ? { upstream: control.upstream() } : {}),
     backends,
     ...checks,
     ...client,

@@ -80,6 +80,7 @@ const DEFS: readonly OptionDef[] = [
   { flag: 'command', key: 'command', kind: 'string', group: 'containers', default: null, metavar: 'CMD', help: 'Command line of a replica; required with --runtime process' },
   { flag: 'container-port', key: 'containerPort', kind: 'port', group: 'containers', default: 80, help: 'Port the service listens on inside its container' },
   { flag: 'base-port', key: 'basePort', kind: 'port', group: 'containers', default: 8000, help: 'First host port of the replicas, which take max-containers ports' },
+  { flag: 'upstream', key: 'upstream', kind: 'enum', group: 'containers', default: 'auto', values: ['auto', 'direct', 'published'], help: 'How the proxy reaches containers: direct to their address on their network, the published host port, or auto (direct when reachable, checked at start)' },
   { flag: 'publish-host', key: 'publishHost', kind: 'host', group: 'containers', default: '127.0.0.1', help: 'Host address replica ports are published on' },
   { flag: 'env', key: 'env', kind: 'env-list', group: 'containers', default: [], help: 'Environment variable for every replica (repeatable)' },
   { flag: 'network', key: 'network', kind: 'string', group: 'containers', default: null, metavar: 'NAME', pattern: NO_SPACES, help: 'Docker network to attach containers to' },

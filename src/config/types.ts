@@ -11,6 +11,8 @@ export interface StaticBackend {
 }
 
 export type RuntimeKind = 'docker' | 'process'
+/** How the proxy reaches containers (src/runtime/upstream.ts). */
+export type UpstreamMode = 'auto' | 'direct' | 'published'
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
 export interface Config {
@@ -27,6 +29,8 @@ export interface Config {
   readonly command: string | null
   readonly containerPort: number
   readonly basePort: number
+  /** direct: the container's address on its network; published: the host port; auto: direct when reachable. */
+  readonly upstream: UpstreamMode
   /** Host address container ports are published on. */
   readonly publishHost: string
   /** KEY=VALUE pairs passed to every container or process. */

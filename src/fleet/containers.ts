@@ -105,7 +105,7 @@ export class ContainerFleet implements StatusSink {
     const out: HealthTarget[] = []
     for (const m of this.#members.values()) {
       if ((m.phase === 'starting' || m.phase === 'ready') && m.replica !== null) {
-        out.push({ key: m.slot, id: m.tableId, host: m.replica.host, port: m.replica.port })
+        out.push({ key: m.slot, id: m.tableId, host: m.replica.address.host, port: m.replica.address.port })
       }
     }
     return out
@@ -294,7 +294,7 @@ export class ContainerFleet implements StatusSink {
     m.knownSince = listedAt
     m.startedAt = this.#o.now()
     m.replacing = null
-    m.tableId = this.#o.table.assign(m.slot, replica.host, replica.port)
+    m.tableId = this.#o.table.assign(m.slot, replica.address.host, replica.address.port)
     this.#everUsed.add(m.slot)
     this.counters.adopted++
     this.#o.log.info('adopted a running replica', { event: 'adopt', port: m.port, id: replica.id, name: replica.name })

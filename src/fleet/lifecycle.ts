@@ -73,7 +73,7 @@ export class Lifecycle {
     m.replica = replica
     m.knownSince = c.now()
     m.phase = 'starting'
-    m.tableId = c.table.assign(m.slot, replica.host, replica.port)
+    m.tableId = c.table.assign(m.slot, replica.address.host, replica.address.port)
     c.used(m.slot)
     if (m.replacing !== null) {
       c.log.info('replica replaced', { event: 'replace', reason: m.replacing.reason, port: m.port, oldId: m.replacing.oldId, newId: replica.id, failures: m.failures })

@@ -2,7 +2,10 @@ import Docker from 'dockerode'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../config/types'
 import { DockerUnavailableError, ImageUnavailableError, StartError, PortInUseError } from '../errors'
-import type { Replica, Runtime, RuntimeEvent } from './types'
+import type { Logger } from '../log'
+import type { Address, Replica, Runtime, RuntimeEvent } from './types'
+import { containerAddress } from './address'
+import { UpstreamChooser, type UpstreamDecision } from './upstream'
 import {
   connectionOptions, dialHost, formatSince, parseEvent, portFromLabels, replicaLabels, replicaName,
   serviceLabelFilter, splitCommand
@@ -15,6 +18,8 @@ export const DOCKER_API_VERSION = 'v1.41'
 export type DockerRuntimeConfig = Pick<Config,
 'service' | 'containerPort' | 'publishHost' | 'env' | 'command' | 'network' | 'memory' | 'cpus'> & {
   readonly image: string
+  /** How the proxy reaches the containers; default auto. */
+  readonly upstream?: Config['upstream']
 }
 
 /** How to reach the engine, beyond the service's configuration. */
@@ -27,6 +32,10 @@ export interface DockerRuntimeOptions {
   readonly dockerHost?: string
   /** Give up pulling a missing image after this long. Default 5 minutes. */
   readonly pullTimeoutMs?: number
+  /** Where the upstream decision is logged (once). */
+  readonly log?: Logger
+  /** Replaces the chooser's reachability probe (tests of the fallback that cannot make it real). */
+  readonly upstreamProbe?: ConstructorParameters<typeof UpstreamChooser>[0]['probe']
 }
 
 const BACKOFF_MIN_MS = 100
@@ -61,9 +70,15 @@ export class DockerRuntime implements Runtime {
   readonly #pullTimeoutMs: number
   /** Aborted by close(): ends every events() stream this runtime has open. */
   readonly #closed = new AbortController()
+  readonly #upstream: UpstreamChooser
 
   constructor (config: DockerRuntimeConfig, options: DockerRuntimeOptions = {}) {
     this.#config = config
+    this.#upstream = new UpstreamChooser({
+      mode: config.upstream ?? 'auto',
+      ...(options.log !== undefined ? { log: options.log } : {}),
+      ...(options.upstreamProbe !== undefined ? { probe: options.upstreamProbe } : {})
+    })
     this.#pullTimeoutMs = options.pullTimeoutMs ?? 300_000
     let docker: Docker | null = null
     try {
@@ -77,6 +92,12 @@ export class DockerRuntime implements Runtime {
 
   /** The engine address in DOCKER_HOST syntax, for logs and error messages. */
   get endpoint (): string { return this.#endpoint }
+
+  /**
+   * Direct to the containers' addresses or through their published ports, and why; null while
+   * `--upstream auto` has not seen a container address yet.
+   */
+  get upstream (): UpstreamDecision | null { return this.#upstream.decision }
 
   /**
    * Ping the engine, then make sure the image is present (pulling it if need be).
@@ -115,16 +136,17 @@ export class DockerRuntime implements Runtime {
       all: true,
       filters: { label: serviceLabelFilter(this.#config.service) }
     })
-    const host = dialHost(this.#config.publishHost)
     const replicas: Replica[] = []
     for (const c of containers) {
       const port = portFromLabels(c.Labels)
       if (port === null) continue
+      // The list carries each container's network endpoints: adoption needs no inspect.
+      const ip = c.State === 'running' ? containerAddress(c.NetworkSettings, this.#config.network) : null
       replicas.push({
         id: c.Id,
         name: (c.Names[0] ?? '').replace(/^\//, ''),
-        host,
         port,
+        address: await this.#upstream.address(ip, this.#config.containerPort, this.#published(port)),
         // The list API has no start time; creation time is close enough for adopted replicas.
         startedAt: c.Created * 1000,
         running: c.State === 'running'
@@ -186,7 +208,19 @@ export class DockerRuntime implements Runtime {
       }
       throw new StartError(`cannot start ${name}: ${messageOf(err)}`, { cause: err })
     }
-    return { id: container.id, name, host: dialHost(cfg.publishHost), port, startedAt: Date.now(), running: true }
+    let ip: string | null = null
+    try {
+      ip = containerAddress((await container.inspect()).NetworkSettings, cfg.network)
+    } catch {
+      // Started but not inspectable (it died at once and was removed, or the engine hiccuped):
+      // the published port still leads to it, and an exit event replaces it if it is gone.
+    }
+    const address = await this.#upstream.address(ip, cfg.containerPort, this.#published(port))
+    return { id: container.id, name, port, address, startedAt: Date.now(), running: true }
+  }
+
+  #published (port: number): Address {
+    return { host: dialHost(this.#config.publishHost), port }
   }
 
   /**

@@ -8,13 +8,27 @@ export interface Replica {
   readonly id: string
   /** Readable name, e.g. `symphony-<service>-<port>`. */
   readonly name: string
-  /** Host address and port the replica is reachable on (what the proxy connects to). */
-  readonly host: string
+  /**
+   * Host port: the replica's identity (its name, labels and table slot). Docker publishes the
+   * container port there; a local process listens on it.
+   */
   readonly port: number
+  /**
+   * Where the proxy and the health checker connect: for Docker, the container's own address on
+   * its network (the direct path), or the published host port where that address cannot be
+   * reached (src/runtime/upstream.ts).
+   */
+  readonly address: Address
   /** Epoch ms the replica was started (for start-to-healthy timing). */
   readonly startedAt: number
   /** False once the container/process has exited. */
   readonly running: boolean
+}
+
+/** A TCP address to dial. */
+export interface Address {
+  readonly host: string
+  readonly port: number
 }
 
 export type RuntimeEvent =

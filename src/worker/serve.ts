@@ -49,6 +49,10 @@ export type WorkerMessage =
   | { type: 'relisten-failed', message: string }
   | { type: 'drained' }
 
+// Once per thread: no `uWebSockets: 20` header on any answer, proxied or the gateway's own
+// (issue #12). `_cfg` exists in the 20.30 build but not in its typings.
+;(uWS as unknown as { _cfg?: (flags: string) => void })._cfg?.('silent')
+
 /** uWS App.close() exists at runtime in this build but is missing from its typings. */
 type ClosableApp = TemplatedApp & { close: () => void }
 

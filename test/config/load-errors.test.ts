@@ -56,6 +56,8 @@ const cases: Array<[string, string[], NodeJS.ProcessEnv, RegExp]> = [
   ['underivable service', ['--image', '___'], {}, /^cannot derive a service name from "___"; give --service NAME/],
   ['image with spaces', ['--image', 'a b'], {}, /^--image: "a b" is not valid; expected a value without spaces$/],
   ['bad host', [...IMAGE, '--host', 'not a host'], {}, /^--host: "not a host" is not a host/],
+  ['upstream mode', [...IMAGE, '--upstream', 'host'], {}, /^--upstream: "host" is not a valid choice; expected one of auto, direct, published$/],
+  ['upstream mode (env)', IMAGE, { SYMPHONY_UPSTREAM: 'bridge' }, /^SYMPHONY_UPSTREAM: "bridge" is not a valid choice; expected one of auto, direct, published$/],
   ['positional', [...IMAGE, 'extra'], {}, /^unexpected argument "extra"/]
 ]
 

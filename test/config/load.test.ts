@@ -22,6 +22,7 @@ t.test('defaults', async t => {
     command: null,
     containerPort: 80,
     basePort: 8000,
+    upstream: 'auto',
     publishHost: '127.0.0.1',
     env: [],
     network: null,
@@ -57,7 +58,7 @@ t.test('defaults', async t => {
 t.test('every option sets its Config field from a flag', async t => {
   const config = load([
     '--port=0', '--host=::', '--image=ghcr.io/acme/Orders_API:1.2', '--service=orders', '--command=serve --fast',
-    '--container-port=3000', '--base-port=9000', '--publish-host=localhost', '--env=A=1', '--env=B=x,y', '--network=backend',
+    '--container-port=3000', '--base-port=9000', '--upstream=published', '--publish-host=localhost', '--env=A=1', '--env=B=x,y', '--network=backend',
     '--memory=512mb', '--cpus=1.5', '--cleanup-on-exit', '--window=90', '--base-scale-count=5', '--min-containers=2',
     '--max-containers=4', '--fault-interval=2s', '--health-path=/ping', '--health-timeout=500ms', '--unhealthy-threshold=5', '--threads=64',
     '--connect-timeout=250ms', '--response-timeout=1m', '--max-body-size=64KiB', '--max-header-size=8kb', '--drain-timeout=0', '--max-connections=65536', '--queue-timeout=0', '--queue-limit=5', '--replay-body-limit=1kb',
@@ -65,7 +66,7 @@ t.test('every option sets its Config field from a flag', async t => {
   ])
   t.same(config, {
     port: 0, host: '::', image: 'ghcr.io/acme/Orders_API:1.2', service: 'orders', runtime: 'docker', command: 'serve --fast',
-    containerPort: 3000, basePort: 9000, publishHost: 'localhost', env: ['A=1', 'B=x,y'], network: 'backend',
+    containerPort: 3000, basePort: 9000, upstream: 'published', publishHost: 'localhost', env: ['A=1', 'B=x,y'], network: 'backend',
     memory: 512 * 1024 ** 2, cpus: 1.5, cleanupOnExit: true, windowMs: 90_000, baseScaleCount: 5, minContainers: 2,
     maxContainers: 4, faultIntervalMs: 2000, healthPath: '/ping', healthTimeoutMs: 500, unhealthyThreshold: 5, threads: 64, backends: [],
     connectTimeoutMs: 250, responseTimeoutMs: 60_000, maxBodySize: 65_536, maxHeaderSize: 8192, drainTimeoutMs: 0, maxConnections: 65_536, queueTimeoutMs: 0, queueLimit: 5, replayBodyLimit: 1024, adminHost: '0.0.0.0',

@@ -4,7 +4,7 @@ import { planReconcile, type MemberSnapshot, type ReconcileAction } from '../../
 import { backoffDelay } from '../../src/backoff'
 import type { Replica } from '../../src/runtime/types'
 
-const r = (id: string, port: number, running = true): Replica => ({ id, name: `n-${port}`, host: '127.0.0.1', port, startedAt: 0, running })
+const r = (id: string, port: number, running = true): Replica => ({ id, name: `n-${port}`, port, address: { host: '127.0.0.1', port }, startedAt: 0, running })
 const m = (port: number, phase: MemberSnapshot['phase'], replicaId: string | null, knownSince = 0): MemberSnapshot => ({ port, phase, replicaId, knownSince })
 const inRange = (port: number): boolean => port >= 100 && port < 356
 const LISTED_AT = 1000

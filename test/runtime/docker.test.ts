@@ -95,14 +95,18 @@ t.test('start, health, list, kill → exit event, stop twice', async (t) => {
   const first = nextMatching(events, (e: RuntimeEvent) => e.type === 'exit')
 
   const replica = await rt.start(port)
-  t.equal(replica.host, '127.0.0.1')
+  // --upstream auto on this machine: the container's own address on the default bridge.
+  const ip = (await docker.getContainer(replica.id).inspect()).NetworkSettings.Networks.bridge?.IPAddress
+  t.match(ip, /^\d+\.\d+\.\d+\.\d+$/)
+  t.same(replica.address, { host: ip, port: 80 })
+  t.equal(rt.upstream?.mode, 'direct')
   t.equal(replica.port, port)
   t.equal(replica.running, true)
   t.equal(await waitFor('health 200', async () => (await health(port)) === 200 ? 200 : undefined), 200)
 
   const listed = await rt.list()
   t.equal(listed.length, 1)
-  t.match(listed[0], { id: replica.id, name: replica.name, port, running: true, host: '127.0.0.1' })
+  t.match(listed[0], { id: replica.id, name: replica.name, port, running: true, address: { host: ip, port: 80 } })
   const info = await docker.getContainer(replica.id).inspect()
   t.match(info.Config.Labels, { 'io.symphony.managed': 'true', 'io.symphony.port': String(port) })
   t.ok(info.Config.Env.includes('GREETING=hi'))
