@@ -123,6 +123,7 @@ export class DockerRuntime implements Runtime {
       replicas.push({
         id: c.Id,
         name: (c.Names[0] ?? '').replace(/^\//, ''),
+        key: port,
         host,
         port,
         // The list API has no start time; creation time is close enough for adopted replicas.
@@ -186,7 +187,7 @@ export class DockerRuntime implements Runtime {
       }
       throw new StartError(`cannot start ${name}: ${messageOf(err)}`, { cause: err })
     }
-    return { id: container.id, name, host: dialHost(cfg.publishHost), port, startedAt: Date.now(), running: true }
+    return { id: container.id, name, key: port, host: dialHost(cfg.publishHost), port, startedAt: Date.now(), running: true }
   }
 
   /**

@@ -65,7 +65,7 @@ export class ProcessRuntime implements Runtime {
     if (this.#argv.length === 0) throw new StartError('the process runtime needs a --command')
     const ours = new Set([...this.#children.values()].map((c) => c.pid))
     for (const { pid, port } of findReplicaProcesses(this.#config.service, ours)) {
-      const replica: Replica = { id: `pid:${pid}`, name: replicaName(this.#config.service, port), host: '127.0.0.1', port, startedAt: Date.now(), running: true }
+      const replica: Replica = { id: `pid:${pid}`, name: replicaName(this.#config.service, port), key: port, host: '127.0.0.1', port, startedAt: Date.now(), running: true }
       this.#children.set(replica.id, { proc: null, pid, replica, running: true, exited: this.#exitOf(pid) })
     }
     if ([...this.#children.values()].some((c) => c.proc === null)) this.#startPolling()
@@ -111,6 +111,7 @@ export class ProcessRuntime implements Runtime {
     const replica: Replica = {
       id: `pid:${pid}`,
       name: replicaName(this.#config.service, port),
+      key: port,
       host: '127.0.0.1',
       port,
       startedAt: Date.now(),

@@ -8,29 +8,46 @@ export interface Replica {
   readonly id: string
   /** Readable name, e.g. `symphony-<service>-<port>`. */
   readonly name: string
-  /** Host address and port the replica is reachable on (what the proxy connects to). */
+  /**
+   * The fleet's key for this replica: the number given to start(). The docker and process
+   * runtimes use it as the host port; the swarm runtime, which publishes nothing, as base port +
+   * slot. It is what adoption, reconciliation and the metrics' `backend` label go by.
+   */
+  readonly key: number
+  /**
+   * Address and port the proxy connects to: a published host port (docker, process), or the
+   * task's own address on the overlay network (swarm). Need not equal `key`.
+   */
   readonly host: string
   readonly port: number
+  /** The machine the replica runs on, where the runtime spans several (swarm: the node's hostname). */
+  readonly node?: string
   /** Epoch ms the replica was started (for start-to-healthy timing). */
   readonly startedAt: number
   /** False once the container/process has exited. */
   readonly running: boolean
 }
 
+/** Why a replica stopped: its process exited, was killed or OOM-killed, or its node was lost (swarm). */
+export type ExitReason = 'die' | 'oom' | 'kill' | 'node-down'
+
 export type RuntimeEvent =
-  | { readonly type: 'exit', readonly id: string, readonly port: number | null, readonly reason: 'die' | 'oom' | 'kill' }
+  | { readonly type: 'exit', readonly id: string, readonly port: number | null, readonly reason: ExitReason }
   | { readonly type: 'disconnected', readonly error: Error }
   | { readonly type: 'reconnected' }
 
 export interface Runtime {
-  /** Human name for logs: 'docker' or 'process'. */
+  /** Human name for logs: 'docker', 'process' or 'swarm'. */
   readonly kind: string
   /** Fails with DockerUnavailableError / ImageUnavailableError before anything is started. */
   init(): Promise<void>
   /** Replicas of this service that exist now (adoption on start-up), running or not. */
   list(): Promise<Replica[]>
-  /** Start one replica whose container port is published on the given host port. */
-  start(port: number): Promise<Replica>
+  /**
+   * Start one replica for the fleet's `key` (docker, process: the host port it is published
+   * on). Resolves with the replica's address once the runtime knows it.
+   */
+  start(key: number): Promise<Replica>
   /** Stop (SIGTERM, wait up to graceMs, then kill) and remove. Idempotent: an absent replica is fine. */
   stop(replica: Replica, graceMs: number): Promise<void>
   /** Exits and connection changes until the signal aborts. */

@@ -74,7 +74,7 @@ export class FakeRuntime implements Runtime {
 
   /** A replica that exists without the fleet having started it (an earlier run's). */
   add (port: number, running = true): Replica {
-    const r: Replica = { id: `c${this.#next++}`, name: `symphony-fake-${port}`, host: '127.0.0.1', port, startedAt: 0, running }
+    const r: Replica = { id: `c${this.#next++}`, name: `symphony-fake-${port}`, key: port, host: '127.0.0.1', port, startedAt: 0, running }
     this.replicas.set(r.id, r)
     return r
   }
