@@ -45,8 +45,14 @@ export async function ensureSwarm (t: Teardown, initArgs: string[] = ['--adverti
   const state = await swarmState()
   if (state === 'active') return false
   if (state !== 'inactive') throw new Error(`the engine's swarm state is ${state}; expected inactive or active`)
+  // swarm init creates docker_gwbridge, and leaving does not remove it: so does the teardown
+  // when the bridge was not there before.
+  const hadBridge = (await docker(['network', 'ls', '-q', '--filter', 'name=^docker_gwbridge$'])) !== ''
   await docker(['swarm', 'init', ...initArgs])
-  t.teardown(async () => { await docker(['swarm', 'leave', '--force']).catch(() => {}) })
+  t.teardown(async () => {
+    await docker(['swarm', 'leave', '--force']).catch(() => {})
+    if (!hadBridge) await docker(['network', 'rm', 'docker_gwbridge']).catch(() => {})
+  })
   return true
 }
 
