@@ -16,6 +16,8 @@ import { WorkerLiveness } from './admin/liveness'
 import { statusDocument, type ConnectionsStatus, type ControlPlaneStatus } from './admin/status'
 import { DockerRuntime } from './runtime/docker'
 import { ProcessRuntime } from './runtime/process'
+import { SwarmRuntime } from './runtime/swarm'
+import { slotServiceName } from './runtime/swarm-spec'
 import type { Runtime } from './runtime/types'
 
 /** A running gateway: what `run()` drives and what in-process tests hold. */
@@ -40,6 +42,10 @@ function createRuntime (config: Config, log: Logger): Runtime | null {
     return new ProcessRuntime({ service: config.service, env: config.env, command: config.command ?? '' })
   }
   if (config.image === null) return null
+  if (config.runtime === 'swarm') {
+    // checkConfig() guarantees --network with --runtime swarm.
+    return new SwarmRuntime({ ...config, image: config.image, network: config.network ?? '' })
+  }
   // The engine address comes from DOCKER_HOST or the default socket, as with the docker CLI.
   return new DockerRuntime({ ...config, image: config.image }, { log })
 }
@@ -108,7 +114,10 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
     sampler,
     table,
     threads: config.threads,
-    backendLabel: (slot) => fleet !== null ? String(config.basePort + slot) : staticLabels.get(slot) ?? null,
+    // Swarm replicas have no host port: their label is their service's name (`<service>-<slot>`).
+    backendLabel: (slot) => fleet === null
+      ? staticLabels.get(slot) ?? null
+      : config.runtime === 'swarm' ? slotServiceName(config.service, slot) : String(config.basePort + slot),
     knownSlots: () => fleet !== null ? fleet.knownSlots() : [...staticLabels.keys()],
     workerRestarts: () => workers.restarts,
     workerStartFailures: () => workers.startFailures,

@@ -34,6 +34,15 @@ export class ImageUnavailableError extends SymphonyError {
   override readonly exitCode = 4
 }
 
+/**
+ * --runtime swarm cannot work here: the engine is not a Swarm manager, the --network is not an
+ * overlay, or symphony is not attached to it (it dials replicas at their overlay addresses).
+ */
+export class SwarmSetupError extends SymphonyError {
+  readonly code = 'SYM_ERR_SWARM_SETUP'
+  override readonly exitCode = 6
+}
+
 /** A listener (public or admin) could not bind its address. */
 export class ListenError extends SymphonyError {
   readonly code = 'SYM_ERR_LISTEN'
@@ -82,6 +91,7 @@ export const allErrorCodes: readonly string[] = [
   'SYM_ERR_LISTEN',
   'SYM_ERR_START',
   'SYM_ERR_PORT_IN_USE',
+  'SYM_ERR_SWARM_SETUP',
   ...Object.values(ProxyErrorCodes),
   // Admin API answers (src/admin/server.ts)
   'SYM_ERR_UNAUTHORIZED',

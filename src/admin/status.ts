@@ -8,7 +8,7 @@ import type { TableWriter } from '../table/writer'
 /** What the control plane adds to /status (absent with static backends). */
 export interface ControlPlaneStatus {
   /** The replica behind a slot. */
-  readonly replica: (slot: number) => { id: string | null, name: string | null, phase: string, failures: number } | undefined
+  readonly replica: (slot: number) => { id: string | null, name: string | null, node: string | null, phase: string, failures: number } | undefined
   readonly autoscaler: () => AutoscalerSnapshot
   readonly counters: () => unknown
   /** Whether the runtime's event stream is connected. */
@@ -49,7 +49,7 @@ export interface ThreadsStatus {
 
 /** The `GET /status` document: what the gateway routes to right now, and why. */
 export function statusDocument (table: TableWriter, config: Config, control: ControlPlaneStatus | null = null, connections: ConnectionsStatus | null = null, health: HealthStatus = {}, threads: ThreadsStatus | null = null): unknown {
-  const mode = config.runtime === 'process' ? 'process' : config.image !== null ? 'docker' : 'static'
+  const mode = config.runtime === 'process' ? 'process' : config.image === null ? 'static' : config.runtime
   const backends = table.slots().map((v) => {
     const r = control?.replica(v.slot)
     // Replicas are named by their published host port (slot = port - base port), whichever
@@ -64,7 +64,7 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
       suspect: table.isSuspect(v.slot),
       healthTimeouts: health.healthTimeouts?.(v.slot, v.id) ?? 0,
       inflight: table.inflight(v.slot),
-      ...(control !== null ? { id: r?.id ?? null, name: r?.name ?? null, phase: r?.phase ?? null, failures: r?.failures ?? 0 } : {})
+      ...(control !== null ? { id: r?.id ?? null, name: r?.name ?? null, node: r?.node ?? null, phase: r?.phase ?? null, failures: r?.failures ?? 0 } : {})
     }
   })
   const client = connections === null ? {} : { connections }

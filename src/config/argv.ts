@@ -98,6 +98,7 @@ function describeKind (option: OptionSpec): string {
     case 'enum': return `one of ${(option.values ?? []).join(', ')}`
     case 'host-port-list': return 'HOST:PORT'
     case 'env-list': return 'KEY=VALUE'
+    case 'string-list': return option.pattern?.expected ?? 'text'
     case 'host': return 'a host'
     case 'path': return 'a file path'
     default: return option.metavar ?? 'a value'

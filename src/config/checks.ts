@@ -45,10 +45,20 @@ export function checkConfig (values: Record<string, unknown>, origins: ReadonlyM
   if (c.runtime === 'process') {
     if (hasBackends) throw new ConfigError(`${name('runtime')} process starts local replicas; it cannot be combined with ${name('backends')} (fixed backends)`)
     if (c.command === null) throw new ConfigError(`${name('runtime')} process needs --command CMD, the command line that starts one replica`)
+  } else if (c.runtime === 'swarm') {
+    if (hasBackends) throw new ConfigError(`${name('runtime')} swarm runs --image as Swarm services; it cannot be combined with ${name('backends')} (fixed backends)`)
+    if (c.image === null) throw new ConfigError(`${name('runtime')} swarm needs --image IMAGE, the image of the replicas`)
+    if (c.network === null) throw new ConfigError(`${name('runtime')} swarm needs --network NAME, an attachable overlay network that symphony itself is attached to (docker network create -d overlay --attachable NAME)`)
   } else if (hasBackends && c.image !== null) {
     throw new ConfigError(`${name('image')} and ${name('backends')} exclude each other: --image runs and autoscales containers, --backend proxies fixed backends; choose one`)
   } else if (!hasBackends && c.image === null) {
     throw new ConfigError('nothing to proxy: give --image IMAGE to run and autoscale containers, or --backend HOST:PORT (repeatable) to proxy fixed backends')
+  }
+
+  if (c.runtime !== 'swarm') {
+    for (const key of ['constraints', 'placementPrefs'] as const) {
+      if (c[key].length > 0) throw new ConfigError(`${name(key)} places Swarm services; it needs --runtime swarm (${name('runtime')} is ${c.runtime})`)
+    }
   }
 
   if (c.service === undefined) c.service = defaultService(c)
@@ -56,6 +66,10 @@ export function checkConfig (values: Record<string, unknown>, origins: ReadonlyM
   if (c.threads === undefined) c.threads = Math.min(MAX_WORKERS, Math.max(1, facts.cpus))
   if (c.maxConnections === undefined) c.maxConnections = facts.nofile === null ? 0 : defaultMaxConnections(facts.nofile, c.threads)
 
+  // Swarm service names (`<service>-<slot>`) are at most 63 characters; slots reach 3 digits.
+  if (c.runtime === 'swarm' && c.service.length > 59) {
+    throw new ConfigError(`${show('service')} is too long for --runtime swarm, whose service names are <service>-<slot>: at most 59 characters`)
+  }
   if (c.minContainers > c.maxContainers) {
     throw new ConfigError(`${show('minContainers')} must not exceed ${show('maxContainers')}`)
   }
@@ -77,7 +91,8 @@ export function checkConfig (values: Record<string, unknown>, origins: ReadonlyM
 
   checkTableLimits(c, name)
 
-  if (!hasBackends) {
+  // Swarm replicas publish no host port: the host-port range rules do not apply.
+  if (!hasBackends && c.runtime !== 'swarm') {
     const last = c.basePort + c.maxContainers - 1
     if (last > 65535) {
       throw new ConfigError(`${show('basePort')} + ${show('maxContainers')} - 1 = ${last} is above 65535; lower one of them`)

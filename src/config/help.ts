@@ -40,6 +40,7 @@ function metavar (option: OptionSpec): string {
     case 'path': return 'FILE'
     case 'host-port-list': return 'HOST:PORT'
     case 'env-list': return 'KEY=VALUE'
+    case 'string-list': return 'TEXT'
     default: return option.kind.toUpperCase()
   }
 }

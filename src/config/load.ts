@@ -118,6 +118,10 @@ function parseOption (option: OptionSpec, { raw, where, source }: RawValue): unk
     case 'env-list':
       return (source === 'env' && typeof raw === 'string' ? splitEnvPairs(raw) : listItems(raw, where))
         .map(item => p.parseEnvPair(item, where))
+    case 'string-list':
+      // Neither constraints nor placement preferences contain a comma: in a variable, it separates them.
+      return (source === 'env' && typeof raw === 'string' ? raw.split(',') : listItems(raw, where))
+        .map(item => p.parseString(typeof item === 'string' ? item.trim() : item, where, option.pattern))
   }
 }
 

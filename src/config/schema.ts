@@ -15,6 +15,8 @@ export type OptionKind =
   | 'host-port-list'
   /** Repeatable KEY=VALUE. */
   | 'env-list'
+  /** Repeatable text, each value checked against `pattern`. */
+  | 'string-list'
 
 export type OptionGroup = 'proxy' | 'containers' | 'autoscaling' | 'health' | 'admin' | 'misc'
 
@@ -76,14 +78,16 @@ const DEFS: readonly OptionDef[] = [
   // containers
   { flag: 'image', key: 'image', kind: 'string', group: 'containers', default: null, metavar: 'IMAGE', pattern: NO_SPACES, help: 'Docker image of the service to run and scale' },
   { flag: 'service', key: 'service', kind: 'string', group: 'containers', default: { derived: 'service', text: 'from --image; "static" with --backend' }, metavar: 'NAME', pattern: { re: /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, expected: 'lowercase letters, digits and -, at most 63 characters' }, help: 'Service name used in container names and labels' },
-  { flag: 'runtime', key: 'runtime', kind: 'enum', group: 'containers', default: 'docker', values: ['docker', 'process'], help: 'Run replicas as Docker containers or local processes' },
+  { flag: 'runtime', key: 'runtime', kind: 'enum', group: 'containers', default: 'docker', values: ['docker', 'process', 'swarm'], help: 'Run replicas as Docker containers, local processes, or Swarm services across a cluster (docs/past-one-host.md)' },
   { flag: 'command', key: 'command', kind: 'string', group: 'containers', default: null, metavar: 'CMD', help: 'Command line of a replica; required with --runtime process' },
   { flag: 'container-port', key: 'containerPort', kind: 'port', group: 'containers', default: 80, help: 'Port the service listens on inside its container' },
   { flag: 'base-port', key: 'basePort', kind: 'port', group: 'containers', default: 8000, help: 'First host port of the replicas, which take max-containers ports' },
   { flag: 'upstream', key: 'upstream', kind: 'enum', group: 'containers', default: 'auto', values: ['auto', 'direct', 'published'], help: 'How the proxy reaches containers: direct to their address on their network, the published host port, or auto (direct when reachable, checked at start)' },
   { flag: 'publish-host', key: 'publishHost', kind: 'host', group: 'containers', default: '127.0.0.1', help: 'Host address replica ports are published on' },
   { flag: 'env', key: 'env', kind: 'env-list', group: 'containers', default: [], help: 'Environment variable for every replica (repeatable)' },
-  { flag: 'network', key: 'network', kind: 'string', group: 'containers', default: null, metavar: 'NAME', pattern: NO_SPACES, help: 'Docker network to attach containers to' },
+  { flag: 'network', key: 'network', kind: 'string', group: 'containers', default: null, metavar: 'NAME', pattern: NO_SPACES, help: 'Docker network to attach containers to; with --runtime swarm, the overlay symphony reaches its replicas on (required)' },
+  { flag: 'constraint', key: 'constraints', kind: 'string-list', group: 'containers', default: [], metavar: 'EXPR', pattern: { re: /^(node|engine)\.[A-Za-z0-9_.-]+\s*(==|!=)\s*\S+$/, expected: 'a Swarm placement constraint such as node.role==worker or node.labels.zone!=eu' }, help: 'Swarm placement constraint of every replica, as docker service create --constraint (repeatable; --runtime swarm)' },
+  { flag: 'placement-pref', key: 'placementPrefs', kind: 'string-list', group: 'containers', default: [], metavar: 'PREF', pattern: { re: /^spread=(node|engine)\.labels\.[A-Za-z0-9_.-]+$/, expected: 'spread=node.labels.LABEL' }, help: 'Swarm placement preference, as docker service create --placement-pref (repeatable; --runtime swarm)' },
   { flag: 'memory', key: 'memory', kind: 'size', group: 'containers', default: 0, help: 'Memory limit per container (0 = none; else at least 6mb)' },
   { flag: 'cpus', key: 'cpus', kind: 'number', group: 'containers', default: 0, min: 0, max: 1024, help: 'CPU limit per container, fractions allowed (0 = none)' },
   { flag: 'cleanup-on-exit', key: 'cleanupOnExit', kind: 'bool', group: 'containers', default: false, help: 'Remove the containers on shutdown' },
@@ -136,7 +140,7 @@ export function isDerived (d: OptionDef['default']): d is { readonly derived: De
 
 /** Options that may be given more than once (their values accumulate). */
 export function isRepeatable (option: OptionDef): boolean {
-  return option.kind === 'host-port-list' || option.kind === 'env-list'
+  return option.kind === 'host-port-list' || option.kind === 'env-list' || option.kind === 'string-list'
 }
 
 /** Group titles, in help order. */

@@ -10,7 +10,7 @@ export interface StaticBackend {
   readonly port: number
 }
 
-export type RuntimeKind = 'docker' | 'process'
+export type RuntimeKind = 'docker' | 'process' | 'swarm'
 /** How the proxy reaches containers (src/runtime/upstream.ts). */
 export type UpstreamMode = 'auto' | 'direct' | 'published'
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -36,6 +36,10 @@ export interface Config {
   /** KEY=VALUE pairs passed to every container or process. */
   readonly env: readonly string[]
   readonly network: string | null
+  /** Swarm placement constraints (`node.role==worker`), passed through to every replica's service. */
+  readonly constraints: readonly string[]
+  /** Swarm placement preferences (`spread=node.labels.zone`). */
+  readonly placementPrefs: readonly string[]
   /** Container memory limit in bytes, 0 = none. */
   readonly memory: number
   /** Container CPU limit (cores, fractions allowed), 0 = none. */

@@ -186,9 +186,9 @@ export class ContainerFleet implements StatusSink {
   }
 
   /** What /status shows beside a slot. */
-  describe (slot: number): { id: string | null, name: string | null, phase: Phase, failures: number } | undefined {
+  describe (slot: number): { id: string | null, name: string | null, node: string | null, phase: Phase, failures: number } | undefined {
     const m = this.#members.get(this.#o.basePort + slot)
-    return m === undefined ? undefined : { id: m.replica?.id ?? null, name: m.replica?.name ?? null, phase: m.phase, failures: m.failures }
+    return m === undefined ? undefined : { id: m.replica?.id ?? null, name: m.replica?.name ?? null, node: m.replica?.node ?? null, phase: m.phase, failures: m.failures }
   }
 
   /** Replicas by phase (every phase present, zero or not), for the metrics. */
@@ -278,10 +278,10 @@ export class ContainerFleet implements StatusSink {
         const m = this.#members.get(a.port)
         if (m !== undefined) this.#life.replace(m, a.reason, {})
       } else if (a.kind === 'remove') {
-        this.#o.log.warn('removing a replica of this service that no port holds', { event: 'remove-stray', why: a.why, port: a.replica.port, id: a.replica.id })
-        this.#track(this.#o.runtime.stop(a.replica, 0).catch((err: unknown) => this.#runtimeError('stop', err, a.replica.port)))
+        this.#o.log.warn('removing a replica of this service that no port holds', { event: 'remove-stray', why: a.why, port: a.replica.key, id: a.replica.id })
+        this.#track(this.#o.runtime.stop(a.replica, 0).catch((err: unknown) => this.#runtimeError('stop', err, a.replica.key)))
       } else {
-        this.#adopt(this.#members.get(a.replica.port) ?? newMember(a.replica.port, this.#o.basePort, 'starting', listedAt), a.replica, listedAt)
+        this.#adopt(this.#members.get(a.replica.key) ?? newMember(a.replica.key, this.#o.basePort, 'starting', listedAt), a.replica, listedAt)
       }
     }
   }
@@ -297,7 +297,7 @@ export class ContainerFleet implements StatusSink {
     m.tableId = this.#o.table.assign(m.slot, replica.address.host, replica.address.port)
     this.#everUsed.add(m.slot)
     this.counters.adopted++
-    this.#o.log.info('adopted a running replica', { event: 'adopt', port: m.port, id: replica.id, name: replica.name })
+    this.#o.log.info('adopted a running replica', { event: 'adopt', port: m.port, id: replica.id, name: replica.name, ...(replica.node !== undefined ? { node: replica.node } : {}) })
   }
 
   async #cleanup (): Promise<void> {
@@ -311,9 +311,9 @@ export class ContainerFleet implements StatusSink {
     await Promise.all([...replicas.values()].map(async (r) => {
       try {
         await this.#o.runtime.stop(r, this.#o.stopGraceMs)
-        this.#o.log.info('replica removed (cleanup on exit)', { event: 'remove', port: r.port, id: r.id })
+        this.#o.log.info('replica removed (cleanup on exit)', { event: 'remove', port: r.key, id: r.id })
       } catch (err) {
-        this.#runtimeError('stop', err, r.port)
+        this.#runtimeError('stop', err, r.key)
       }
     }))
   }

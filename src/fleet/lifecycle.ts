@@ -76,10 +76,10 @@ export class Lifecycle {
     m.tableId = c.table.assign(m.slot, replica.address.host, replica.address.port)
     c.used(m.slot)
     if (m.replacing !== null) {
-      c.log.info('replica replaced', { event: 'replace', reason: m.replacing.reason, port: m.port, oldId: m.replacing.oldId, newId: replica.id, failures: m.failures })
+      c.log.info('replica replaced', { event: 'replace', reason: m.replacing.reason, port: m.port, oldId: m.replacing.oldId, newId: replica.id, failures: m.failures, ...(replica.node !== undefined ? { node: replica.node } : {}) })
       m.replacing = null
     } else {
-      c.log.info('replica started', { event: 'start', port: m.port, id: replica.id, name: replica.name })
+      c.log.info('replica started', { event: 'start', port: m.port, id: replica.id, name: replica.name, ...(replica.node !== undefined ? { node: replica.node } : {}) })
     }
     const early = c.takeEarlyExit(replica.id)
     if (early !== undefined) this.replace(m, early, {})

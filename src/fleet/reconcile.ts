@@ -49,6 +49,8 @@ export type ReconcileAction =
  *   while the request was in flight may be missing from the answer without being gone.
  * - An unknown replica on a port whose start is in flight is left alone (it may be that start).
  * - One replica per port: any other is a duplicate and is removed; adoption never doubles a port.
+ *   "Port" is the member's key (Replica.key): the host port with docker and process, base port +
+ *   slot with swarm, whose replicas' own addresses all share the container port.
  */
 export function planReconcile (
   members: readonly MemberSnapshot[],
@@ -71,23 +73,23 @@ export function planReconcile (
   const taken = new Set<number>()
   for (const r of listed) {
     if (known.has(r.id)) continue
-    const m = byPort.get(r.port)
+    const m = byPort.get(r.key)
     if (m?.phase === 'launching') continue
     if (!r.running) {
       actions.push({ kind: 'remove', replica: r, why: 'exited' })
     } else if (m !== undefined) {
-      if (m.phase === 'waiting' && m.replicaId === null && !taken.has(r.port)) {
-        taken.add(r.port)
-        actions.push({ kind: 'attach', port: r.port, replica: r })
+      if (m.phase === 'waiting' && m.replicaId === null && !taken.has(r.key)) {
+        taken.add(r.key)
+        actions.push({ kind: 'attach', port: r.key, replica: r })
       } else {
         actions.push({ kind: 'remove', replica: r, why: 'duplicate' })
       }
-    } else if (!inRange(r.port)) {
+    } else if (!inRange(r.key)) {
       actions.push({ kind: 'remove', replica: r, why: 'outside-range' })
-    } else if (taken.has(r.port)) {
+    } else if (taken.has(r.key)) {
       actions.push({ kind: 'remove', replica: r, why: 'duplicate' })
     } else {
-      taken.add(r.port)
+      taken.add(r.key)
       actions.push({ kind: 'adopt', replica: r })
     }
   }

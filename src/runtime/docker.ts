@@ -145,7 +145,7 @@ export class DockerRuntime implements Runtime {
       replicas.push({
         id: c.Id,
         name: (c.Names[0] ?? '').replace(/^\//, ''),
-        port,
+        key: port,
         address: await this.#upstream.address(ip, this.#config.containerPort, this.#published(port)),
         // The list API has no start time; creation time is close enough for adopted replicas.
         startedAt: c.Created * 1000,
@@ -216,7 +216,7 @@ export class DockerRuntime implements Runtime {
       // the published port still leads to it, and an exit event replaces it if it is gone.
     }
     const address = await this.#upstream.address(ip, cfg.containerPort, this.#published(port))
-    return { id: container.id, name, port, address, startedAt: Date.now(), running: true }
+    return { id: container.id, name, key: port, address, startedAt: Date.now(), running: true }
   }
 
   #published (port: number): Address {

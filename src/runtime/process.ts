@@ -65,7 +65,7 @@ export class ProcessRuntime implements Runtime {
     if (this.#argv.length === 0) throw new StartError('the process runtime needs a --command')
     const ours = new Set([...this.#children.values()].map((c) => c.pid))
     for (const { pid, port } of findReplicaProcesses(this.#config.service, ours)) {
-      const replica: Replica = { id: `pid:${pid}`, name: replicaName(this.#config.service, port), port, address: { host: '127.0.0.1', port }, startedAt: Date.now(), running: true }
+      const replica: Replica = { id: `pid:${pid}`, name: replicaName(this.#config.service, port), key: port, address: { host: '127.0.0.1', port }, startedAt: Date.now(), running: true }
       this.#children.set(replica.id, { proc: null, pid, replica, running: true, exited: this.#exitOf(pid) })
     }
     if ([...this.#children.values()].some((c) => c.proc === null)) this.#startPolling()
@@ -111,7 +111,7 @@ export class ProcessRuntime implements Runtime {
     const replica: Replica = {
       id: `pid:${pid}`,
       name: replicaName(this.#config.service, port),
-      port,
+      key: port,
       address: { host: '127.0.0.1', port },
       startedAt: Date.now(),
       running: true
@@ -203,7 +203,7 @@ export class ProcessRuntime implements Runtime {
         this.#gone.get(child.pid)?.()
         this.#gone.delete(child.pid)
         // Not our child: no exit status to read, so the reason is unknown; 'die' as for a crash.
-        this.#emit({ type: 'exit', id: child.replica.id, port: child.replica.port, reason: 'die' })
+        this.#emit({ type: 'exit', id: child.replica.id, port: child.replica.key, reason: 'die' })
       }
       if (this.#gone.size === 0 && this.#poll !== null) {
         clearInterval(this.#poll)

@@ -9,16 +9,21 @@ export interface Replica {
   /** Readable name, e.g. `symphony-<service>-<port>`. */
   readonly name: string
   /**
-   * Host port: the replica's identity (its name, labels and table slot). Docker publishes the
-   * container port there; a local process listens on it.
+   * The fleet's key for this replica: the number given to start(). The docker and process
+   * runtimes use it as the host port (the container port is published there; a local process
+   * listens on it); the swarm runtime, which publishes nothing, as base port + slot. It is what
+   * the replica's name, labels, table slot, adoption, reconciliation and the metrics' `backend`
+   * label go by.
    */
-  readonly port: number
+  readonly key: number
   /**
    * Where the proxy and the health checker connect: for Docker, the container's own address on
    * its network (the direct path), or the published host port where that address cannot be
-   * reached (src/runtime/upstream.ts).
+   * reached (src/runtime/upstream.ts); for Swarm, the task's address on the overlay network.
    */
   readonly address: Address
+  /** The machine the replica runs on, where the runtime spans several (swarm: the node's hostname). */
+  readonly node?: string
   /** Epoch ms the replica was started (for start-to-healthy timing). */
   readonly startedAt: number
   /** False once the container/process has exited. */
@@ -31,20 +36,26 @@ export interface Address {
   readonly port: number
 }
 
+/** Why a replica stopped: its process exited, was killed or OOM-killed, or its node was lost (swarm). */
+export type ExitReason = 'die' | 'oom' | 'kill' | 'node-down'
+
 export type RuntimeEvent =
-  | { readonly type: 'exit', readonly id: string, readonly port: number | null, readonly reason: 'die' | 'oom' | 'kill' }
+  | { readonly type: 'exit', readonly id: string, readonly port: number | null, readonly reason: ExitReason }
   | { readonly type: 'disconnected', readonly error: Error }
   | { readonly type: 'reconnected' }
 
 export interface Runtime {
-  /** Human name for logs: 'docker' or 'process'. */
+  /** Human name for logs: 'docker', 'process' or 'swarm'. */
   readonly kind: string
   /** Fails with DockerUnavailableError / ImageUnavailableError before anything is started. */
   init(): Promise<void>
   /** Replicas of this service that exist now (adoption on start-up), running or not. */
   list(): Promise<Replica[]>
-  /** Start one replica whose container port is published on the given host port. */
-  start(port: number): Promise<Replica>
+  /**
+   * Start one replica for the fleet's `key` (docker, process: the host port it is published
+   * on). Resolves with the replica's address once the runtime knows it.
+   */
+  start(key: number): Promise<Replica>
   /** Stop (SIGTERM, wait up to graceMs, then kill) and remove. Idempotent: an absent replica is fine. */
   stop(replica: Replica, graceMs: number): Promise<void>
   /** Exits and connection changes until the signal aborts. */

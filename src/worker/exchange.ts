@@ -497,13 +497,16 @@ export class Exchange implements UpstreamHandler, Holdable {
   }
 
   /**
-   * Retry once, on another backend, when no byte of the request can have reached the upstream
-   * (a failed connect), or when the method is idempotent (RFC 9110 9.2.2) and its body can be
-   * sent again: none, a gathered (replayable) one, or a stream not read from yet.
+   * Retry on another backend when no byte of the request can have reached the upstream (a
+   * failed connect), or, once, when the method is idempotent (RFC 9110 9.2.2) and its body can
+   * be sent again: none, a gathered (replayable) one, or a stream not read from yet.
+   * A failed connect may be retried up to CONNECT_ATTEMPTS times in all: when a Swarm node is
+   * lost, several replicas stop answering at once, and a request that meets two of them before
+   * passive health marks them must not fail for it (issue 13; test/serial/swarm-two-nodes).
    * The retry budget is checked by the caller.
    */
   private canRetry (reason: number): boolean {
-    if (this.attempt > 0) return false
+    if (reason === ErrorReason.CONNECT ? this.attempt >= CONNECT_ATTEMPTS - 1 : this.attempt > 0) return false
     const body = this.body
     const untouched = body === null || (!body.readableDidRead && !body.destroyed)
     if (!untouched) return false
@@ -560,6 +563,9 @@ export class Exchange implements UpstreamHandler, Holdable {
     Atomics.sub(this.ctx.reader.i32, bstatBase(this.slot) + B_INFLIGHT, 1)
   }
 }
+
+/** Attempts of one request whose connects keep failing (src/worker/exchange.ts canRetry). */
+const CONNECT_ATTEMPTS = 3
 
 /** Map an upstream/socket error to a counted reason (and so to 502 or 504). */
 export function classify (err: Error & { code?: string }): number {

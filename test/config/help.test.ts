@@ -64,7 +64,7 @@ t.test('markdown table', async t => {
     t.ok(row?.includes(`\`${o.env}\``), `${o.flag}: env`)
     t.equal(row?.replace(/\\\|/g, '').split('|').length, 6, `${o.flag}: four cells (pipes escaped)`)
   }
-  t.match(md, /\| `--runtime docker\\\|process` \| `SYMPHONY_RUNTIME` \| `docker` \|/)
+  t.match(md, /\| `--runtime docker\\\|process\\\|swarm` \| `SYMPHONY_RUNTIME` \| `docker` \|/)
   t.match(md, /\| `--health-timeout DURATION` \| `SYMPHONY_HEALTH_TIMEOUT` \| 80% of --fault-interval \|/)
   t.match(md, /\| `--image IMAGE` \| `SYMPHONY_IMAGE` \| none \|/)
 })

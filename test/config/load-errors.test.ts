@@ -58,7 +58,15 @@ const cases: Array<[string, string[], NodeJS.ProcessEnv, RegExp]> = [
   ['bad host', [...IMAGE, '--host', 'not a host'], {}, /^--host: "not a host" is not a host/],
   ['upstream mode', [...IMAGE, '--upstream', 'host'], {}, /^--upstream: "host" is not a valid choice; expected one of auto, direct, published$/],
   ['upstream mode (env)', IMAGE, { SYMPHONY_UPSTREAM: 'bridge' }, /^SYMPHONY_UPSTREAM: "bridge" is not a valid choice; expected one of auto, direct, published$/],
-  ['positional', [...IMAGE, 'extra'], {}, /^unexpected argument "extra"/]
+  ['positional', [...IMAGE, 'extra'], {}, /^unexpected argument "extra"/],
+  ['swarm runtime without network', ['--runtime', 'swarm', ...IMAGE], {}, /^--runtime swarm needs --network NAME, an attachable overlay network that symphony itself is attached to/],
+  ['swarm runtime without image', ['--runtime', 'swarm', '--network', 'n'], {}, /^--runtime swarm needs --image IMAGE/],
+  ['swarm runtime with backend', ['--runtime', 'swarm', '--network', 'n', '--backend', 'h:1'], {}, /^--runtime swarm runs --image as Swarm services; it cannot be combined with --backend/],
+  ['constraint without swarm', [...IMAGE, '--constraint', 'node.role==worker'], {}, /^--constraint places Swarm services; it needs --runtime swarm \(--runtime is docker\)$/],
+  ['placement-pref without swarm (env)', IMAGE, { SYMPHONY_PLACEMENT_PREF: 'spread=node.labels.zone' }, /^SYMPHONY_PLACEMENT_PREF places Swarm services; it needs --runtime swarm/],
+  ['bad constraint', ['--runtime', 'swarm', '--network', 'n', ...IMAGE, '--constraint', 'role=worker'], {}, /^--constraint: "role=worker" is not valid; expected a Swarm placement constraint such as node\.role==worker/],
+  ['bad placement-pref', ['--runtime', 'swarm', '--network', 'n', ...IMAGE, '--placement-pref', 'binpack=x'], {}, /^--placement-pref: "binpack=x" is not valid; expected spread=node\.labels\.LABEL$/],
+  ['swarm service name too long', ['--runtime', 'swarm', '--network', 'n', ...IMAGE, '--service', 'a'.repeat(60)], {}, /^--service \(a{60}\) is too long for --runtime swarm/]
 ]
 
 t.test('bad input: one-line messages naming the option, the value and what is expected', async t => {
@@ -81,6 +89,8 @@ t.test('accepted neighbours of the bad cases', async t => {
   t.ok(ok([...IMAGE, '--max-connections', '20000']), 'max-connections at the open-file limit')
   t.ok('config' in loadConfig([...IMAGE, '--max-connections', '5000000'], {}, { cpus: 2, nofile: null }), 'no known open-file limit: not checked')
   t.ok(ok([...IMAGE, '--health-timeout', '999ms']), 'health-timeout just below fault-interval')
+  t.ok(ok(['--runtime', 'swarm', '--network', 'n', ...IMAGE, '--port', '8005']), 'swarm replicas publish no host port: no replica range')
+  t.ok(ok(['--runtime', 'swarm', '--network', 'n', ...IMAGE, '--constraint', 'node.labels.zone != eu', '--placement-pref', 'spread=node.labels.zone']), 'constraint with spaces; a spread preference')
 })
 
 t.test('config file problems name the file', async t => {

@@ -26,6 +26,8 @@ t.test('defaults', async t => {
     publishHost: '127.0.0.1',
     env: [],
     network: null,
+    constraints: [],
+    placementPrefs: [],
     memory: 0,
     cpus: 0,
     cleanupOnExit: false,
@@ -67,13 +69,20 @@ t.test('every option sets its Config field from a flag', async t => {
   t.same(config, {
     port: 0, host: '::', image: 'ghcr.io/acme/Orders_API:1.2', service: 'orders', runtime: 'docker', command: 'serve --fast',
     containerPort: 3000, basePort: 9000, upstream: 'published', publishHost: 'localhost', env: ['A=1', 'B=x,y'], network: 'backend',
-    memory: 512 * 1024 ** 2, cpus: 1.5, cleanupOnExit: true, windowMs: 90_000, baseScaleCount: 5, minContainers: 2,
+    constraints: [], placementPrefs: [], memory: 512 * 1024 ** 2, cpus: 1.5, cleanupOnExit: true, windowMs: 90_000, baseScaleCount: 5, minContainers: 2,
     maxContainers: 4, faultIntervalMs: 2000, healthPath: '/ping', healthTimeoutMs: 500, unhealthyThreshold: 5, threads: 64, backends: [],
     connectTimeoutMs: 250, responseTimeoutMs: 60_000, maxBodySize: 65_536, maxHeaderSize: 8192, drainTimeoutMs: 0, maxConnections: 65_536, queueTimeoutMs: 0, queueLimit: 5, replayBodyLimit: 1024, adminHost: '0.0.0.0',
     adminPort: 0, adminToken: '0123456789abcdef', logLevel: 'debug'
   })
   const keys = OPTIONS.flatMap(o => o.key === null ? [] : [o.key]).sort()
   t.same(Object.keys(config).sort(), keys, 'the schema covers exactly the Config fields')
+})
+
+t.test('--runtime swarm: placement passes through, from flags (repeated) or one variable (comma-separated)', async t => {
+  const config = load(['--runtime=swarm', '--image=acme/api', '--network=apinet', '--constraint=node.role==worker', '--constraint', 'node.labels.zone!=eu', '--placement-pref=spread=node.labels.zone'])
+  t.match(config, { runtime: 'swarm', network: 'apinet', constraints: ['node.role==worker', 'node.labels.zone!=eu'], placementPrefs: ['spread=node.labels.zone'] })
+  const fromEnv = load(['--runtime=swarm', '--image=acme/api', '--network=apinet'], { SYMPHONY_CONSTRAINT: 'node.role==worker,node.labels.ssd==true' })
+  t.same(fromEnv.constraints, ['node.role==worker', 'node.labels.ssd==true'])
 })
 
 t.test('an admin listener off loopback needs --admin-token', async t => {

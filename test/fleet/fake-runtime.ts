@@ -34,7 +34,7 @@ export class FakeRuntime implements Runtime {
     this.calls.push(`start ${port}`)
     if (this.startGate !== null) await this.startGate
     if (this.failStart !== null) throw this.failStart
-    if (this.heldPorts.has(port) || [...this.replicas.values()].some((r) => r.port === port && r.running)) {
+    if (this.heldPorts.has(port) || [...this.replicas.values()].some((r) => r.key === port && r.running)) {
       throw new PortInUseError(`cannot start symphony-fake-${port}: port ${port} is already in use`)
     }
     const r = this.add(port)
@@ -43,12 +43,12 @@ export class FakeRuntime implements Runtime {
   }
 
   async stop (replica: Replica, graceMs: number): Promise<void> {
-    this.calls.push(`stop ${replica.port} ${graceMs}`)
+    this.calls.push(`stop ${replica.key} ${graceMs}`)
     if (this.failStop !== null) throw this.failStop
     const r = this.replicas.get(replica.id)
     if (r === undefined) return
     this.replicas.delete(r.id)
-    if (r.running) this.emit({ type: 'exit', id: r.id, port: r.port, reason: 'kill' })
+    if (r.running) this.emit({ type: 'exit', id: r.id, port: r.key, reason: 'kill' })
   }
 
   async * events (signal: AbortSignal): AsyncGenerator<RuntimeEvent> {
@@ -74,7 +74,7 @@ export class FakeRuntime implements Runtime {
 
   /** A replica that exists without the fleet having started it (an earlier run's). */
   add (port: number, running = true): Replica {
-    const r: Replica = { id: `c${this.#next++}`, name: `symphony-fake-${port}`, port, address: { host: '127.0.0.1', port }, startedAt: 0, running }
+    const r: Replica = { id: `c${this.#next++}`, name: `symphony-fake-${port}`, key: port, address: { host: '127.0.0.1', port }, startedAt: 0, running }
     this.replicas.set(r.id, r)
     return r
   }
@@ -84,7 +84,7 @@ export class FakeRuntime implements Runtime {
     const r = this.replicas.get(id)
     if (r === undefined) throw new Error(`no replica ${id}`)
     this.replicas.set(id, { ...r, running: false })
-    if (announce) this.emit({ type: 'exit', id, port: r.port, reason })
+    if (announce) this.emit({ type: 'exit', id, port: r.key, reason })
   }
 
   emit (e: RuntimeEvent): void { for (const s of this.#subs) s(e) }

@@ -23,6 +23,8 @@ export interface BackendStatus {
   state: string
   id: string | null
   name: string | null
+  /** The node a replica runs on (swarm runtime); null elsewhere. */
+  node?: string | null
   phase: string | null
   inflight: number
 }

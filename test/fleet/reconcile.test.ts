@@ -4,7 +4,8 @@ import { planReconcile, type MemberSnapshot, type ReconcileAction } from '../../
 import { backoffDelay } from '../../src/backoff'
 import type { Replica } from '../../src/runtime/types'
 
-const r = (id: string, port: number, running = true): Replica => ({ id, name: `n-${port}`, port, address: { host: '127.0.0.1', port }, startedAt: 0, running })
+const r = (id: string, port: number, running = true): Replica => ({ id, name: `n-${port}`, key: port, address: { host: '127.0.0.1', port }, startedAt: 0, running })
+const sw = (id: string, key: number): Replica => ({ id, name: `n-${key}`, key, address: { host: `10.0.1.${key - 90}`, port: 80 }, startedAt: 0, running: true })
 const m = (port: number, phase: MemberSnapshot['phase'], replicaId: string | null, knownSince = 0): MemberSnapshot => ({ port, phase, replicaId, knownSince })
 const inRange = (port: number): boolean => port >= 100 && port < 356
 const LISTED_AT = 1000
@@ -28,6 +29,10 @@ t.test('planReconcile', async (t) => {
     ['an unknown replica where a start is in flight is left alone', [m(100, 'launching', null)], [r('x', 100)], []],
     ['a waiting member gets the replica its lost start created', [m(100, 'waiting', null)], [r('x', 100)],
       [{ kind: 'attach', port: 100, replica: r('x', 100) }]],
+    // Swarm replicas all listen on the container port at their own overlay address: the key, not
+    // the address's port, says which member a replica belongs to.
+    ['keys, not address ports: replicas on one container port are adopted per key', [m(100, 'ready', 'a')], [sw('a', 100), sw('b', 101)],
+      [{ kind: 'adopt', replica: sw('b', 101) }]],
     ['a waiting member still holding its old replica: the unknown one is a duplicate', [m(100, 'waiting', 'a')], [r('a', 100, false), r('x', 100)],
       [{ kind: 'remove', replica: r('x', 100), why: 'duplicate' }]]
   ]

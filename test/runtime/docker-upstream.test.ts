@@ -46,7 +46,7 @@ t.test('--upstream published: the proxy dials the published host port', async (t
   t.same(replica.address, { host: '127.0.0.1', port: 18600 })
   t.same(rt.upstream, { mode: 'published', reason: '--upstream published' })
   t.equal(await waitFor('health through the published port', () => healthAt(replica.address)), 200)
-  t.match(await rt.list(), [{ id: replica.id, port: 18600, address: { host: '127.0.0.1', port: 18600 } }])
+  t.match(await rt.list(), [{ id: replica.id, key: 18600, address: { host: '127.0.0.1', port: 18600 } }])
 })
 
 t.test('auto on a user network: direct to the address on that network, also for adopted replicas', async (t) => {
@@ -71,7 +71,7 @@ t.test('auto on a user network: direct to the address on that network, also for 
   // detection (a fresh chooser) reaches the same verdict.
   const again = runtimeFor(t, service, { network })
   const listed = await again.list()
-  t.match(listed, [{ id: replica.id, port: 18601, running: true, address: { host: ip, port: 80 } }])
+  t.match(listed, [{ id: replica.id, key: 18601, running: true, address: { host: ip, port: 80 } }])
   t.equal(again.upstream?.mode, 'direct')
 
   // Stopped: no address on the network, so the published port stands in (it is being replaced).

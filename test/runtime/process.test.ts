@@ -37,7 +37,7 @@ t.test('start, health, list, kill → exit event, stop twice', async (t) => {
   const events = rt.events(ac.signal)[Symbol.asyncIterator]()
 
   const replica = await rt.start(port)
-  t.match(replica, { id: /^pid:\d+$/, name: 'symphony-proc-18020', port, address: { host: '127.0.0.1', port }, running: true })
+  t.match(replica, { id: /^pid:\d+$/, name: 'symphony-proc-18020', key: port, address: { host: '127.0.0.1', port }, running: true })
   await waitFor('health 200', healthy(port))
   t.match(await rt.list(), [{ id: replica.id, running: true }])
 

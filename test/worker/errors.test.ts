@@ -69,6 +69,22 @@ t.test('a connection failure is retried once on the next backend, and the failin
   t.equal(gw.sampler.retries(0), 1, 'exactly one retry: after it, a is suspect and skipped')
 })
 
+t.test('failed connects are retried on up to two more backends: a request meeting two dead ones is served (a lost Swarm node)', async (t) => {
+  const a = await startBackend('a')
+  const b = await startBackend('b')
+  const c = await startBackend('c')
+  t.teardown(() => c.close())
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${a.port}`, '--backend', `127.0.0.1:${b.port}`, '--backend', `127.0.0.1:${c.port}`, '--threads', '1', '--fault-interval', '30s'])
+  a.close()
+  b.close()
+  const res = await request(`${gw.url}/echo`)
+  t.equal(res.statusCode, 200, 'served by the third')
+  await res.body.dump()
+  t.equal(c.seen.length, 1)
+  gw.sampler.sample()
+  t.equal(gw.sampler.retries(0) + gw.sampler.retries(1), 2, 'two retries: one per dead backend')
+})
+
 t.test('an unhealthy static backend leaves rotation and returns when it answers 200 again', async (t) => {
   const a = await startBackend('a')
   const b = await startBackend('b')

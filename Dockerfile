@@ -1,0 +1,27 @@
+# symphony's own image, for users: a gateway and autoscaler that drives the Docker engine it is
+# given (mount its socket). Runs the docker runtime on one host, or --runtime swarm on a manager.
+#   docker build -t symphony .
+#   docker run -d -v /var/run/docker.sock:/var/run/docker.sock -p 8080:8080 symphony --image my-api
+# Tests and CI build an equivalent image with no registry: scripts/build-symphony-image.sh.
+FROM node:20-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json tsconfig.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY src ./src
+COPY workers ./workers
+COPY bin ./bin
+# test/ and bench/ are not copied: tsc compiles what the include patterns find.
+RUN npx tsc -p tsconfig.json
+RUN npm prune --omit=dev --no-audit --no-fund \
+  && rm -rf dist/test dist/bench
+
+FROM node:20-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY --from=build /src/bin ./bin
+EXPOSE 8080 9180
+# Runs as root: the Docker socket is root's (or the docker group's, whose id differs per host).
+ENTRYPOINT ["node", "/app/bin/symphony.js"]

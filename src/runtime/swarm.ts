@@ -1,0 +1,346 @@
+import Docker from 'dockerode'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Config } from '../config/types'
+import { DockerUnavailableError, ImageUnavailableError, StartError, SwarmSetupError } from '../errors'
+import { DOCKER_API_VERSION } from './docker'
+import { LABEL_SERVICE, connectionOptions, serviceLabelFilter } from './names'
+import { localAddressIn } from './overlay'
+import {
+  pinnedImage, slotFromLabels, slotServiceName, slotServiceSpec, slotState,
+  type NodeRecord, type SlotState, type TaskRecord
+} from './swarm-spec'
+import type { ExitReason, Replica, Runtime, RuntimeEvent } from './types'
+
+/** The parts of the configuration the Swarm runtime needs. */
+export type SwarmRuntimeConfig = Pick<Config,
+'service' | 'containerPort' | 'env' | 'command' | 'memory' | 'cpus' | 'constraints' | 'placementPrefs' | 'basePort'> & {
+  readonly image: string
+  readonly network: string
+}
+
+export interface SwarmRuntimeOptions {
+  /** Engine address in DOCKER_HOST syntax; undefined leaves it to dockerode (DOCKER_HOST, default socket). */
+  readonly dockerHost?: string
+  /** How often services, tasks and nodes are listed to notice exits and lost nodes. Default 1 s. */
+  readonly pollMs?: number
+  /** Longest wait for a new replica's task to run. Default 60 s. */
+  readonly startWaitMs?: number
+  /** Grace the node gives a removed replica's process between SIGTERM and SIGKILL. Default 10 s. */
+  readonly stopGraceMs?: number
+  /**
+   * Refuse to start unless this process has an address on the overlay (true by default):
+   * replicas are dialled there. The runtime's own tests, which drive the control plane from
+   * the host and never dial a replica, turn it off.
+   */
+  readonly requireAttached?: boolean
+}
+
+const PING_TIMEOUT_MS = 5000
+const START_POLL_MS = 250
+const BACKOFF_MAX_MS = 5000
+
+interface ServiceRecord {
+  readonly ID: string
+  readonly CreatedAt?: string
+  readonly Spec?: { readonly Name?: string, readonly Labels?: Record<string, string> }
+}
+
+/** One replica service as the last listing saw it. */
+interface Listed {
+  readonly id: string
+  readonly name: string
+  readonly key: number
+  readonly state: SlotState
+}
+
+interface DockerApiError extends Error { statusCode?: number, json?: { message?: string } | null }
+
+function statusOf (err: unknown): number | undefined {
+  return (err as DockerApiError | null)?.statusCode
+}
+
+function messageOf (err: unknown): string {
+  const e = err as DockerApiError | null
+  return e?.json?.message ?? e?.message ?? String(err)
+}
+
+/**
+ * Replicas as Swarm services, one per slot (`<service>-<slot>`, `replicas: 1`), on an overlay
+ * network, placed by Swarm across the cluster's nodes. symphony, on a manager, dials each task
+ * at its overlay address; nothing is published on any node. Swarm never restarts or reschedules
+ * a replica (restart condition none): exits and lost nodes reach the fleet as `exit` events,
+ * from a poll of services, tasks and nodes, and the fleet replaces exactly that slot.
+ */
+export class SwarmRuntime implements Runtime {
+  readonly kind = 'swarm'
+  readonly #config: SwarmRuntimeConfig
+  readonly #docker: Docker
+  readonly #pollMs: number
+  readonly #startWaitMs: number
+  readonly #stopGraceMs: number
+  readonly #requireAttached: boolean
+  readonly #closed = new AbortController()
+  /** Set by init(): the overlay's id (task attachments name networks by id) and the pinned image. */
+  #networkId = ''
+  #image = ''
+
+  constructor (config: SwarmRuntimeConfig, options: SwarmRuntimeOptions = {}) {
+    this.#config = config
+    this.#docker = new Docker({ ...connectionOptions(options.dockerHost), version: DOCKER_API_VERSION })
+    this.#pollMs = options.pollMs ?? 1000
+    this.#startWaitMs = options.startWaitMs ?? 60_000
+    this.#stopGraceMs = options.stopGraceMs ?? 10_000
+    this.#requireAttached = options.requireAttached ?? true
+  }
+
+  /** The overlay network's id, once init() found it. */
+  get networkId (): string { return this.#networkId }
+
+  /** The image reference replicas are created with (an id or a digest), once init() resolved it. */
+  get image (): string { return this.#image }
+
+  /**
+   * Checks, in order: the engine answers; it is a Swarm manager; --network is an overlay;
+   * this process is attached to it; the image, which is pinned by digest or id when present here.
+   * @throws DockerUnavailableError, SwarmSetupError, ImageUnavailableError
+   */
+  async init (): Promise<void> {
+    const docker = this.#docker
+    const cfg = this.#config
+    try {
+      await (docker.ping as (opts: object) => Promise<unknown>).call(docker, { abortSignal: AbortSignal.timeout(PING_TIMEOUT_MS) })
+    } catch (err) {
+      throw new DockerUnavailableError(`Docker engine not reachable (${messageOf(err)}): mount the manager's socket into symphony's container (-v /var/run/docker.sock:/var/run/docker.sock) or set DOCKER_HOST`, { cause: err })
+    }
+    const info = await docker.info() as { Swarm?: { LocalNodeState?: string, ControlAvailable?: boolean } }
+    if (info.Swarm?.LocalNodeState !== 'active' || info.Swarm.ControlAvailable !== true) {
+      const state = info.Swarm?.LocalNodeState === 'active' ? 'a worker' : `not in a swarm (${info.Swarm?.LocalNodeState ?? 'unknown'})`
+      throw new SwarmSetupError(`--runtime swarm needs a Swarm manager, and this engine is ${state}: run symphony on a manager node (docker swarm init, or the constraint node.role==manager)`)
+    }
+    let net: { Id: string, Driver?: string, Scope?: string, IPAM?: { Config?: Array<{ Subnet?: string }> } }
+    try {
+      net = await docker.getNetwork(cfg.network).inspect()
+    } catch (err) {
+      throw new SwarmSetupError(`--network ${cfg.network}: ${statusOf(err) === 404 ? 'no such network' : messageOf(err)}; create it with docker network create -d overlay --attachable ${cfg.network}`, { cause: err })
+    }
+    if (net.Driver !== 'overlay' || net.Scope !== 'swarm') {
+      throw new SwarmSetupError(`--network ${cfg.network} is a ${net.Driver ?? '?'} network (scope ${net.Scope ?? '?'}); --runtime swarm needs an overlay: docker network create -d overlay --attachable NAME`)
+    }
+    this.#networkId = net.Id
+    const subnets = (net.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter((s) => s !== '')
+    if (this.#requireAttached && localAddressIn(subnets) === null) {
+      throw new SwarmSetupError(`symphony is not attached to --network ${cfg.network} (${subnets.join(', ')}), where it reaches its replicas: run it as a container or service on that network (docs/past-one-host.md)`)
+    }
+    try {
+      this.#image = pinnedImage(await docker.getImage(cfg.image).inspect())
+    } catch (err) {
+      if (statusOf(err) !== 404) {
+        throw new ImageUnavailableError(`cannot inspect image ${cfg.image}: ${messageOf(err)}`, { cause: err })
+      }
+      // Not on this manager: the nodes that run replicas pull it from its registry themselves.
+      this.#image = cfg.image
+    }
+  }
+
+  /** Every replica service of this symphony service, by label; running = its task alive on a live node. */
+  async list (): Promise<Replica[]> {
+    const replicas: Replica[] = []
+    for (const s of await this.#snapshot()) {
+      // Alive but not yet given an overlay address (still being scheduled): the next re-list
+      // adopts it. Dead ones are listed with no address, so that reconciliation removes them.
+      if (s.state.alive && s.state.address === null) continue
+      replicas.push(this.#replica(s))
+    }
+    return replicas
+  }
+
+  /**
+   * Create the service of the slot `key - basePort` and wait until its task runs and has its
+   * overlay address (the replica's address is not known before).
+   * @throws StartError when the service cannot be created, its task fails (the task's error is in
+   *   the message: "No such image", "no suitable node"), or it does not run within startWaitMs.
+   *   The service is removed again in each case.
+   */
+  async start (key: number): Promise<Replica> {
+    const docker = this.#docker
+    const cfg = this.#config
+    const slot = key - cfg.basePort
+    const name = slotServiceName(cfg.service, slot)
+    await this.#removeLeftover(name)
+    const spec = slotServiceSpec({ ...cfg, image: this.#image === '' ? cfg.image : this.#image, stopGraceMs: this.#stopGraceMs }, slot)
+    let id: string | null = null
+    // 409: a service of that name is still being removed (a replacement right after a stop).
+    for (let attempt = 0; id === null; attempt++) {
+      try {
+        const created = await docker.createService(spec) as unknown as { id?: string, ID?: string }
+        id = created.id ?? created.ID ?? null
+        if (id === null) throw new Error('the engine returned no service id')
+      } catch (err) {
+        if (statusOf(err) !== 409 || attempt >= 10) throw new StartError(`cannot create service ${name}: ${messageOf(err)}`, { cause: err })
+        await sleep(200)
+        await this.#removeLeftover(name)
+      }
+    }
+    const deadline = Date.now() + this.#startWaitMs
+    let last: SlotState | null = null
+    try {
+      for (;;) {
+        const tasks = await docker.listTasks({ filters: { service: [id] } }) as TaskRecord[]
+        last = slotState(tasks, new Map(), this.#networkId)
+        if (last.running && last.address !== null) break
+        if (last.task !== null && !last.alive) throw new StartError(`replica ${name} did not start: its task is ${last.task.Status?.State ?? '?'}${last.error !== null ? ` (${last.error})` : ''}`)
+        if (Date.now() > deadline) throw new StartError(`replica ${name} not running after ${this.#startWaitMs} ms (task ${last.task?.Status?.State ?? 'not created'}${last.error !== null ? `: ${last.error}` : ''})`)
+        await sleep(START_POLL_MS, undefined, { signal: this.#closed.signal })
+      }
+    } catch (err) {
+      await this.#removeService(id).catch(() => {})
+      throw err instanceof StartError ? err : new StartError(`replica ${name}: ${messageOf(err)}`, { cause: err })
+    }
+    const nodes = await this.#nodes().catch(() => new Map<string, NodeRecord>())
+    const nodeId = last.task?.NodeID
+    const node = nodeId !== undefined ? nodes.get(nodeId)?.Description?.Hostname : undefined
+    return {
+      id, name, key, address: { host: last.address, port: cfg.containerPort }, startedAt: Date.now(), running: true,
+      ...(node !== undefined ? { node } : {})
+    }
+  }
+
+  /**
+   * Remove the replica's service. The node's engine then stops its task (SIGTERM, the service's
+   * stop grace period, SIGKILL) on its own: a service's grace is fixed when it is created,
+   * because changing it would roll the task, so `graceMs` is not used here. A replacement may
+   * start meanwhile; the old task no longer receives requests. An absent service is fine.
+   */
+  async stop (replica: Replica, _graceMs: number): Promise<void> {
+    await this.#removeService(replica.id)
+  }
+
+  /**
+   * `exit` for every replica service that was seen alive and no longer is: its task ended (reason
+   * die/kill/oom), its node is down or disconnected (`node-down`), or the service vanished.
+   * Swarm's event stream says nothing of tasks, and a container's exit on another node is not
+   * in this engine's stream, so this polls every pollMs. A failed poll is `disconnected`; the
+   * next success `reconnected`, after a backoff doubling up to 5 s.
+   */
+  async * events (signal: AbortSignal): AsyncGenerator<RuntimeEvent> {
+    const stop = AbortSignal.any([signal, this.#closed.signal])
+    /** Services seen alive: id → key. */
+    const alive = new Map<string, number>()
+    let connected = true
+    let wait = this.#pollMs
+    while (!stop.aborted) {
+      let listed: Listed[] | null = null
+      try {
+        listed = await this.#snapshot(stop)
+      } catch (err) {
+        if (stop.aborted) return
+        if (connected) {
+          connected = false
+          yield { type: 'disconnected', error: err instanceof Error ? err : new Error(String(err)) }
+        }
+        wait = Math.min(wait * 2, BACKOFF_MAX_MS)
+      }
+      if (listed !== null) {
+        if (!connected) {
+          connected = true
+          yield { type: 'reconnected' }
+        }
+        wait = this.#pollMs
+        const seen = new Set<string>()
+        for (const s of listed) {
+          seen.add(s.id)
+          if (s.state.alive) {
+            alive.set(s.id, s.key)
+          } else if (alive.delete(s.id)) {
+            yield { type: 'exit', id: s.id, port: s.key, reason: s.state.reason ?? 'die' }
+          }
+        }
+        for (const [id, key] of alive) {
+          if (seen.has(id)) continue
+          alive.delete(id)
+          const reason: ExitReason = 'die'
+          yield { type: 'exit', id, port: key, reason }
+        }
+      }
+      try {
+        await sleep(wait, undefined, { signal: stop })
+      } catch {
+        return
+      }
+    }
+  }
+
+  /** Ends open events() streams and start() waits. Replicas keep running. Idempotent. */
+  async close (): Promise<void> {
+    this.#closed.abort()
+  }
+
+  /** This service's replica services with their tasks and nodes: three list calls. */
+  async #snapshot (signal?: AbortSignal): Promise<Listed[]> {
+    const docker = this.#docker
+    const opts = signal !== undefined ? { abortSignal: signal } : {}
+    const services = await docker.listServices({ filters: { label: serviceLabelFilter(this.#config.service) }, ...opts }) as unknown as ServiceRecord[]
+    if (services.length === 0) return []
+    const [tasks, nodes] = await Promise.all([
+      docker.listTasks({ filters: { service: services.map((s) => s.ID) }, ...opts }) as Promise<TaskRecord[]>,
+      this.#nodes(signal)
+    ])
+    const byService = new Map<string, TaskRecord[]>()
+    for (const t of tasks) {
+      const list = byService.get(t.ServiceID)
+      if (list === undefined) byService.set(t.ServiceID, [t])
+      else list.push(t)
+    }
+    const out: Listed[] = []
+    for (const s of services) {
+      const slot = slotFromLabels(s.Spec?.Labels)
+      if (slot === null) continue
+      out.push({ id: s.ID, name: s.Spec?.Name ?? '', key: this.#config.basePort + slot, state: slotState(byService.get(s.ID) ?? [], nodes, this.#networkId) })
+    }
+    return out
+  }
+
+  async #nodes (signal?: AbortSignal): Promise<Map<string, NodeRecord>> {
+    const nodes = await this.#docker.listNodes(signal !== undefined ? { abortSignal: signal } as object : {}) as NodeRecord[]
+    return new Map(nodes.map((n) => [n.ID, n]))
+  }
+
+  #replica (s: Listed): Replica {
+    const created = Date.parse(s.state.task?.CreatedAt ?? '')
+    return {
+      id: s.id,
+      name: s.name,
+      key: s.key,
+      address: { host: s.state.address ?? '', port: this.#config.containerPort },
+      startedAt: Number.isFinite(created) ? created : Date.now(),
+      running: s.state.alive,
+      ...(s.state.node !== null ? { node: s.state.node } : {})
+    }
+  }
+
+  /**
+   * Remove a service of this name left from an earlier replica. One that symphony did not create
+   * (no labels of this service) is never touched: starting fails instead.
+   */
+  async #removeLeftover (name: string): Promise<void> {
+    let found: ServiceRecord
+    try {
+      found = await this.#docker.getService(name).inspect() as ServiceRecord
+    } catch (err) {
+      if (statusOf(err) === 404) return
+      throw new StartError(`cannot inspect service ${name}: ${messageOf(err)}`, { cause: err })
+    }
+    if (slotFromLabels(found.Spec?.Labels) === null || found.Spec?.Labels?.[LABEL_SERVICE] !== this.#config.service) {
+      throw new StartError(`a Swarm service named ${name} exists and was not created by symphony for ${this.#config.service}: remove it or choose another --service`)
+    }
+    await this.#removeService(found.ID)
+  }
+
+  async #removeService (id: string): Promise<void> {
+    try {
+      await this.#docker.getService(id).remove()
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err
+    }
+  }
+}

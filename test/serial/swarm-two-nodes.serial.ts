@@ -1,0 +1,103 @@
+/**
+ * --runtime swarm across two Swarm nodes on one machine (issue 13): the main engine as manager
+ * and a second dockerd in its own network namespace as worker, joined over a veth pair whose
+ * addresses the test assigns. Replicas placed on both nodes serve through the gateway; stopping
+ * the second engine under load moves its replicas to the first with 0 failed idempotent
+ * requests. Serial: it initialises a swarm on the shared engine (only when the engine is in
+ * none; it leaves it again) and starts a second engine. Everything is removed in teardown, in
+ * reverse order of creation, even on failure.
+ */
+import t from 'tap'
+import { execFileSync } from 'node:child_process'
+import { TEST_IMAGE, ensureEngineAndImage, uniqueService } from '../helpers/docker'
+import { sleep } from '../helpers/gateway'
+import { HOST_ADDR, SecondNode } from '../helpers/second-node'
+import { ADMIN_TOKEN, createOverlay, docker, ensureSwarm, ensureSymphonyImage, failures, loadLoop, runSymphony } from '../helpers/swarm'
+import type { StatusDoc } from '../fleet/harness'
+
+ensureEngineAndImage()
+ensureSymphonyImage()
+
+const REPLICAS = 4
+const healthy = (s: StatusDoc): StatusDoc['backends'] => s.backends.filter((b) => b.state === 'healthy')
+
+const inSwarm = execFileSync('docker', ['info', '-f', '{{.Swarm.LocalNodeState}}']).toString().trim() !== 'inactive'
+const skip = inSwarm ? 'the engine is already in a swarm; this test creates its own, advertised on the veth pair' : false
+
+t.test('two nodes: placement on both, node loss under load', { skip }, async (t) => {
+  // One LIFO stack of clean-ups: symphony, services and network go before the node and the swarm.
+  const undo: Array<() => unknown> = []
+  t.teardown(async () => {
+    for (const fn of undo.reverse()) {
+      try { await fn() } catch (err) { process.stderr.write(`teardown: ${String(err)}\n`) }
+    }
+  })
+  const stack = { teardown: (fn: () => unknown) => { undo.push(fn) } }
+
+  const node2 = new SecondNode()
+  undo.push(async () => await node2.down())
+  const setupFrom = Date.now()
+  await node2.up()
+  await ensureSwarm(stack, ['--advertise-addr', HOST_ADDR, '--listen-addr', `${HOST_ADDR}:2377`, '--dispatcher-heartbeat', '1s'])
+  await node2.join()
+  node2.loadImage(TEST_IMAGE)
+  const nodes = (await docker(['node', 'ls', '--format', '{{.Hostname}} {{.Status}}'])).split('\n').sort()
+  t.equal(nodes.length, 2, `two nodes: ${nodes.join(', ')}`)
+  t.ok(nodes.every((n) => n.endsWith(' Ready')), 'both ready')
+  const node1 = await docker(['info', '-f', '{{.Name}}'])
+  t.comment(`set-up took ${Date.now() - setupFrom} ms`)
+
+  const network = uniqueService('net2')
+  await createOverlay(stack, network, TEST_IMAGE)
+  const service = uniqueService('two')
+  const sym = await runSymphony(stack, {
+    service,
+    network,
+    args: ['--image', TEST_IMAGE, '--min-containers', String(REPLICAS), '--max-containers', String(REPLICAS), '--fault-interval', '500ms', '--queue-timeout', '30s']
+  })
+
+  const placed = await sym.waitForStatus(`${REPLICAS} healthy replicas`, (s) => healthy(s).length === REPLICAS, 90_000)
+  const byNode = new Map<string, number>()
+  for (const b of placed.backends) byNode.set(String(b.node), (byNode.get(String(b.node)) ?? 0) + 1)
+  t.comment(`placement: ${JSON.stringify(Object.fromEntries(byNode))}`)
+  // Each slot is its own service, so Swarm's spread applies per slot; across slots its default
+  // (the node with the fewest tasks) places them, which here has put 1 to 3 of the 4 on each node.
+  t.ok((byNode.get(node1) ?? 0) > 0 && (byNode.get(node2.hostname) ?? 0) > 0, 'Swarm placed replicas on both nodes')
+
+  // Which node answered: the example API reports its container's hostname (its short id).
+  const onNode2 = new Set((await docker(['ps', '-q'], node2.socket)).split('\n').filter((x) => x !== ''))
+  const answered = new Set<string>()
+  for (let i = 0; i < REPLICAS * 3; i++) {
+    const res = await fetch(`${sym.url}/api/v1/hello`)
+    t.equal(res.status, 200)
+    answered.add(((await res.json()) as { hostname: string }).hostname)
+  }
+  const fromNode2 = [...answered].filter((h) => onNode2.has(h))
+  t.ok(fromNode2.length > 0 && fromNode2.length < answered.size, `answers came from both nodes (${fromNode2.length} of ${answered.size} replicas on ${node2.hostname})`)
+
+  // Node loss under load: idempotent GETs, 4 at a time, bounded to 90 s.
+  const lost = byNode.get(node2.hostname) ?? 0
+  const traffic = loadLoop(sym.url, { concurrency: 4, gapMs: 10, maxMs: 90_000 })
+  await sleep(1000)
+  const stoppedAt = Date.now()
+  const stopping = node2.stopEngine()
+  const back = await sym.waitForStatus(`${REPLICAS} healthy, all on ${node1}`, (s) =>
+    healthy(s).length === REPLICAS && s.backends.every((b) => b.node === node1), 90_000)
+  const recoveredMs = Date.now() - stoppedAt
+  await stopping
+  await sleep(1000)
+  const results = await traffic.stop()
+  const total = [...results.values()].reduce((a, b) => a + b, 0)
+  t.comment(`figure: node loss to full capacity again: ${recoveredMs} ms (${lost} replicas moved; dispatcher heartbeat 1 s)`)
+  if (failures(results) > 0) {
+    // What the gateway saw: upstream errors by reason, and retries, per backend.
+    const metrics = await fetch(`${sym.admin}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then(async (r) => await r.text())
+    t.comment(metrics.split('\n').filter((l) => /^symphony_(backend_errors|backend_retries|retries|upstream_errors)/.test(l) && !/ 0$/.test(l)).join('\n'))
+  }
+  t.equal(failures(results), 0, `0 failed idempotent requests during the node loss (${total} sent: ${JSON.stringify(Object.fromEntries(results))})`)
+  t.equal(back.backends.length, REPLICAS, 'the same number of slots')
+  const logs = await sym.logs()
+  const failed = logs.filter((l) => l.event === 'replica-failed')
+  t.equal(failed.length, lost, `exactly the ${lost} replicas of the lost node were replaced`)
+  t.ok(failed.every((l) => /^(exit-node-down|health-(timeout|refused|error))$/.test(String(l.reason))), `seen as a node loss or by the probes: ${failed.map((l) => String(l.reason)).join(', ')}`)
+})
