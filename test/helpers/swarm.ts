@@ -187,6 +187,11 @@ export async function runSymphony (t: Teardown, opts: { service: string, network
       }
       return await c.status().catch(() => undefined)
     }, 60_000, 200)
+    // The admin port answering does not prove the gateway's does: right after `swarm init`
+    // (docker_gwbridge just made), Docker's forwarding of a published port has been seen to
+    // reset connections for a few seconds. Any HTTP answer (a held request's 503 included) shows
+    // the path to symphony works; what the tests then see is symphony's doing.
+    await waitFor('symphony\'s gateway port answers HTTP', async () => typeof await hit(c.url, '/api/v1/_health') === 'number' ? true : undefined, 60_000, 200)
   }
   await locate()
   return c
