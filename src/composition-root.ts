@@ -186,7 +186,12 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
     }
     if (config.adminToken !== null) log.info('admin API requires a bearer token (--admin-token) on /metrics and /status', { adminHost: config.adminHost })
     log.info('symphony listening', {
-      port, host: config.host, adminPort, adminHost: config.adminHost, threads: config.threads, maxConnections: config.maxConnections,
+      port,
+      host: config.host,
+      adminPort,
+      adminHost: config.adminHost,
+      threads: config.threads,
+      maxConnections: config.maxConnections,
       ...(fleet !== null ? { runtime: runtime?.kind, service: config.service, replicas: fleet.counts() } : { backends: config.backends.length })
     })
     return { port, adminPort, table, sampler, workers, fleet, stop }

@@ -63,12 +63,42 @@ t.test('every option sets its Config field from a flag', async t => {
     '--admin-host=0.0.0.0', '--admin-port=0', '--admin-token=0123456789abcdef', '--log-level=DEBUG'
   ])
   t.same(config, {
-    port: 0, host: '::', image: 'ghcr.io/acme/Orders_API:1.2', service: 'orders', runtime: 'docker', command: 'serve --fast',
-    containerPort: 3000, basePort: 9000, publishHost: 'localhost', env: ['A=1', 'B=x,y'], network: 'backend',
-    memory: 512 * 1024 ** 2, cpus: 1.5, cleanupOnExit: true, windowMs: 90_000, baseScaleCount: 5, minContainers: 2,
-    maxContainers: 4, faultIntervalMs: 2000, healthPath: '/ping', healthTimeoutMs: 500, threads: 64, backends: [],
-    connectTimeoutMs: 250, responseTimeoutMs: 60_000, maxBodySize: 65_536, maxHeaderSize: 8192, drainTimeoutMs: 0, maxConnections: 65_536, queueTimeoutMs: 0, queueLimit: 5, replayBodyLimit: 1024, adminHost: '0.0.0.0',
-    adminPort: 0, adminToken: '0123456789abcdef', logLevel: 'debug'
+    port: 0,
+    host: '::',
+    image: 'ghcr.io/acme/Orders_API:1.2',
+    service: 'orders',
+    runtime: 'docker',
+    command: 'serve --fast',
+    containerPort: 3000,
+    basePort: 9000,
+    publishHost: 'localhost',
+    env: ['A=1', 'B=x,y'],
+    network: 'backend',
+    memory: 512 * 1024 ** 2,
+    cpus: 1.5,
+    cleanupOnExit: true,
+    windowMs: 90_000,
+    baseScaleCount: 5,
+    minContainers: 2,
+    maxContainers: 4,
+    faultIntervalMs: 2000,
+    healthPath: '/ping',
+    healthTimeoutMs: 500,
+    threads: 64,
+    backends: [],
+    connectTimeoutMs: 250,
+    responseTimeoutMs: 60_000,
+    maxBodySize: 65_536,
+    maxHeaderSize: 8192,
+    drainTimeoutMs: 0,
+    maxConnections: 65_536,
+    queueTimeoutMs: 0,
+    queueLimit: 5,
+    replayBodyLimit: 1024,
+    adminHost: '0.0.0.0',
+    adminPort: 0,
+    adminToken: '0123456789abcdef',
+    logLevel: 'debug'
   })
   const keys = OPTIONS.flatMap(o => o.key === null ? [] : [o.key]).sort()
   t.same(Object.keys(config).sort(), keys, 'the schema covers exactly the Config fields')

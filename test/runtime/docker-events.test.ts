@@ -63,8 +63,15 @@ async function fakeEngine (t: { teardown: (fn: () => unknown) => void }): Promis
 
 function runtime (socket: string): DockerRuntime {
   return new DockerRuntime({
-    image: 'unused', service: 'fake', containerPort: 80, publishHost: '127.0.0.1',
-    env: [], command: null, network: null, memory: 0, cpus: 0
+    image: 'unused',
+    service: 'fake',
+    containerPort: 80,
+    publishHost: '127.0.0.1',
+    env: [],
+    command: null,
+    network: null,
+    memory: 0,
+    cpus: 0
   }, { dockerHost: `unix://${socket}` })
 }
 
