@@ -3,25 +3,15 @@ import path from 'node:path'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import { ListenError } from '../errors'
+import type { ProxySettings } from '../config/types'
 import type { Logger } from '../log'
 import type { AcceptGate } from './connection-limit'
 import type { ServeTask, WorkerMessage } from '../worker/serve'
 
 export interface ProxyWorkersOptions {
   readonly sab: SharedArrayBuffer
-  readonly threads: number
-  readonly host: string
-  readonly port: number
-  readonly connectTimeoutMs: number
-  readonly responseTimeoutMs: number
-  readonly maxBodySize: number
-  readonly maxHeaderSize: number
-  readonly queueTimeoutMs: number
-  readonly queueLimit: number
-  readonly replayBodyLimit: number
+  readonly settings: ProxySettings
   readonly log: Logger
-  /** Called each time a worker thread died and was replaced (for metrics). */
-  readonly onRestart?: (workerIndex: number) => void
 }
 
 /** A port that was free a moment ago on `host`. */
@@ -62,12 +52,12 @@ export class ProxyWorkers implements AcceptGate {
   constructor (private readonly options: ProxyWorkersOptions) {
     this.pool = new Piscina({
       filename: WORKER_FILE,
-      minThreads: options.threads,
-      maxThreads: options.threads,
+      minThreads: options.settings.threads,
+      maxThreads: options.settings.threads,
       idleTimeout: Number.POSITIVE_INFINITY,
       atomics: 'disabled',
       concurrentTasksPerWorker: 1,
-      maxQueue: options.threads
+      maxQueue: options.settings.threads
     })
   }
 
@@ -77,10 +67,11 @@ export class ProxyWorkers implements AcceptGate {
    * port here.
    */
   async start (): Promise<number> {
-    const wanted = this.options.port === 0 ? await freePort(this.options.host) : this.options.port
+    const { host, port, threads } = this.options.settings
+    const wanted = port === 0 ? await freePort(host) : port
     this.port = await this.run(0, wanted)
     const rest: Array<Promise<number>> = []
-    for (let i = 1; i < this.options.threads; i++) rest.push(this.run(i, this.port))
+    for (let i = 1; i < threads; i++) rest.push(this.run(i, this.port))
     await Promise.all(rest)
     return this.port
   }
@@ -90,17 +81,10 @@ export class ProxyWorkers implements AcceptGate {
     const { port1, port2 } = new MessageChannel()
     this.ctls[index] = port1
     const task: ServeTask = {
+      ...this.options.settings,
       sab: this.options.sab,
       workerIndex: index,
-      host: this.options.host,
       port,
-      connectTimeoutMs: this.options.connectTimeoutMs,
-      responseTimeoutMs: this.options.responseTimeoutMs,
-      maxBodySize: this.options.maxBodySize,
-      maxHeaderSize: this.options.maxHeaderSize,
-      queueTimeoutMs: this.options.queueTimeoutMs,
-      queueLimit: this.options.queueLimit,
-      replayBodyLimit: this.options.replayBodyLimit,
       paused: !this.accepting,
       ctl: port2
     }
@@ -109,7 +93,7 @@ export class ProxyWorkers implements AcceptGate {
       port1.on('message', (msg: WorkerMessage) => {
         if (msg.type === 'started') { started = true; resolve(msg.port) }
         if (msg.type === 'listen-failed') reject(new ListenError(`${msg.message}; choose another --port or --host`))
-        if (msg.type === 'relisten-failed') this.options.log.error('proxy worker cannot accept connections again; retrying every 0.5 s', { worker: index, error: msg.message })
+        if (msg.type === 'log') this.options.log[msg.level](msg.msg, { worker: index, ...msg.fields })
       })
       const done = this.pool.run(task, { transferList: [port2] as any })
       this.running[index] = done
@@ -119,7 +103,6 @@ export class ProxyWorkers implements AcceptGate {
         if (this.stopping || this.closed) return
         this.restarts++
         this.options.log.error('proxy worker died; starting a replacement', { worker: index, error: err.message })
-        this.options.onRestart?.(index)
         this.run(index, this.port).catch((e: Error) => {
           this.options.log.error('replacement proxy worker failed to start', { worker: index, error: e.message })
         })

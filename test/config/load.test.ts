@@ -49,7 +49,8 @@ t.test('defaults', async t => {
     adminHost: '127.0.0.1',
     adminPort: 9180,
     adminToken: null,
-    logLevel: 'info'
+    logLevel: 'info',
+    logFormat: 'auto'
   })
 })
 
@@ -60,7 +61,7 @@ t.test('every option sets its Config field from a flag', async t => {
     '--memory=512mb', '--cpus=1.5', '--cleanup-on-exit', '--window=90', '--base-scale-count=5', '--min-containers=2',
     '--max-containers=4', '--fault-interval=2s', '--health-path=/ping', '--health-timeout=500ms', '--threads=64',
     '--connect-timeout=250ms', '--response-timeout=1m', '--max-body-size=64KiB', '--max-header-size=8kb', '--drain-timeout=0', '--max-connections=65536', '--queue-timeout=0', '--queue-limit=5', '--replay-body-limit=1kb',
-    '--admin-host=0.0.0.0', '--admin-port=0', '--admin-token=0123456789abcdef', '--log-level=DEBUG'
+    '--admin-host=0.0.0.0', '--admin-port=0', '--admin-token=0123456789abcdef', '--log-level=DEBUG', '--log-format=JSON'
   ])
   t.same(config, {
     port: 0,
@@ -98,7 +99,8 @@ t.test('every option sets its Config field from a flag', async t => {
     adminHost: '0.0.0.0',
     adminPort: 0,
     adminToken: '0123456789abcdef',
-    logLevel: 'debug'
+    logLevel: 'debug',
+    logFormat: 'json'
   })
   const keys = OPTIONS.flatMap(o => o.key === null ? [] : [o.key]).sort()
   t.same(Object.keys(config).sort(), keys, 'the schema covers exactly the Config fields')
