@@ -153,7 +153,7 @@ function render (runs: readonly PathRecord[], names: readonly string[], rounds: 
   }
   return `${rows.join('\n')}\n${ratioRows.join('\n')}\n\nGET ${PATH} (a small JSON answer from the example API in a container), wrk with ${CONNECTIONS} connections. ` +
     `Median (min–max) over ${rounds} interleaved rounds of ${durationS} s. CPU per request of each process in the path: the proxy, ` +
-    `the docker-proxy of the published port, and the container's processes. ` +
+    'the docker-proxy of the published port, and the container\'s processes. ' +
     `${pinned ? 'Proxies pinned to one CPU; wrk, containers and docker-proxy to the other.' : 'Not pinned.'}\n`
 }
 

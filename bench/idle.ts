@@ -234,7 +234,7 @@ function render (records: readonly IdleRecord[], kinds: readonly string[], n: nu
     '| proxy | RSS before MiB | RSS with them open MiB | KiB per connection | open when measured | failed | ms to open all | closed by the proxy while idle | RSS after the client closed MiB |',
     '|---|---:|---:|---:|---:|---:|---:|---|---:|', ...rows, '',
     `Median (min–max) over ${rounds} rounds (less any in which the proxy ended, see the notes), each proxy started afresh per round and warmed with ${WARM_CONNECTIONS} connections. ` +
-    `Each connection sent one GET / (100-byte answer, keep-alive) and then stayed silent; RSS (symphony: one process, main thread ` +
+    'Each connection sent one GET / (100-byte answer, keep-alive) and then stayed silent; RSS (symphony: one process, main thread ' +
     'and workers; nginx: master + worker) read as soon as the last answer arrived (or, if uWS had closed some by then, at the moment ' +
     `during the opening with the most open, sampled every ${SAMPLE_MS} ms), then every second for ` +
     `${holdS} s. KiB per connection = growth / connections open at that moment. All on 127.0.0.1.`, ''].join('\n')

@@ -30,7 +30,6 @@ interface AutocannonOptions {
 type Autocannon = (opts: AutocannonOptions) => AutocannonInstance
 
 // autocannon ships no types; require() keeps the untyped surface in this one line.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const autocannon = require('autocannon') as Autocannon
 
 const MAX_US = 1_000_000

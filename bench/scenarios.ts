@@ -30,9 +30,17 @@ const S: Record<ScenarioName, Omit<Scenario, 'name'>> = {
   post64k: { method: 'POST', path: '/echo', bodyBytes: POST_BYTES, connections: null, keepAlive: true, scrape: false, what: 'POST /echo with a 64 KiB body; the backend answers its length' },
   c10: { method: 'GET', path: '/', bodyBytes: 0, connections: 10, keepAlive: true, scrape: false, what: 'GET / with a 100-byte response, 10 connections' },
   c200: { method: 'GET', path: '/', bodyBytes: 0, connections: 200, keepAlive: true, scrape: false, what: 'GET / with a 100-byte response, 200 connections' },
-  noka: { method: 'GET', path: '/', bodyBytes: 0, connections: null, keepAlive: false, scrape: false, what: 'GET / with `Connection: close`: a new client connection per request. ' +
+  noka: {
+    method: 'GET',
+    path: '/',
+    bodyBytes: 0,
+    connections: null,
+    keepAlive: false,
+    scrape: false,
+    what: 'GET / with `Connection: close`: a new client connection per request. ' +
     'uWS (so direct and symphony) closes such a connection without answering `Connection: close`, so wrk sends its next ' +
-    'request on it and counts a read error before reconnecting: there, about one error per request is this artefact, not a failed request' },
+    'request on it and counts a read error before reconnecting: there, about one error per request is this artefact, not a failed request'
+  },
   scrape: { method: 'GET', path: '/', bodyBytes: 0, connections: null, keepAlive: true, scrape: true, what: 'GET / as in small; `symphony+scrape` also has GET /metrics on the admin port every 1 s' }
 }
 

@@ -1,5 +1,6 @@
 import type { Config } from './config/types'
-import { createLogger, type Logger } from './log'
+import { proxySettings } from './config/proxy-settings'
+import { createLogger, resolveLogFormat, type Logger } from './log'
 import { createTableBuffer } from './table/layout'
 import { TableWriter } from './table/writer'
 import { ProxyWorkers } from './gateway/proxy-threads'
@@ -55,7 +56,7 @@ function createRuntime (config: Config, log: Logger): Runtime | null {
  * the error propagates, so a failed start leaves nothing behind (replicas already started stay,
  * as on a stop: the next start adopts them).
  */
-export async function startGateway (config: Config, log: Logger = createLogger(config.logLevel)): Promise<Gateway> {
+export async function startGateway (config: Config, log: Logger = processLogger(config)): Promise<Gateway> {
   const runtime = createRuntime(config, log)
   if (runtime !== null) {
     try {
@@ -87,20 +88,7 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
   const health = new HealthChecker({
     intervalMs: config.faultIntervalMs, timeoutMs: config.healthTimeoutMs, path: config.healthPath, unhealthyThreshold: config.unhealthyThreshold, log
   }, sink)
-  const workers = new ProxyWorkers({
-    sab,
-    threads: config.threads,
-    host: config.host,
-    port: config.port,
-    connectTimeoutMs: config.connectTimeoutMs,
-    responseTimeoutMs: config.responseTimeoutMs,
-    maxBodySize: config.maxBodySize,
-    maxHeaderSize: config.maxHeaderSize,
-    queueTimeoutMs: config.queueTimeoutMs,
-    queueLimit: config.queueLimit,
-    replayBodyLimit: config.replayBodyLimit,
-    log
-  })
+  const workers = new ProxyWorkers({ sab, settings: proxySettings(config), log })
   // Both need the bound port, known once the workers listen.
   let connections: ClientConnections | null = null
   let limit: ConnectionLimit | null = null
@@ -148,8 +136,12 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
   }
   const admin = new AdminServer({
     '/metrics': async () => ({ status: 200, type: registry.contentType, body: await registry.metrics() }),
-    '/status': () => ({ status: 200, type: 'application/json', body: JSON.stringify(statusDocument(table, config, control, connectionsStatus(), { healthTimeouts: (slot, id) => health.timeoutsInARow(slot, id), timeoutsTolerated: () => health.toleratedTimeouts },
-      { configured: config.threads, serving: workers.serving(), restarts: workers.restarts, startFailures: workers.startFailures })) }),
+    '/status': () => ({
+      status: 200,
+      type: 'application/json',
+      body: JSON.stringify(statusDocument(table, config, control, connectionsStatus(), { healthTimeouts: (slot, id) => health.timeoutsInARow(slot, id), timeoutsTolerated: () => health.toleratedTimeouts },
+        { configured: config.threads, serving: workers.serving(), restarts: workers.restarts, startFailures: workers.startFailures }))
+    }),
     '/healthz': () => {
       const stale = liveness.stale(Date.now())
       return stale.length === 0
@@ -175,8 +167,10 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
       await loop?.close()
       await workers.drain(config.drainTimeoutMs)
       await Promise.all([health.close(), admin.close()])
-      // Processes cannot be adopted by the next start (they are not findable by label), so
-      // they never outlive the gateway; containers do unless --cleanup-on-exit.
+      // Replica processes are stopped on every clean stop, --cleanup-on-exit or not: no engine
+      // keeps them, and a stopped gateway should not leave bare processes behind it. The next
+      // start can still adopt processes (src/runtime/orphans.ts finds them through /proc), but
+      // only those a crash or SIGKILL left. Containers stay for adoption unless --cleanup-on-exit.
       await fleet?.close({ cleanup: config.cleanupOnExit || runtime?.kind === 'process' })
       await runtime?.close()
       await workers.close()
@@ -207,7 +201,12 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
     }
     if (config.adminToken !== null) log.info('admin API requires a bearer token (--admin-token) on /metrics and /status', { adminHost: config.adminHost })
     log.info('symphony listening', {
-      port, host: config.host, adminPort, adminHost: config.adminHost, threads: config.threads, maxConnections: config.maxConnections,
+      port,
+      host: config.host,
+      adminPort,
+      adminHost: config.adminHost,
+      threads: config.threads,
+      maxConnections: config.maxConnections,
       ...(fleet !== null ? { runtime: runtime?.kind, service: config.service, replicas: fleet.counts() } : { backends: config.backends.length }),
       ...(runtime instanceof DockerRuntime ? { upstream: runtime.upstream?.mode ?? 'undecided' } : {})
     })
@@ -218,9 +217,14 @@ export async function startGateway (config: Config, log: Logger = createLogger(c
   }
 }
 
+/** The process's logger: stdout, in --log-format (auto: pretty on a terminal, JSON lines elsewhere). */
+function processLogger (config: Config): Logger {
+  return createLogger(config.logLevel, (line) => process.stdout.write(line), resolveLogFormat(config.logFormat, process.stdout.isTTY === true))
+}
+
 /** The CLI's entry after config: start, then drain and exit 0 on SIGINT/SIGTERM. */
 export async function run (config: Config): Promise<void> {
-  const log = createLogger(config.logLevel)
+  const log = processLogger(config)
   const gateway = await startGateway(config, log)
   let signalled = false
   let forced = false

@@ -1,7 +1,9 @@
 /**
- * One class per condition, each with a stable `code` (undici's errors.js and fastify's codes are
- * the model). Low-level causes are kept as `cause`. docs/errors.md lists every code;
- * test/errors.test.ts checks that codes are unique and documented.
+ * The product's one error family: every code symphony shows (an exit, a proxy answer, an admin
+ * answer) is a `SYM_ERR_*` constant defined here. One class per control-plane condition (undici's
+ * errors.js and fastify's codes are the model), low-level causes kept as `cause`. docs/errors.md
+ * lists every code with its meaning and HTTP status or exit code; test/errors.test.ts checks
+ * that codes are unique and documented there.
  *
  * Control-plane errors carry the process exit code the CLI uses when they stop start-up.
  */
@@ -67,7 +69,7 @@ export class PortInUseError extends SymphonyError {
 export const ProxyErrorCodes = {
   /** 502: the upstream refused the connection, reset it, or sent a malformed response. */
   UPSTREAM_FAILED: 'SYM_ERR_UPSTREAM_FAILED',
-  /** 504: the upstream did not connect or answer in time. */
+  /** 504: the upstream did not connect within --connect-timeout or answer within --response-timeout. */
   UPSTREAM_TIMEOUT: 'SYM_ERR_UPSTREAM_TIMEOUT',
   /** 503: no backend is healthy. */
   NO_BACKEND: 'SYM_ERR_NO_BACKEND',
@@ -83,6 +85,20 @@ export const ProxyErrorCodes = {
 
 export type ProxyErrorCode = typeof ProxyErrorCodes[keyof typeof ProxyErrorCodes]
 
+/** Answers of the admin API (src/admin/server.ts), as the same small JSON body. */
+export const AdminErrorCodes = {
+  /** 401: --admin-token is set and the request has no matching bearer token. */
+  UNAUTHORIZED: 'SYM_ERR_UNAUTHORIZED',
+  /** 404: no such admin route. */
+  NOT_FOUND: 'SYM_ERR_NOT_FOUND',
+  /** 405: a method other than GET or HEAD. */
+  METHOD: 'SYM_ERR_METHOD',
+  /** 500: a route failed (a bug, or a scrape that threw). */
+  INTERNAL: 'SYM_ERR_INTERNAL'
+} as const
+
+export type AdminErrorCode = typeof AdminErrorCodes[keyof typeof AdminErrorCodes]
+
 /** Every error code, for the uniqueness/documentation test. */
 export const allErrorCodes: readonly string[] = [
   'SYM_ERR_CONFIG',
@@ -93,9 +109,5 @@ export const allErrorCodes: readonly string[] = [
   'SYM_ERR_PORT_IN_USE',
   'SYM_ERR_SWARM_SETUP',
   ...Object.values(ProxyErrorCodes),
-  // Admin API answers (src/admin/server.ts)
-  'SYM_ERR_UNAUTHORIZED',
-  'SYM_ERR_NOT_FOUND',
-  'SYM_ERR_METHOD',
-  'SYM_ERR_INTERNAL'
+  ...Object.values(AdminErrorCodes)
 ]

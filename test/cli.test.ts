@@ -1,5 +1,6 @@
 import t from 'tap'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 
@@ -22,6 +23,7 @@ t.test('a user mistake: exit 2, one line on stderr, no stack trace', async t => 
     ['bad value', ['--image', 'x', '--window', 'abc'], {}, /^symphony: --window: "abc" is not a duration/],
     ['port out of range', ['--backend', '127.0.0.1:70000'], {}, /^symphony: --backend: "127\.0\.0\.1:70000" has port 70000, out of range/],
     ['unknown variable', ['--image', 'x'], { SYMPHONY_FOO: '1' }, /^symphony: SYMPHONY_FOO: unknown environment variable/],
+    ['bad log format', ['--image', 'x', '--log-format', 'yaml'], {}, /^symphony: --log-format: "yaml" is not a valid choice; expected one of auto, json, pretty\n$/],
     ['missing config file', ['--config', '/nonexistent/symphony.yaml'], {}, /^symphony: config file "\/nonexistent\/symphony\.yaml": no such file\n$/]
   ]
   for (const [what, args, env, re] of cases) {
@@ -51,4 +53,48 @@ t.test('--version: the package version', async t => {
   t.equal(r.status, 0)
   t.equal(r.stdout, `symphony ${pkg.version}\n`)
   t.equal(r.stderr, '')
+})
+
+t.test('on a terminal the log is one readable line per event; Ctrl-C drains and exits 0', async t => {
+  // script(1) gives the CLI a real pseudo-terminal as stdout, and passes our Ctrl-C to it.
+  const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} --backend 127.0.0.1:1 --port 0 --admin-port 0 --host 127.0.0.1`
+  const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: cleanEnv, stdio: ['pipe', 'pipe', 'pipe'] })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  let out = ''
+  const listening = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d
+      if (out.includes('symphony listening')) resolve()
+    })
+    setTimeout(() => reject(new Error(`no "symphony listening" within 30 s: ${out}`)), 30_000).unref()
+  })
+  await listening
+  child.stdin.write('\x03')
+  const [code] = await once(child, 'exit')
+  t.equal(code, 0, 'exit 0 after the drain')
+  const lines = out.split(/\r?\n/).filter((l) => /\d\d:\d\d:\d\d\.\d{3} /.test(l))
+  t.match(out, /\d\d:\d\d:\d\d\.\d{3} INFO {2}symphony listening port=\d+ host=127\.0\.0\.1 /, 'the listening line, readable')
+  t.match(out, /INFO {2}stopped/, 'the last line says it stopped')
+  t.notMatch(out, /^\{"time"/m, 'no JSON line')
+  t.ok(lines.length >= 3, `one line per event (${lines.length})`)
+})
+
+t.test('where stdout is not a terminal the log stays JSON lines (auto), and --log-format pretty forces text', async t => {
+  for (const [args, json] of [[[], true], [['--log-format', 'pretty'], false]] as const) {
+    const child = spawn(process.execPath, [BIN, '--backend', '127.0.0.1:1', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', ...args], { env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+    let out = ''
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        out += d
+        if (out.includes('symphony listening')) resolve()
+      })
+      setTimeout(() => reject(new Error(`no "symphony listening" within 30 s: ${out}`)), 30_000).unref()
+    })
+    child.kill('SIGTERM')
+    await once(child, 'exit')
+    const first = out.split('\n')[0]
+    if (json) t.same(Object.keys(JSON.parse(first)).slice(0, 3), ['time', 'level', 'msg'], 'JSON lines')
+    else t.match(first, /^\d\d:\d\d:\d\d\.\d{3} (INFO |WARN ) /, 'text lines')
+  }
 })

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
-import { ListenError } from '../errors'
+import { AdminErrorCodes, ListenError, type AdminErrorCode } from '../errors'
 
 /** A route handler of the admin API: status code, content type and body. */
 export type AdminRoute = () => Promise<{ status: number, type: string, body: string }> | { status: number, type: string, body: string }
@@ -31,17 +31,17 @@ export class AdminServer {
     try {
       if (this.tokenHash !== null && path !== '/healthz' && path !== '/readyz' && !this.authorized(req.headers.authorization)) {
         res.setHeader('www-authenticate', 'Bearer realm="symphony-admin"')
-        return send(res, 401, 'application/json', JSON.stringify({ error: { code: 'SYM_ERR_UNAUTHORIZED', message: 'this admin API needs "Authorization: Bearer <--admin-token>"' } }))
+        return sendError(res, 401, AdminErrorCodes.UNAUTHORIZED, 'this admin API needs "Authorization: Bearer <--admin-token>"')
       }
-      if (route === undefined) return send(res, 404, 'application/json', JSON.stringify({ error: { code: 'SYM_ERR_NOT_FOUND', message: `no admin route ${path}; try /status, /metrics, /healthz, /readyz` } }))
+      if (route === undefined) return sendError(res, 404, AdminErrorCodes.NOT_FOUND, `no admin route ${path}; try /status, /metrics, /healthz, /readyz`)
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD')
-        return send(res, 405, 'application/json', JSON.stringify({ error: { code: 'SYM_ERR_METHOD', message: 'admin routes accept GET only' } }))
+        return sendError(res, 405, AdminErrorCodes.METHOD, 'admin routes accept GET only')
       }
       const out = await route()
       send(res, out.status, out.type, req.method === 'HEAD' ? '' : out.body)
     } catch (err) {
-      send(res, 500, 'application/json', JSON.stringify({ error: { code: 'SYM_ERR_INTERNAL', message: (err as Error).message } }))
+      sendError(res, 500, AdminErrorCodes.INTERNAL, (err as Error).message)
     }
   }
 
@@ -77,6 +77,11 @@ export class AdminServer {
 function send (res: http.ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) })
   res.end(body)
+}
+
+/** The data plane's error body shape (src/worker/respond.ts), with an admin code. */
+function sendError (res: http.ServerResponse, status: number, code: AdminErrorCode, message: string): void {
+  send(res, status, 'application/json', JSON.stringify({ error: { code, message } }))
 }
 
 function sha256 (s: string): Buffer { return createHash('sha256').update(s).digest() }

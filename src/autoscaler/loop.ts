@@ -71,8 +71,15 @@ export class AutoscalerLoop {
     this.#lastTotal = this.#o.source.requests()
     this.#lastPush = this.#o.now()
     this.#snapshot = {
-      windowSeconds: this.#window.seconds, count: 0, desired: 0, current: 0, running: 0, starting: 0,
-      belowSince: null, scaleUps: 0, scaleDowns: 0
+      windowSeconds: this.#window.seconds,
+      count: 0,
+      desired: 0,
+      current: 0,
+      running: 0,
+      starting: 0,
+      belowSince: null,
+      scaleUps: 0,
+      scaleDowns: 0
     }
   }
 

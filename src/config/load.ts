@@ -205,6 +205,7 @@ function readConfigFile (file: string): Map<OptionSpec, RawValue> {
 
 /** Whether `text` can be shown as it is in a one-line message (no control characters). */
 function plain (text: string): boolean {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
   return !/[\u0000-\u001f\u007f]/.test(text)
 }
 

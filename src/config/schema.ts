@@ -111,7 +111,8 @@ const DEFS: readonly OptionDef[] = [
 
   // misc
   { flag: 'config', key: null, kind: 'path', group: 'misc', default: null, help: 'Read options from a JSON or YAML file' },
-  { flag: 'log-level', key: 'logLevel', kind: 'enum', group: 'misc', default: 'info', values: ['debug', 'info', 'warn', 'error'], help: 'Least severe log level printed' }
+  { flag: 'log-level', key: 'logLevel', kind: 'enum', group: 'misc', default: 'info', values: ['debug', 'info', 'warn', 'error'], help: 'Least severe log level printed' },
+  { flag: 'log-format', key: 'logFormat', kind: 'enum', group: 'misc', default: 'auto', values: ['auto', 'json', 'pretty'], help: 'Log lines: json (one object per line), pretty (one readable line per event), or auto: pretty on a terminal, json otherwise' }
 ]
 
 /** `base-scale-count` → `SYMPHONY_BASE_SCALE_COUNT`. */

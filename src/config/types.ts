@@ -14,6 +14,8 @@ export type RuntimeKind = 'docker' | 'process' | 'swarm'
 /** How the proxy reaches containers (src/runtime/upstream.ts). */
 export type UpstreamMode = 'auto' | 'direct' | 'published'
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
+/** Log lines as JSON, as readable text, or `auto`: text on a terminal, JSON elsewhere. */
+export type LogFormat = 'auto' | 'json' | 'pretty'
 
 export interface Config {
   /** Public listener of the proxy workers. */
@@ -86,4 +88,13 @@ export interface Config {
   readonly adminToken: string | null
 
   readonly logLevel: LogLevel
+  readonly logFormat: LogFormat
 }
+
+/**
+ * The proxy threads' part of the configuration: built once by the composition root
+ * (src/config/proxy-settings.ts), handed to the thread supervisor (src/gateway/proxy-threads.ts)
+ * and on, as plain data, in each thread's serve task (src/worker/serve.ts).
+ */
+export type ProxySettings = Pick<Config, 'threads' | 'host' | 'port' | 'connectTimeoutMs' | 'responseTimeoutMs' |
+'maxBodySize' | 'maxHeaderSize' | 'queueTimeoutMs' | 'queueLimit' | 'replayBodyLimit'>

@@ -66,7 +66,11 @@ export class ContainerFleet implements StatusSink {
 
   constructor (options: ContainerFleetOptions) {
     const o = this.#o = {
-      stopGraceMs: 10_000, startTimeoutMs: 60_000, resyncMs: 10_000, portBlockMs: 60_000, now: Date.now,
+      stopGraceMs: 10_000,
+      startTimeoutMs: 60_000,
+      resyncMs: 10_000,
+      portBlockMs: 60_000,
+      now: Date.now,
       ...options,
       backoff: { ...defaultBackoff, ...options.backoff }
     }

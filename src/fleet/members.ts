@@ -26,8 +26,17 @@ export interface Member {
 
 export function newMember (port: number, basePort: number, phase: Phase, now: number): Member {
   return {
-    port, slot: port - basePort, phase, replica: null, knownSince: 0, tableId: 0, startedAt: now,
-    healthySince: null, failures: 0, notBefore: 0, replacing: null
+    port,
+    slot: port - basePort,
+    phase,
+    replica: null,
+    knownSince: 0,
+    tableId: 0,
+    startedAt: now,
+    healthySince: null,
+    failures: 0,
+    notBefore: 0,
+    replacing: null
   }
 }
 

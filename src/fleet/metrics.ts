@@ -43,6 +43,8 @@ export function registerControlPlaneMetrics (registry: Registry, counters: Fleet
     metric.reset()
     metric.inc(value)
   }
+  // Each metric registers itself in `registers` and is read through its collect(); nothing else
+  // holds the object, so `new` is used for its effect alone.
   /* eslint-disable no-new */
   new Counter({
     name: 'symphony_replacements_total',
@@ -97,4 +99,5 @@ export function registerControlPlaneMetrics (registry: Registry, counters: Fleet
   new Gauge({ name: 'symphony_scale_down_threshold_requests', help: 'Requests in the window below which one replica fewer is wanted, held for a whole window (0 at --min-containers).', registers, collect () { this.set(scaleThresholds(autoscaler().current, limits).down) } })
   registry.registerMetric(new SnapshotMetric('symphony_replica_start_to_healthy_seconds', 'Time from a replica\'s start to its first passing health check.', 'histogram', () =>
     histogramValues('symphony_replica_start_to_healthy_seconds', startToHealthyBounds, counters.startToHealthy, counters.startToHealthySum)) as never)
+  /* eslint-enable no-new */
 }

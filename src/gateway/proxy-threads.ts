@@ -3,6 +3,7 @@ import path from 'node:path'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import { ListenError } from '../errors'
+import type { ProxySettings } from '../config/types'
 import type { Logger } from '../log'
 import type { AcceptGate } from './connection-limit'
 import { backoffDelay, type BackoffParams } from '../backoff'
@@ -11,19 +12,8 @@ import type { ServeTask, WorkerMessage } from '../worker/serve'
 
 export interface ProxyWorkersOptions {
   readonly sab: SharedArrayBuffer
-  readonly threads: number
-  readonly host: string
-  readonly port: number
-  readonly connectTimeoutMs: number
-  readonly responseTimeoutMs: number
-  readonly maxBodySize: number
-  readonly maxHeaderSize: number
-  readonly queueTimeoutMs: number
-  readonly queueLimit: number
-  readonly replayBodyLimit: number
+  readonly settings: ProxySettings
   readonly log: Logger
-  /** Called each time a worker thread died and was replaced (for metrics). */
-  readonly onRestart?: (workerIndex: number) => void
   /** Backoff between failed attempts to bring a thread back (tests shorten it). */
   readonly respawn?: Partial<BackoffParams>
   /**
@@ -104,7 +94,7 @@ export class ProxyWorkers implements AcceptGate {
 
   constructor (private readonly options: ProxyWorkersOptions) {
     this.respawn = { ...defaultRespawn, ...options.respawn }
-    for (let i = 0; i < options.threads; i++) {
+    for (let i = 0; i < options.settings.threads; i++) {
       this.slots.push({ pool: null, attempts: 0, failures: 0, serving: false, startedAt: 0, downSince: null, timer: null })
     }
   }
@@ -146,10 +136,11 @@ export class ProxyWorkers implements AcceptGate {
    * port here.
    */
   async start (): Promise<number> {
-    const wanted = this.options.port === 0 ? await freePort(this.options.host) : this.options.port
+    const { host, port, threads } = this.options.settings
+    const wanted = port === 0 ? await freePort(host) : port
     this.port = await this.run(0, wanted)
     const rest: Array<Promise<number>> = []
-    for (let i = 1; i < this.options.threads; i++) rest.push(this.run(i, this.port))
+    for (let i = 1; i < threads; i++) rest.push(this.run(i, this.port))
     await Promise.all(rest)
     this.supervising = true
     return this.port
@@ -168,17 +159,10 @@ export class ProxyWorkers implements AcceptGate {
     const { port1, port2 } = new MessageChannel()
     this.ctls[index] = port1
     const task: ServeTask = {
+      ...this.options.settings,
       sab: this.options.sab,
       workerIndex: index,
-      host: this.options.host,
       port,
-      connectTimeoutMs: this.options.connectTimeoutMs,
-      responseTimeoutMs: this.options.responseTimeoutMs,
-      maxBodySize: this.options.maxBodySize,
-      maxHeaderSize: this.options.maxHeaderSize,
-      queueTimeoutMs: this.options.queueTimeoutMs,
-      queueLimit: this.options.queueLimit,
-      replayBodyLimit: this.options.replayBodyLimit,
       paused: !this.accepting,
       ctl: port2
     }
@@ -191,7 +175,7 @@ export class ProxyWorkers implements AcceptGate {
           resolve(msg.port)
         }
         if (msg.type === 'listen-failed') reject(new ListenError(`${msg.message}; choose another --port or --host`))
-        if (msg.type === 'relisten-failed') this.options.log.error('proxy worker cannot accept connections again; retrying every 0.5 s', { worker: index, error: msg.message })
+        if (msg.type === 'log') this.options.log[msg.level](msg.msg, { worker: index, ...msg.fields })
       })
       const done = pool.run(task, { transferList: [port2] as any })
       this.running[index] = done
@@ -234,7 +218,6 @@ export class ProxyWorkers implements AcceptGate {
     if (delayMs > 0) this.backoffs++
     if (served) {
       this.restarts++
-      this.options.onRestart?.(index)
       this.options.log.error('proxy worker died; starting a replacement', { event: 'thread-died', worker: index, error, failures: slot.failures, retryInMs: delayMs })
     } else {
       this.startFailures++

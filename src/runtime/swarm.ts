@@ -200,7 +200,12 @@ export class SwarmRuntime implements Runtime {
     const nodeId = last.task?.NodeID
     const node = nodeId !== undefined ? nodes.get(nodeId)?.Description?.Hostname : undefined
     return {
-      id, name, key, address: { host: last.address, port: cfg.containerPort }, startedAt: Date.now(), running: true,
+      id,
+      name,
+      key,
+      address: { host: last.address, port: cfg.containerPort },
+      startedAt: Date.now(),
+      running: true,
       ...(node !== undefined ? { node } : {})
     }
   }

@@ -1,5 +1,6 @@
 import net from 'node:net'
 import type { Readable } from 'node:stream'
+import { ProxyErrorCodes, type ProxyErrorCode } from '../errors'
 import { ErrorReason } from '../table/layout'
 import { ResponseParser, type ResponseSink } from './response-parser'
 
@@ -40,9 +41,13 @@ export interface UpstreamRequest {
   readonly body: Buffer | Readable | null
 }
 
-/** Why an upstream exchange failed; `reason` is the ErrorReason it is counted under. */
+/**
+ * Why an upstream exchange failed. `code` is the answer it becomes when no retry saves it
+ * (src/errors.ts: 502 SYM_ERR_UPSTREAM_FAILED or 504 SYM_ERR_UPSTREAM_TIMEOUT); `reason` is the
+ * ErrorReason it is counted under (symphony_upstream_errors_total's `reason` label).
+ */
 export class UpstreamError extends Error {
-  constructor (message: string, readonly code: string, readonly reason: number) {
+  constructor (message: string, readonly code: ProxyErrorCode, readonly reason: number) {
     super(message)
     this.name = 'UpstreamError'
   }
@@ -87,7 +92,7 @@ export class Connection implements ResponseSink, UpstreamLink {
   private readonly onBodyData = (chunk: Buffer): void => { this.writeBody(chunk) }
   private readonly onBodyEnd = (): void => { this.endBody() }
   private readonly onBodyError = (): void => {
-    this.fail(new UpstreamError('request body failed', 'SYM_UPSTREAM_BODY', ErrorReason.OTHER))
+    this.fail(new UpstreamError('request body failed', ProxyErrorCodes.UPSTREAM_FAILED, ErrorReason.OTHER))
   }
 
   constructor (private readonly owner: ConnectionOwner, private readonly clock: CoarseClock, host: string, port: number, readonly hostHeader: string) {
@@ -202,7 +207,7 @@ export class Connection implements ResponseSink, UpstreamLink {
     const parser = this.parser
     const pos = parser.execute(buf, start, end)
     if (parser.error !== null) {
-      this.fail(new UpstreamError(`malformed response: ${parser.error}`, 'SYM_UPSTREAM_PROTOCOL', ErrorReason.PROTOCOL))
+      this.fail(new UpstreamError(`malformed response: ${parser.error}`, ProxyErrorCodes.UPSTREAM_FAILED, ErrorReason.PROTOCOL))
       return false
     }
     if (parser.paused) {
@@ -292,7 +297,7 @@ export class Connection implements ResponseSink, UpstreamLink {
     if (this.handler !== null && this.parser.eof()) return // a body delimited by the close ended
     if (this.handler !== null) {
       const started = this.parser.headDone
-      this.fail(new UpstreamError(started ? 'upstream closed before the response ended' : 'upstream closed the connection', 'SYM_UPSTREAM_CLOSED', ErrorReason.RESET))
+      this.fail(new UpstreamError(started ? 'upstream closed before the response ended' : 'upstream closed the connection', ProxyErrorCodes.UPSTREAM_FAILED, ErrorReason.RESET))
       return
     }
     this.destroy()
@@ -300,7 +305,7 @@ export class Connection implements ResponseSink, UpstreamLink {
 
   private onClose (): void {
     if (this.handler !== null) {
-      this.fail(new UpstreamError('upstream connection closed', 'SYM_UPSTREAM_CLOSED', ErrorReason.RESET))
+      this.fail(new UpstreamError('upstream connection closed', ProxyErrorCodes.UPSTREAM_FAILED, ErrorReason.RESET))
       return
     }
     this.destroy()
@@ -318,7 +323,7 @@ export class Connection implements ResponseSink, UpstreamLink {
 }
 
 function abortedError (): UpstreamError {
-  return new UpstreamError('request aborted', 'SYM_UPSTREAM_ABORTED', ErrorReason.OTHER)
+  return new UpstreamError('request aborted', ProxyErrorCodes.UPSTREAM_FAILED, ErrorReason.OTHER)
 }
 
 function hasField (flat: string[], name: string): boolean {

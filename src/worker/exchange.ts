@@ -1,11 +1,12 @@
 import { Readable } from 'node:stream'
+import { ProxyErrorCodes } from '../errors'
 import type { HttpResponse } from 'uWebSockets.js'
 import { B_INFLIGHT, B_RETRIES, B_ERRORS, ErrorReason, NO_BACKEND, bstatBase } from '../table/layout'
 import { recordResponse } from './record'
 import type { TableReader } from '../table/reader'
 import type { PoolSet } from './upstream'
 import { UpstreamError, type UpstreamHandler, type UpstreamLink } from './connection'
-import { connectionTokens } from './headers'
+import { connectionTokens, isIdempotent } from './headers'
 import { Answers, type GatewayAnswer } from './respond'
 import { HOLD_SENT, HOLD_AGAIN, HOLD_GAVE_UP, type HoldQueue, type Holdable } from './holds'
 import type { RetryBudget } from './budget'
@@ -26,7 +27,7 @@ export interface ProxyContext {
 }
 
 // Module-level scratch for res.cork(): cork runs its callback synchronously, so passing the
-// exchange through these avoids a closure per write (STYLE.md hot path rule 3).
+// exchange through these avoids a closure per write (no allocation per request on the hot path).
 let corkEx: Exchange
 let corkChunk: Buffer
 function corkHead (): void { corkEx.writeHead() }
@@ -480,7 +481,7 @@ export class Exchange implements UpstreamHandler, Holdable {
       if (reason === ErrorReason.CONNECT || (reason === ErrorReason.RESET && !this.headersSent && this.head === null)) reader.markSuspect(slot, this.id)
     }
     if (!this.headersSent && this.canRetry(reason) && this.ctx.budget.tryWithdraw()) {
-      this.answer = reason === ErrorReason.TIMEOUT ? Answers.upstreamTimeout : Answers.upstreamFailed
+      this.answer = answerFor(err, reason)
       this.attempt++
       Atomics.add(reader.i32, bstatBase(slot) + B_RETRIES, 1)
       this.start()
@@ -493,7 +494,7 @@ export class Exchange implements UpstreamHandler, Holdable {
       this.finish(this.status)
       return
     }
-    this.fail(reason === ErrorReason.TIMEOUT ? Answers.upstreamTimeout : Answers.upstreamFailed)
+    this.fail(answerFor(err, reason))
   }
 
   /**
@@ -502,7 +503,7 @@ export class Exchange implements UpstreamHandler, Holdable {
    * be sent again: none, a gathered (replayable) one, or a stream not read from yet.
    * A failed connect may be retried up to CONNECT_ATTEMPTS times in all: when a Swarm node is
    * lost, several replicas stop answering at once, and a request that meets two of them before
-   * passive health marks them must not fail for it (issue 13; test/serial/swarm-two-nodes).
+   * passive health marks them must not fail for it (issue 13; test/serial/swarm-two-nodes.serial.ts).
    * The retry budget is checked by the caller.
    */
   private canRetry (reason: number): boolean {
@@ -511,7 +512,7 @@ export class Exchange implements UpstreamHandler, Holdable {
     const untouched = body === null || (!body.readableDidRead && !body.destroyed)
     if (!untouched) return false
     if (reason === ErrorReason.CONNECT) return true
-    return reason === ErrorReason.RESET && (this.methodIdx <= 1 || this.method === 'PUT' || this.method === 'DELETE' || this.method === 'OPTIONS')
+    return reason === ErrorReason.RESET && isIdempotent(this.method)
   }
 
   // ---- answers made by the gateway ----------------------------------------------------------
@@ -567,7 +568,11 @@ export class Exchange implements UpstreamHandler, Holdable {
 /** Attempts of one request whose connects keep failing (src/worker/exchange.ts canRetry). */
 const CONNECT_ATTEMPTS = 3
 
-/** Map an upstream/socket error to a counted reason (and so to 502 or 504). */
+/**
+ * Map an upstream failure to the ErrorReason it is counted under. Our own client
+ * (src/worker/connection.ts) reports either an UpstreamError or the socket's system error;
+ * undici only makes health probes, so none of its or llhttp's codes can reach here.
+ */
 export function classify (err: Error & { code?: string }): number {
   if (err instanceof UpstreamError) return err.reason
   switch (err.code) {
@@ -578,23 +583,21 @@ export function classify (err: Error & { code?: string }): number {
     case 'EAI_AGAIN':
     case 'EADDRNOTAVAIL':
       return ErrorReason.CONNECT
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return ErrorReason.CONNECT
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
     case 'ETIMEDOUT':
       return ErrorReason.TIMEOUT
     case 'ECONNRESET':
     case 'EPIPE':
-    case 'UND_ERR_SOCKET':
       return ErrorReason.RESET
-    case 'HPE_INVALID_CONSTANT':
-    case 'HPE_INVALID_HEADER_TOKEN':
-    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
-    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
-    case 'UND_ERR_INFO':
-      return ErrorReason.PROTOCOL
     default:
-      return err.name === 'HTTPParserError' ? ErrorReason.PROTOCOL : ErrorReason.OTHER
+      return ErrorReason.OTHER
   }
+}
+
+/**
+ * The answer a failure becomes when no retry saves it: 504 for a connect or response timeout
+ * (the UpstreamError says which code), 502 for everything else.
+ */
+function answerFor (err: Error, reason: number): GatewayAnswer {
+  const timedOut = err instanceof UpstreamError ? err.code === ProxyErrorCodes.UPSTREAM_TIMEOUT : reason === ErrorReason.TIMEOUT
+  return timedOut ? Answers.upstreamTimeout : Answers.upstreamFailed
 }

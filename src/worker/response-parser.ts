@@ -362,8 +362,10 @@ export class ResponseParser {
     this.sink.onHead(status, statusText, headers, scanLatin1)
     if (this.state === S_ERROR || this.state === S_DONE) return true // the sink gave up meanwhile
     if (this.bodyKind === BODY_NONE || (this.bodyKind === BODY_LENGTH && contentLength === 0)) this.finish()
-    else if (this.bodyKind === BODY_CHUNKED) { this.state = S_CHUNK_SIZE; this.line = '' }
-    else this.state = S_BODY
+    else if (this.bodyKind === BODY_CHUNKED) {
+      this.state = S_CHUNK_SIZE
+      this.line = ''
+    } else this.state = S_BODY
     return true
   }
 
@@ -441,4 +443,3 @@ export class ResponseParser {
     return next
   }
 }
-

@@ -11,6 +11,7 @@
 import type { MessagePort } from 'node:worker_threads'
 import uWS from 'uWebSockets.js'
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
+import type { LogLevel, ProxySettings } from '../config/types'
 import { TableReader } from '../table/reader'
 import { workerBase, methodIndex, W_REQUESTS, W_LOOP_LAG_US, W_HEARTBEAT, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, NO_BACKEND } from '../table/layout'
 import { HoldQueue } from './holds'
@@ -23,19 +24,10 @@ import { Exchange, type ProxyContext } from './exchange'
 import { isHopByHop, isChunked, connectionTokens, dropNamed, parseContentLength, clientAddress } from './headers'
 import { Answers, type GatewayAnswer } from './respond'
 
-export interface ServeTask {
+/** One thread's task: the proxy settings, with `port` the one every thread shares (never 0 here). */
+export interface ServeTask extends ProxySettings {
   readonly sab: SharedArrayBuffer
   readonly workerIndex: number
-  readonly host: string
-  /** 0 picks a free port (the first worker does this; the others then share its port). */
-  readonly port: number
-  readonly connectTimeoutMs: number
-  readonly responseTimeoutMs: number
-  readonly maxBodySize: number
-  readonly maxHeaderSize: number
-  readonly queueTimeoutMs: number
-  readonly queueLimit: number
-  readonly replayBodyLimit: number
   /** Start without listening: the gateway is at --max-connections (a replacement thread). */
   readonly paused: boolean
   readonly ctl: MessagePort
@@ -45,9 +37,9 @@ export type WorkerMessage =
   /** Serving: listening on `port`, or ready to listen there on `resume` when started paused. */
   | { type: 'started', port: number }
   | { type: 'listen-failed', message: string }
-  /** `resume` could not listen again (someone took the port while it was free); retried every tick. */
-  | { type: 'relisten-failed', message: string }
   | { type: 'drained' }
+  /** A log line, written by the main thread's logger with `worker` added (one stream, one format). */
+  | { type: 'log', level: LogLevel, msg: string, fields?: Record<string, unknown> }
 
 // Once per thread: no `uWebSockets: 20` header on any answer, proxied or the gateway's own
 // (issue #12). `_cfg` exists in the 20.30 build but not in its typings.
@@ -57,17 +49,30 @@ export type WorkerMessage =
 type ClosableApp = TemplatedApp & { close: () => void }
 
 let app: ClosableApp | null = null
+/** This thread's control port, once its task began: where its log lines go. */
+let ctl: MessagePort | null = null
+
+/**
+ * Log through the main thread's logger: a message on the control port, written there with this
+ * thread's index, in the process's one format and stream, after the level filter. A message
+ * posted just before the thread exits is still delivered.
+ */
+function log (level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
+  if (ctl !== null) ctl.postMessage({ type: 'log', level, msg, fields } satisfies WorkerMessage)
+  else process.stderr.write(`symphony proxy worker: ${msg} ${JSON.stringify(fields ?? {})}\n`)
+}
 
 // An uncaught exception in a thread that still has uWS sockets on its loop aborts the whole
-// process (uv_loop_close with open handles, see ../shared/ENVIRONMENT.md). Close the App, then
-// end only this thread; the pool in the main thread starts a replacement.
+// process (uv_loop_close with open handles). Close the App, then end only this thread; the
+// pool in the main thread starts a replacement.
 process.on('uncaughtException', (err) => {
-  try { process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'proxy worker crashed', error: String(err && (err as Error).stack) }) + '\n') } catch {}
+  try { log('error', 'proxy worker crashed', { error: err instanceof Error ? err.stack : String(err) }) } catch {}
   try { app?.close() } catch {}
   process.exit(1)
 })
 
 export default async function serve (task: ServeTask): Promise<string> {
+  ctl = task.ctl
   const reader = new TableReader(task.sab)
   const i32 = reader.i32
   const wbase = workerBase(task.workerIndex)
@@ -246,9 +251,10 @@ export default async function serve (task: ServeTask): Promise<string> {
         relistenFailed = false
         return
       }
+      // `resume` could not listen again (someone took the port while it was free): said once,
+      // retried every tick.
       if (!relistenFailed) {
-        const message = `cannot listen again on ${task.host}:${boundPort} (address in use or not available)`
-        task.ctl.postMessage({ type: 'relisten-failed', message } satisfies WorkerMessage)
+        log('error', 'proxy worker cannot accept connections again; retrying every 0.5 s', { error: `cannot listen again on ${task.host}:${boundPort} (address in use or not available)` })
       }
       relistenFailed = true
     })
@@ -320,6 +326,7 @@ export default async function serve (task: ServeTask): Promise<string> {
     task.ctl.postMessage({ type: 'listen-failed', message } satisfies WorkerMessage)
     shutdown()
     await closed
+    ctl = null
     task.ctl.close()
     return 'listen-failed'
   }
@@ -327,6 +334,7 @@ export default async function serve (task: ServeTask): Promise<string> {
   task.ctl.postMessage({ type: 'started', port } satisfies WorkerMessage)
   await closed
   task.ctl.postMessage({ type: 'drained' } satisfies WorkerMessage)
+  ctl = null
   task.ctl.close()
   return 'closed'
 }

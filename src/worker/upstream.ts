@@ -1,3 +1,4 @@
+import { ProxyErrorCodes } from '../errors'
 import { ErrorReason, MAX_BACKENDS } from '../table/layout'
 import type { TableReader } from '../table/reader'
 import { Connection, UpstreamError, type ConnectionOwner, type CoarseClock, type UpstreamHandler, type UpstreamRequest } from './connection'
@@ -75,9 +76,9 @@ export class Upstream implements ConnectionOwner {
  * fresh one and the old one is closed (its in-flight requests finish first). `sweep()` runs from
  * the worker's maintenance tick, never per request.
  *
- * Timeouts: one interval per worker walks the connections (STYLE.md hot-path rule 5, undici's
- * fast timers idea) instead of a timer per request; it also advances the coarse clock every
- * connection stamps its activity with, so the request path reads no clock for timeouts.
+ * Timeouts: one interval per worker walks the connections (undici's fast timers idea) instead
+ * of a timer per request; it also advances the coarse clock every connection stamps its
+ * activity with, so the request path reads no clock for timeouts.
  * Precision is one tick (a quarter of the shortest timeout, at most 250 ms).
  */
 export class PoolSet implements CoarseClock {
@@ -127,9 +128,9 @@ export class PoolSet implements CoarseClock {
       for (const conn of pool.all) {
         const quiet = now - conn.lastActive
         if (conn.connecting) {
-          if (quiet > connectTimeoutMs) conn.timeout(new UpstreamError('connect timeout', 'SYM_UPSTREAM_CONNECT_TIMEOUT', ErrorReason.CONNECT))
+          if (quiet > connectTimeoutMs) conn.timeout(new UpstreamError('connect timeout', ProxyErrorCodes.UPSTREAM_TIMEOUT, ErrorReason.CONNECT))
         } else if (conn.busy) {
-          if (quiet > responseTimeoutMs) conn.timeout(new UpstreamError('no response data within --response-timeout', 'SYM_UPSTREAM_TIMEOUT', ErrorReason.TIMEOUT))
+          if (quiet > responseTimeoutMs) conn.timeout(new UpstreamError('no response data within --response-timeout', ProxyErrorCodes.UPSTREAM_TIMEOUT, ErrorReason.TIMEOUT))
         } else if (quiet > KEEP_ALIVE_MS) {
           conn.destroy()
         }

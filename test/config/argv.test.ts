@@ -2,7 +2,6 @@ import t from 'tap'
 import { closest, editDistance, parseArgv, type RawFlag } from '../../src/config/argv'
 import { configMessage } from '../helpers/config'
 
-
 /** The parsed options keyed by flag name, for easy comparison. */
 function flags (argv: string[]): Record<string, RawFlag> {
   const result = parseArgv(argv)

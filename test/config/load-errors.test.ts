@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import { loadConfig } from '../../src/config/load'
 import { configMessage } from '../helpers/config'
 
-
 const IMAGE = ['--image', 'acme/api']
 const fail = (argv: string[], env: NodeJS.ProcessEnv = {}): string => configMessage(() => loadConfig(argv, env, { cpus: 2, nofile: 20_000 }))
 

@@ -53,7 +53,8 @@ t.test('defaults', async t => {
     adminHost: '127.0.0.1',
     adminPort: 9180,
     adminToken: null,
-    logLevel: 'info'
+    logLevel: 'info',
+    logFormat: 'auto'
   })
 })
 
@@ -64,15 +65,50 @@ t.test('every option sets its Config field from a flag', async t => {
     '--memory=512mb', '--cpus=1.5', '--cleanup-on-exit', '--window=90', '--base-scale-count=5', '--min-containers=2',
     '--max-containers=4', '--fault-interval=2s', '--health-path=/ping', '--health-timeout=500ms', '--unhealthy-threshold=5', '--threads=64',
     '--connect-timeout=250ms', '--response-timeout=1m', '--max-body-size=64KiB', '--max-header-size=8kb', '--drain-timeout=0', '--max-connections=65536', '--queue-timeout=0', '--queue-limit=5', '--replay-body-limit=1kb',
-    '--admin-host=0.0.0.0', '--admin-port=0', '--admin-token=0123456789abcdef', '--log-level=DEBUG'
+    '--admin-host=0.0.0.0', '--admin-port=0', '--admin-token=0123456789abcdef', '--log-level=DEBUG', '--log-format=JSON'
   ])
   t.same(config, {
-    port: 0, host: '::', image: 'ghcr.io/acme/Orders_API:1.2', service: 'orders', runtime: 'docker', command: 'serve --fast',
-    containerPort: 3000, basePort: 9000, upstream: 'published', publishHost: 'localhost', env: ['A=1', 'B=x,y'], network: 'backend',
-    constraints: [], placementPrefs: [], memory: 512 * 1024 ** 2, cpus: 1.5, cleanupOnExit: true, windowMs: 90_000, baseScaleCount: 5, minContainers: 2,
-    maxContainers: 4, faultIntervalMs: 2000, healthPath: '/ping', healthTimeoutMs: 500, unhealthyThreshold: 5, threads: 64, backends: [],
-    connectTimeoutMs: 250, responseTimeoutMs: 60_000, maxBodySize: 65_536, maxHeaderSize: 8192, drainTimeoutMs: 0, maxConnections: 65_536, queueTimeoutMs: 0, queueLimit: 5, replayBodyLimit: 1024, adminHost: '0.0.0.0',
-    adminPort: 0, adminToken: '0123456789abcdef', logLevel: 'debug'
+    port: 0,
+    host: '::',
+    image: 'ghcr.io/acme/Orders_API:1.2',
+    service: 'orders',
+    runtime: 'docker',
+    command: 'serve --fast',
+    containerPort: 3000,
+    basePort: 9000,
+    upstream: 'published',
+    publishHost: 'localhost',
+    env: ['A=1', 'B=x,y'],
+    network: 'backend',
+    constraints: [],
+    placementPrefs: [],
+    memory: 512 * 1024 ** 2,
+    cpus: 1.5,
+    cleanupOnExit: true,
+    windowMs: 90_000,
+    baseScaleCount: 5,
+    minContainers: 2,
+    maxContainers: 4,
+    faultIntervalMs: 2000,
+    healthPath: '/ping',
+    healthTimeoutMs: 500,
+    unhealthyThreshold: 5,
+    threads: 64,
+    backends: [],
+    connectTimeoutMs: 250,
+    responseTimeoutMs: 60_000,
+    maxBodySize: 65_536,
+    maxHeaderSize: 8192,
+    drainTimeoutMs: 0,
+    maxConnections: 65_536,
+    queueTimeoutMs: 0,
+    queueLimit: 5,
+    replayBodyLimit: 1024,
+    adminHost: '0.0.0.0',
+    adminPort: 0,
+    adminToken: '0123456789abcdef',
+    logLevel: 'debug',
+    logFormat: 'json'
   })
   const keys = OPTIONS.flatMap(o => o.key === null ? [] : [o.key]).sort()
   t.same(Object.keys(config).sort(), keys, 'the schema covers exactly the Config fields')

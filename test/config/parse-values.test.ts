@@ -5,7 +5,6 @@ import {
 } from '../../src/config/parse-values'
 import { configMessage } from '../helpers/config'
 
-
 /** Expects a one-line ConfigError that names the option and matches `re`. */
 function throwsConfig (t: { match: (a: string, b: RegExp, m: string) => unknown, notMatch: (a: string, b: RegExp, m: string) => unknown }, fn: () => unknown, re: RegExp, name: string): void {
   const message = configMessage(fn)

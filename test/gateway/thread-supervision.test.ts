@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Agent, request } from 'undici'
 import { ProxyWorkers } from '../../src/gateway/proxy-threads'
+import { proxySettings } from '../../src/config/proxy-settings'
 import { createLogger } from '../../src/log'
 import { State, createTableBuffer } from '../../src/table/layout'
 import { TableWriter } from '../../src/table/writer'
@@ -100,11 +101,8 @@ t.test('a replacement that fails during its start is retried with a capped backo
   const config = configFrom(['--backend', `127.0.0.1:${be.port}`])
   const logs: Array<Record<string, unknown>> = []
   const workers = new ProxyWorkers({
-    ...config,
     sab,
-    threads: 2,
-    host: '127.0.0.1',
-    port: 0,
+    settings: { ...proxySettings(config), threads: 2, host: '127.0.0.1', port: 0 },
     log: createLogger('debug', (line) => { logs.push(JSON.parse(line)) }),
     respawn: { initialMs: 50, maxMs: 150 },
     testWorkerFile: (index, attempt) => index === 1 ? hooked[attempt] : undefined

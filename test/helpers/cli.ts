@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 
 const BIN = path.join(__dirname, '..', '..', '..', 'bin', 'symphony.js')
@@ -62,8 +63,7 @@ export async function startCli (t: { teardown: (fn: () => unknown) => void }, ar
 
 /** Resident set size of a process in bytes (Linux /proc). */
 export function rssOf (pid: number): number {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const status: string = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8')
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const m = /VmRSS:\s+(\d+) kB/.exec(status)
   return m === null ? 0 : Number(m[1]) * 1024
 }

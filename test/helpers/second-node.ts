@@ -2,8 +2,10 @@
  * A second Swarm node on this machine, for the two-node tests: a second dockerd in its own
  * network namespace (own data root, exec root and socket), a veth pair with addresses the test
  * assigns (10.213.0.1 host side, 10.213.0.2 inside), and tear-down that leaves nothing behind,
- * whatever state the node was left in. /work/shared/ENVIRONMENT.md records why each flag is
- * there (nsenter rather than `ip netns exec`, `unshare --uts`, a separate exec root).
+ * whatever state the node was left in. Why each flag is there: `nsenter` rather than
+ * `ip netns exec` (which remounts /sys, and dockerd then fails with "Devices cgroup isn't
+ * mounted"), `unshare --uts` (or both nodes report the same hostname), a separate exec root
+ * (keeps containerd, shims and runc state apart).
  */
 import { spawn, execFileSync } from 'node:child_process'
 import { existsSync, openSync, closeSync, readdirSync, readFileSync, rmSync } from 'node:fs'

@@ -63,8 +63,15 @@ async function fakeEngine (t: { teardown: (fn: () => unknown) => void }): Promis
 
 function runtime (socket: string): DockerRuntime {
   return new DockerRuntime({
-    image: 'unused', service: 'fake', containerPort: 80, publishHost: '127.0.0.1',
-    env: [], command: null, network: null, memory: 0, cpus: 0
+    image: 'unused',
+    service: 'fake',
+    containerPort: 80,
+    publishHost: '127.0.0.1',
+    env: [],
+    command: null,
+    network: null,
+    memory: 0,
+    cpus: 0
   }, { dockerHost: `unix://${socket}` })
 }
 
@@ -111,6 +118,7 @@ t.test('events: close() ends the iterator while it waits to reconnect', async (t
 t.test('events: breaking out of the loop closes the stream', async (t) => {
   const { socket, calls } = await fakeEngine(t)
   const rt = runtime(socket)
+  // eslint-disable-next-line no-unreachable-loop -- one pass is the point: leaving a for-await early must end the stream
   for await (const ev of rt.events(new AbortController().signal)) {
     t.equal(ev.type, 'exit')
     break

@@ -3,8 +3,17 @@ import t from 'tap'
 import { pinnedImage, slotFromLabels, slotServiceName, slotServiceSpec, slotState, type NodeRecord, type TaskRecord } from '../../src/runtime/swarm-spec'
 
 const base = {
-  service: 'api', image: 'sha256:abc', containerPort: 80, env: ['A=1'], command: null, network: 'apinet',
-  memory: 0, cpus: 0, constraints: [], placementPrefs: [], stopGraceMs: 10_000
+  service: 'api',
+  image: 'sha256:abc',
+  containerPort: 80,
+  env: ['A=1'],
+  command: null,
+  network: 'apinet',
+  memory: 0,
+  cpus: 0,
+  constraints: [],
+  placementPrefs: [],
+  stopGraceMs: 10_000
 }
 
 t.test('slotServiceSpec: one replica, restart none, dnsrr, nothing published, labels on service and containers', async (t) => {
@@ -46,8 +55,14 @@ t.test('names and slot labels', async (t) => {
 const NET = 'net1'
 const attach = (ip: string): TaskRecord['NetworksAttachments'] => [{ Network: { ID: NET }, Addresses: [`${ip}/24`] }]
 const task = (over: Partial<TaskRecord> & { state?: string }): TaskRecord => ({
-  ID: 't', ServiceID: 's', NodeID: 'n1', CreatedAt: '2026-01-01T00:00:00Z', DesiredState: 'running',
-  Status: { State: over.state ?? 'running' }, NetworksAttachments: attach('10.0.1.5'), ...over
+  ID: 't',
+  ServiceID: 's',
+  NodeID: 'n1',
+  CreatedAt: '2026-01-01T00:00:00Z',
+  DesiredState: 'running',
+  Status: { State: over.state ?? 'running' },
+  NetworksAttachments: attach('10.0.1.5'),
+  ...over
 })
 const nodes = (state = 'ready'): Map<string, NodeRecord> => new Map([['n1', { ID: 'n1', Description: { Hostname: 'node-1' }, Status: { State: state } }]])
 

@@ -1,7 +1,7 @@
 /**
  * The upstream decision. The probe itself runs for real on loopback (connected, refused); the
  * chooser's tests script the probe's answer, because "unreachable" cannot be made on loopback:
- * test/runtime/upstream-fallback.test.ts makes it for real in a network namespace.
+ * test/runtime/upstream-cli.test.ts makes it for real in a network namespace.
  */
 import t from 'tap'
 import net from 'node:net'

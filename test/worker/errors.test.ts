@@ -1,4 +1,7 @@
 import t from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import net from 'node:net'
 import { request } from 'undici'
 import { startBackend } from '../helpers/backend'
 import { startTestGateway, waitFor } from '../helpers/gateway'
@@ -156,4 +159,73 @@ t.test('hold while starting: with every backend suspect, a held request still gi
   const metrics = await (await request(`${gw.admin}/metrics`)).body.text()
   t.match(metrics, /^symphony_held_requests_total 1$/m, 'held once, though released and held again every poll')
   t.match(metrics, /^symphony_hold_expired_total 1$/m)
+})
+
+/**
+ * A backend that answers 200 to anything until told to stall; then it stops accepting, and its
+ * one-place accept queue (listen(0)) is filled by us, so the kernel drops further SYNs: a
+ * connect to it then hangs as one to a stalled host does, on loopback. Python, because Node
+ * accepts every connection itself.
+ */
+const STALLING_BACKEND = `
+import socket, sys, threading, time
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(0)
+s.settimeout(0.05)
+stall = threading.Event()
+def serve(c):
+    c.settimeout(None)
+    try:
+        while c.recv(65536):
+            c.sendall(b'HTTP/1.1 200 OK\\r\\ncontent-length: 0\\r\\n\\r\\n')
+    except OSError:
+        pass
+def accept():
+    while not stall.is_set():
+        try:
+            c, _ = s.accept()
+        except socket.timeout:
+            continue
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+threading.Thread(target=accept, daemon=True).start()
+print(s.getsockname()[1], flush=True)
+sys.stdin.readline()
+stall.set()
+time.sleep(0.2)
+print('stalled', flush=True)
+sys.stdin.read()
+`
+
+async function stallingBackend (t: { teardown: (fn: () => unknown) => void }): Promise<{ port: number, stall: () => Promise<void> }> {
+  const py = spawn('python3', ['-c', STALLING_BACKEND], { stdio: ['pipe', 'pipe', 'inherit'] })
+  t.teardown(() => { py.kill() })
+  const exited = once(py, 'exit').then(([code]) => { throw new Error(`the stalling backend exited (${String(code)})`) })
+  exited.catch(() => {})
+  const line = async (): Promise<string> => String((await Promise.race([once(py.stdout, 'data'), exited]))[0]).trim()
+  const port = Number(await line())
+  return {
+    port,
+    stall: async () => {
+      py.stdin.write('stall\n')
+      await line()
+      const filler = net.connect(port, '127.0.0.1')
+      t.teardown(() => { filler.destroy() })
+      await once(filler, 'connect')
+    }
+  }
+}
+
+t.test('504 when the upstream does not accept the connection within --connect-timeout', async (t) => {
+  const be = await stallingBackend(t)
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '1', '--fault-interval', '30s', '--connect-timeout', '300ms', '--queue-timeout', '0'])
+  await be.stall()
+  const started = Date.now()
+  const res = await request(`${gw.url}/echo`)
+  t.equal(res.statusCode, 504)
+  t.equal((await json(res)).error.code, 'SYM_ERR_UPSTREAM_TIMEOUT')
+  const waited = Date.now() - started
+  t.ok(waited >= 200 && waited < 3000, `answered at the connect timeout (${waited} ms)`)
+  const metrics = await (await request(`${gw.admin}/metrics`)).body.text()
+  t.match(metrics, /^symphony_upstream_errors_total\{[^}]*reason="connect"[^}]*\} 1$/m, 'counted as a connect failure')
 })

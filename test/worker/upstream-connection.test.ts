@@ -126,7 +126,7 @@ t.test('an exchange that is over cannot abort or resume the next one on its conn
   const run = (): Promise<{ handler: UpstreamHandler, link: UpstreamLink | null, result: Promise<string> }> => new Promise((resolve) => {
     let link: UpstreamLink | null = null
     let done: (r: string) => void = () => {}
-    const result = new Promise<string>((r) => { done = r })
+    const result = new Promise<string>((resolve) => { done = resolve })
     let body = ''
     const handler: UpstreamHandler = {
       onConnect (l) { link = l },
