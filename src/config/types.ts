@@ -5,6 +5,8 @@
  *
  * Durations are milliseconds, sizes are bytes, whatever unit the user wrote them in.
  */
+import type { PROXY_SETTING_KEYS } from './proxy-settings'
+
 export interface StaticBackend {
   readonly host: string
   readonly port: number
@@ -96,5 +98,4 @@ export interface Config {
  * (src/config/proxy-settings.ts), handed to the thread supervisor (src/gateway/proxy-threads.ts)
  * and on, as plain data, in each thread's serve task (src/worker/serve.ts).
  */
-export type ProxySettings = Pick<Config, 'threads' | 'host' | 'port' | 'connectTimeoutMs' | 'responseTimeoutMs' |
-'maxBodySize' | 'maxHeaderSize' | 'queueTimeoutMs' | 'queueLimit' | 'replayBodyLimit'>
+export type ProxySettings = Pick<Config, typeof PROXY_SETTING_KEYS[number]>
