@@ -27,7 +27,9 @@ function steadyLoad (url: string): { stop: () => Promise<{ ok: number, failed: n
   const okAt: number[] = []
   let failed = 0
   const end = Date.now() + 60_000 // bounded even if stop() is never reached
-  const loop = (async () => {
+  // Three loops at once: a thread can be back within ~100 ms, and on a loaded machine one
+  // request at a time could leave such a window without an answer to show for it.
+  const one = async (): Promise<void> => {
     while (running && Date.now() < end) {
       try {
         const res = await request(`${url}/echo`, { dispatcher: agent, reset: true, headersTimeout: 5000, bodyTimeout: 5000 })
@@ -36,7 +38,8 @@ function steadyLoad (url: string): { stop: () => Promise<{ ok: number, failed: n
         else failed++
       } catch { failed++ }
     }
-  })()
+  }
+  const loop = Promise.all([one(), one(), one()])
   return {
     stop: async () => {
       running = false
@@ -70,7 +73,8 @@ t.test('threads crashed again and again come back every time, with a backoff, wh
   const { ok, failed, okAt } = await load.stop()
   t.comment(`recovery after each crash of thread 0 (backoff 0, 200, 400, 800, 1600 ms): ${recovery.join(', ')} ms; ${ok} requests ok, ${failed} failed`)
   t.equal(gw.workers.restarts, CRASHES + Math.ceil(CRASHES / 2), 'every death counted')
-  t.ok(failed <= CRASHES + Math.ceil(CRASHES / 2), `at most the request in flight on each crashed thread failed (${failed})`)
+  // Each of the 3 loops has one request in flight at most: a death can cut at most 3.
+  t.ok(failed <= 3 * (CRASHES + Math.ceil(CRASHES / 2)), `at most the requests in flight on each crashed thread failed (${failed})`)
   for (const [from, to] of windows) {
     t.ok(okAt.some((when) => when >= from && when <= to), `requests succeeded while thread 0 was down (${to - from} ms)`)
   }
