@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { ProxyErrorCodes } from '../errors'
 import type { HttpResponse } from 'uWebSockets.js'
-import { B_INFLIGHT, B_RETRIES, B_ERRORS, ErrorReason, NO_BACKEND, bstatBase } from '../table/layout'
+import { B_INFLIGHT, B_RETRIES, B_ERRORS, ErrorReason, MAX_BACKENDS, NO_BACKEND, bstatBase } from '../table/layout'
 import { recordResponse } from './record'
 import type { TableReader } from '../table/reader'
 import type { PoolSet } from './upstream'
@@ -148,6 +148,8 @@ export class Exchange implements UpstreamHandler, Holdable {
   private slot = -1
   private id = 0
   private attempt = 0
+  /** The slot whose failure the next dispatch retries, counted there when it goes out; -1 = none. */
+  private retryFrom = -1
   private status = 0
   private contentLength = -1
   private answer: GatewayAnswer = Answers.upstreamFailed
@@ -286,6 +288,11 @@ export class Exchange implements UpstreamHandler, Holdable {
       this.id = reader.pickedId
       Atomics.add(reader.i32, bstatBase(this.slot) + B_INFLIGHT, 1)
       this.dispatched = true
+      if (this.retryFrom >= 0) {
+        // Counted once it is really sent again: a retry that found no backend left is none.
+        Atomics.add(reader.i32, bstatBase(this.retryFrom) + B_RETRIES, 1)
+        this.retryFrom = -1
+      }
       pool.dispatch({ path: this.path, method: this.method, headers: this.headers, body: this.replay ?? this.body }, this)
       return
     }
@@ -483,7 +490,7 @@ export class Exchange implements UpstreamHandler, Holdable {
     if (!this.headersSent && this.canRetry(reason) && this.ctx.budget.tryWithdraw()) {
       this.answer = answerFor(err, reason)
       this.attempt++
-      Atomics.add(reader.i32, bstatBase(slot) + B_RETRIES, 1)
+      this.retryFrom = slot
       this.start()
       return
     }
@@ -498,16 +505,20 @@ export class Exchange implements UpstreamHandler, Holdable {
   }
 
   /**
-   * Retry on another backend when no byte of the request can have reached the upstream (a
-   * failed connect), or, once, when the method is idempotent (RFC 9110 9.2.2) and its body can
-   * be sent again: none, a gathered (replayable) one, or a stream not read from yet.
-   * A failed connect may be retried up to CONNECT_ATTEMPTS times in all: when a Swarm node is
-   * lost, several replicas stop answering at once, and a request that meets two of them before
-   * passive health marks them must not fail for it (issue 13; test/serial/swarm-two-nodes.serial.ts).
+   * Whether to try the request on another backend:
+   * - after a failed connect (no byte of the request reached the upstream; any method), on every
+   *   other backend in rotation, each at most once: the failing one is marked suspect and pick()
+   *   skips it, so this ends when one accepts or none is left. When a Swarm node is lost, all of
+   *   its replicas stop answering at once, and a request may meet each of them before passive
+   *   health marks them (test/serial/swarm-two-nodes.serial.ts);
+   * - after a reset before any answer, up to RESET_ATTEMPTS attempts in all, when the method is
+   *   idempotent (RFC 9110 9.2.2) and the body can be sent again: none, a gathered (replayable)
+   *   one, or a stream not read from yet.
    * The retry budget is checked by the caller.
    */
   private canRetry (reason: number): boolean {
-    if (reason === ErrorReason.CONNECT ? this.attempt >= CONNECT_ATTEMPTS - 1 : this.attempt > 0) return false
+    if (this.attempt >= MAX_BACKENDS) return false
+    if (reason !== ErrorReason.CONNECT && this.attempt >= RESET_ATTEMPTS - 1) return false
     const body = this.body
     const untouched = body === null || (!body.readableDidRead && !body.destroyed)
     if (!untouched) return false
@@ -565,8 +576,8 @@ export class Exchange implements UpstreamHandler, Holdable {
   }
 }
 
-/** Attempts of one request whose connects keep failing (src/worker/exchange.ts canRetry). */
-const CONNECT_ATTEMPTS = 3
+/** Attempts of an idempotent request whose connections keep being reset: the first and two retries (canRetry). */
+const RESET_ATTEMPTS = 3
 
 /**
  * Map an upstream failure to the ErrorReason it is counted under. Our own client

@@ -31,6 +31,8 @@ export interface TestBackend {
  * - /slow?ms=N: answers after N ms
  * - /bytes?n=N: N bytes of a repeating pattern, streamed with backpressure, Content-Length set
  * - /chunked?n=N: N bytes without Content-Length (chunked)
+ * - /reset: closes the connection without an answer
+ * - /reset-unless?name=X: the same, except on the backend named X, which answers 200 with its name
  * - /cookies: two Set-Cookie fields
  * - /status?code=N: that status, no body for 204/304
  * - anything else: 200 with the backend's name
@@ -65,7 +67,7 @@ export async function startBackend (name: string, port = 0): Promise<TestBackend
       streamBytes(res, n, url === '/bytes', () => aborted)
       return
     }
-    if (url === '/reset') {
+    if (url === '/reset' || (url === '/reset-unless' && new URLSearchParams(query).get('name') !== name)) {
       res.close()
       return
     }

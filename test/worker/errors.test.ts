@@ -72,20 +72,82 @@ t.test('a connection failure is retried once on the next backend, and the failin
   t.equal(gw.sampler.retries(0), 1, 'exactly one retry: after it, a is suspect and skipped')
 })
 
-t.test('failed connects are retried on up to two more backends: a request meeting two dead ones is served (a lost Swarm node)', async (t) => {
+t.test('failed connects are retried on every other backend: a request meeting three dead ones is served by the fourth (a lost Swarm node)', async (t) => {
+  const backends = await Promise.all(['a', 'b', 'c', 'd'].map(async (n) => await startBackend(n)))
+  const [a, b, c, d] = backends
+  t.teardown(() => d.close())
+  const gw = await startTestGateway(t, [...backends.flatMap((be) => ['--backend', `127.0.0.1:${be.port}`]), '--threads', '1', '--fault-interval', '30s'])
+  a.close()
+  b.close()
+  c.close()
+  // A POST too: nothing reached a refusing backend, so any method may go on.
+  const res = await request(`${gw.url}/echo`, { method: 'POST', body: 'xy' })
+  t.equal(res.statusCode, 200, 'served by the fourth')
+  t.equal(JSON.parse(await res.body.text()).bodyLength, 2, 'with its body')
+  t.equal(d.seen.length, 1)
+  gw.sampler.sample()
+  t.equal(gw.sampler.retries(0) + gw.sampler.retries(1) + gw.sampler.retries(2), 3, 'three retries: one per dead backend')
+  const next = await request(`${gw.url}/echo`)
+  t.equal(next.statusCode, 200)
+  await next.body.dump()
+  gw.sampler.sample()
+  t.equal(gw.sampler.retries(0) + gw.sampler.retries(1) + gw.sampler.retries(2), 3, 'the dead ones are suspect now: the next request goes straight to d')
+})
+
+t.test('when every backend refuses, the request ends in 502 after trying each once', async (t) => {
+  const backends = await Promise.all(['a', 'b', 'c'].map(async (n) => await startBackend(n)))
+  const gw = await startTestGateway(t, [...backends.flatMap((be) => ['--backend', `127.0.0.1:${be.port}`]), '--threads', '1', '--fault-interval', '30s', '--queue-timeout', '0'])
+  for (const be of backends) be.close()
+  const res = await request(`${gw.url}/echo`)
+  t.equal(res.statusCode, 502)
+  t.equal((await json(res)).error.code, 'SYM_ERR_UPSTREAM_FAILED')
+  gw.sampler.sample()
+  t.equal(gw.sampler.retries(0) + gw.sampler.retries(1) + gw.sampler.retries(2), 2, 'tried on each backend once: two retries')
+})
+
+t.test('an idempotent request meeting a refused connect, then a reset, is served by a third backend', async (t) => {
   const a = await startBackend('a')
   const b = await startBackend('b')
   const c = await startBackend('c')
-  t.teardown(() => c.close())
+  t.teardown(() => { b.close(); c.close() })
   const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${a.port}`, '--backend', `127.0.0.1:${b.port}`, '--backend', `127.0.0.1:${c.port}`, '--threads', '1', '--fault-interval', '30s'])
   a.close()
-  b.close()
-  const res = await request(`${gw.url}/echo`)
-  t.equal(res.statusCode, 200, 'served by the third')
-  await res.body.dump()
-  t.equal(c.seen.length, 1)
+  // Round robin starts at a: refused (retry), then b resets (GET: retry again), then c answers.
+  const get = await request(`${gw.url}/reset-unless?name=c`)
+  t.equal(get.statusCode, 200)
+  t.equal(JSON.parse(await get.body.text()).name, 'c', 'the third attempt, on c, answered')
   gw.sampler.sample()
-  t.equal(gw.sampler.retries(0) + gw.sampler.retries(1), 2, 'two retries: one per dead backend')
+  t.equal(gw.sampler.retries(0), 1, 'retried after the refused connect on a')
+  t.equal(gw.sampler.retries(1), 1, 'retried after the reset on b')
+})
+
+t.test('a POST is retried after a refused connect but not after a reset (it may have been processed)', async (t) => {
+  const a = await startBackend('a')
+  const b = await startBackend('b')
+  const c = await startBackend('c')
+  t.teardown(() => { b.close(); c.close() })
+  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${a.port}`, '--backend', `127.0.0.1:${b.port}`, '--backend', `127.0.0.1:${c.port}`, '--threads', '1', '--fault-interval', '30s'])
+  a.close()
+  const post = await request(`${gw.url}/reset-unless?name=c`, { method: 'POST', body: 'x' })
+  t.equal(post.statusCode, 502, 'b reset it; c never saw it')
+  await post.body.dump()
+  t.equal(c.seen.length, 0)
+  gw.sampler.sample()
+  t.equal(gw.sampler.retries(0), 1, 'retried after the refused connect on a')
+  t.equal(gw.sampler.retries(1), 0, 'not retried after the reset on b')
+})
+
+t.test('an idempotent request is attempted 3 times at most: every backend resetting ends in 502', async (t) => {
+  const backends = await Promise.all(['a', 'b', 'c', 'd'].map(async (n) => await startBackend(n)))
+  t.teardown(() => { for (const be of backends) be.close() })
+  const gw = await startTestGateway(t, [...backends.flatMap((be) => ['--backend', `127.0.0.1:${be.port}`]), '--threads', '1', '--fault-interval', '30s'])
+  const res = await request(`${gw.url}/reset`)
+  t.equal(res.statusCode, 502)
+  await res.body.dump()
+  gw.sampler.sample()
+  let retries = 0
+  for (let slot = 0; slot < 4; slot++) retries += gw.sampler.retries(slot)
+  t.equal(retries, 2, 'the first attempt and two retries, not a fourth')
 })
 
 t.test('an unhealthy static backend leaves rotation and returns when it answers 200 again', async (t) => {
