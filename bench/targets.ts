@@ -6,7 +6,7 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { type Child, type Children, freePort, treeCpuTicks, waitFor200 } from './procs'
+import { type Child, type Children, freePort, treeCpuTicks, treeUserTicks, waitFor200 } from './procs'
 
 /** dist/bench/targets.js → the repository root. */
 const ROOT = path.resolve(__dirname, '..', '..')
@@ -21,6 +21,8 @@ export interface Proxy {
   readonly command: string
   /** CPU ticks of the proxy: its process and every descendant (nginx: master + worker). */
   cpuTicks (): number
+  /** The user-space part of cpuTicks (utime only). */
+  userTicks (): number
 }
 
 /** Fill `{{KEY}}` fields; throws if one is left. */
@@ -55,7 +57,7 @@ async function ready (child: Child, port: number, name: string, readyPath = '/')
 }
 
 function proxy (name: Proxy['name'], port: number, child: Child): Proxy {
-  return { name, port, child, command: child.proc.spawnargs.join(' '), cpuTicks: () => treeCpuTicks(child.pid) }
+  return { name, port, child, command: child.proc.spawnargs.join(' '), cpuTicks: () => treeCpuTicks(child.pid), userTicks: () => treeUserTicks(child.pid) }
 }
 
 /**
