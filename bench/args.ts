@@ -1,4 +1,6 @@
 /** Command-line flags of `npm run bench`, validated once. */
+import { existsSync } from 'node:fs'
+import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { SCENARIO_NAMES, type ScenarioName } from './scenarios'
 
@@ -43,12 +45,18 @@ export interface BenchOptions {
   readonly install: boolean
   /** Results go to bench/results/<out>.{json,md}. */
   readonly out: string
+  /**
+   * Another symphony tree (built: DIR/bin/symphony.js and DIR/dist), run as the target
+   * `baseline` right after `symphony` in every round of the load scenarios: a paired A/B of two
+   * builds in one run. null: none.
+   */
+  readonly baseline: string | null
 }
 
 /** Usage text for --help. */
 export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--warmup S] [--connections C]
                       [--driver wrk|autocannon|both] [--scenario NAME ...] [--target NAME ...] [--no-install] [--out NAME]
-                      [--counts LIST] [--idle-connections N] [--idle-hold S]
+                      [--counts LIST] [--idle-connections N] [--idle-hold S] [--baseline DIR]
   --rounds N        measured rounds, each runs every target once (3..20, default 3)
   --duration S      seconds per measured run (1..60, default 5)
   --warmup S        seconds of warm-up per target before round 1 (0..30, default 2)
@@ -68,6 +76,8 @@ export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--war
   --counts LIST     backend counts of the backends scenario, comma-separated (1..${MAX_COUNT}, default ${DEFAULT_COUNTS.join(',')})
   --idle-connections N  connections of the idle10k scenario (1..30000, default 10000)
   --idle-hold S     seconds idle10k keeps them open after the last one opened (1..120, default 15)
+  --baseline DIR    another built symphony tree (DIR/bin/symphony.js), run as target baseline right after
+                    symphony in each round of the load scenarios: symphony / baseline is a paired A/B
 `
 
 const LIMITS = {
@@ -97,6 +107,7 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
       counts: { type: 'string' },
       'idle-connections': { type: 'string' },
       'idle-hold': { type: 'string' },
+      baseline: { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -122,6 +133,10 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
   // Only measurements of their own asked for: no load scenario unless named too.
   const scenarios = rest.length === 0 && modes.length > 0 ? [] : oneOf('scenario', rest, SCENARIO_NAMES, ['small'])
   const counts = parseCounts(values.counts)
+  const baseline = values.baseline ?? null
+  if (baseline !== null && !existsSync(path.join(baseline, 'bin', 'symphony.js'))) {
+    throw new Error(`--baseline ${baseline}: expected a built symphony tree (no bin/symphony.js there)`)
+  }
   const targets = oneOf('target', values.target, TARGET_NAMES, TARGET_NAMES)
   return Object.freeze({
     rounds: nums.rounds,
@@ -136,7 +151,8 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
     idleHoldS: nums.idleHoldS,
     targets,
     install: values['no-install'] !== true,
-    out
+    out,
+    baseline: baseline === null ? null : path.resolve(baseline)
   })
 }
 

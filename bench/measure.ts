@@ -40,6 +40,7 @@ export interface MeasureTarget {
 export async function measureRun (env: MeasureEnv, driver: Driver, spec: LoadSpec, t: MeasureTarget, scenario: string, round: number,
   during?: () => { stop: () => Promise<void>, count: () => number }): Promise<RunRecord> {
   const before = t.proxy?.cpuTicks() ?? 0
+  const userBefore = t.proxy?.userTicks() ?? 0
   const side = during?.() ?? null
   let load: LoadResult
   try {
@@ -50,6 +51,7 @@ export async function measureRun (env: MeasureEnv, driver: Driver, spec: LoadSpe
     await side?.stop()
   }
   const ticks = t.proxy === null ? null : t.proxy.cpuTicks() - before
+  const user = t.proxy === null ? null : t.proxy.userTicks() - userBefore
   if (t.proxy !== null && (t.proxy.child.proc.exitCode !== null || t.proxy.child.proc.signalCode !== null)) {
     throw new Error(`${t.name} died during the run\n${t.proxy.child.tail()}`)
   }
@@ -62,6 +64,7 @@ export async function measureRun (env: MeasureEnv, driver: Driver, spec: LoadSpe
     round,
     proxyCpuTicks: ticks,
     cpuUsPerReq: ticks !== null && load.requests > 0 ? (ticks / clk) * 1e6 / load.requests : null,
+    userUsPerReq: user !== null && load.requests > 0 ? (user / clk) * 1e6 / load.requests : null,
     proxyCpuPct: ticks !== null && load.durationS > 0 ? (ticks / clk) * 100 / load.durationS : null,
     scrapes: side?.count() ?? 0
   }

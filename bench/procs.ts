@@ -57,6 +57,17 @@ export function cpuTicks (pid: number): number {
   return Number(rest[11]) + Number(rest[12]) // fields 14 (utime) and 15 (stime)
 }
 
+/** utime alone of a process (all its threads), in clock ticks: the user-space share of its cost. */
+export function userTicks (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[11])
+}
+
+/** utime of `pid` and every live descendant, in clock ticks (see treeCpuTicks). */
+export function treeUserTicks (pid: number): number {
+  return sumOverTree(pid, userTicks)
+}
+
 /**
  * utime + stime of `pid` and every live descendant (nginx's master and its worker), in clock
  * ticks. A descendant that ended during a run takes its ticks with it (until its parent reaps it).

@@ -50,6 +50,9 @@ function renderSection (s: Section, setup: RunSetup): string {
     lines.push(`**symphony / nginx proxy CPU per request: ${fmt(head.cpuUsPerReq, 2, '×')}** ` +
       `(target ≤ ${CPU_TARGET}× with no errors: ${met ? 'met' : 'not met'}).`, '')
   }
+  // An A/B of two builds (--baseline): user time alone is the sharper figure for user-space changes.
+  const ab = s.ratios.find((r) => r.target === 'symphony' && r.baseline === 'baseline')
+  if (ab?.userUsPerReq != null) lines.push(`symphony / baseline user CPU (utime) per request: ${fmt(ab.userUsPerReq, 2, '×')}.`, '')
   lines.push(`${s.what}. Median (min–max) over ${setup.rounds} interleaved rounds of ${setup.durationS} s; ` +
     `ratios are paired per round. ${setup.pinning}`, '')
   return lines.join('\n')

@@ -87,7 +87,7 @@ export async function main (argv: string[]): Promise<void> {
   // Every run is bounded by its duration; this bounds the whole bench too (installs included).
   const drivers = opts.driver === 'both' ? 2 : 1
   const perTarget = opts.warmupS + opts.rounds * (opts.durationS + 2)
-  const budgetS = 600 + opts.scenarios.length * drivers * (opts.targets.length + 1) * perTarget * 1.5 +
+  const budgetS = 600 + opts.scenarios.length * drivers * (opts.targets.length + 1 + (opts.baseline !== null ? 1 : 0)) * perTarget * 1.5 +
     opts.modes.reduce((sum, m) => sum + MODE_BUDGET_S[m](opts as BenchOptions), 0)
   const watchdog = setTimeout(() => stopNow(`still running after ${Math.round(budgetS)} s`, 1), budgetS * 1000)
   watchdog.unref()
@@ -166,6 +166,11 @@ async function loadScenarios (opts: BenchOptions, children: Children, tmp: TempD
     if (name === 'symphony') {
       adminPort = await freePort()
       proxies.push(await startSymphony(children, backendPorts, adminPort, proxyCpu))
+      if (opts.baseline !== null) {
+        let basePort = await freePort()
+        while (basePort === adminPort) basePort = await freePort()
+        proxies.push(await startSymphony(children, backendPorts, basePort, proxyCpu, [], '/', opts.baseline, 'baseline'))
+      }
     } else if (name === 'nginx' && tools.paths.nginx !== null) {
       proxies.push(await startNginx(children, tools.paths.nginx, backendPorts, proxyCpu, tmp))
     } else if (name === 'haproxy' && tools.paths.haproxy !== null) {
@@ -263,6 +268,8 @@ function targetsFor (sc: Scenario, opts: BenchOptions, directPort: number, proxi
     if (name === 'direct') out.push({ name, port: directPort, proxy: null, scrape: false })
     const p = proxies.find((x) => x.name === name)
     if (p !== undefined) out.push({ name, port: p.port, proxy: p, scrape: false })
+    const b = name === 'symphony' ? proxies.find((x) => x.name === 'baseline') : undefined
+    if (b !== undefined) out.push({ name: 'baseline', port: b.port, proxy: b, scrape: false })
   }
   return out
 }
@@ -274,6 +281,7 @@ function ratiosFor (runs: readonly RunRecord[], targets: readonly Target[]): Rat
   for (const t of targets) if (t.proxy !== null && names.includes('direct')) pairs.push([t.name, 'direct'])
   for (const t of targets) if (t.proxy !== null && t.name !== 'nginx' && names.includes('nginx')) pairs.push([t.name, 'nginx'])
   if (names.includes('symphony+scrape')) pairs.push(['symphony+scrape', 'symphony'])
+  if (names.includes('baseline') && names.includes('symphony')) pairs.push(['symphony', 'baseline'])
   return pairs.map(([a, b]) => pairedRatios(runs, a, b)).filter((r): r is Ratios => r !== null)
 }
 
@@ -308,7 +316,7 @@ function setupOf (opts: BenchOptions, p: Pinning | null): { rounds: number, dura
 function reproduce (o: BenchOptions): string {
   return [`--rounds ${o.rounds}`, `--duration ${o.durationS}`, `--warmup ${o.warmupS}`, `--connections ${o.connections}`,
     ...(o.driver === 'auto' ? [] : [`--driver ${o.driver}`]), ...o.scenarios.map((s) => `--scenario ${s}`),
-    ...(o.out === 'latest' ? [] : [`--out ${o.out}`])].join(' ')
+    ...(o.out === 'latest' ? [] : [`--out ${o.out}`]), ...(o.baseline === null ? [] : [`--baseline ${o.baseline}`])].join(' ')
 }
 
 /** HEAD's short hash, with `+dirty` when the work tree has changes outside bench/results/. */

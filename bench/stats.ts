@@ -14,6 +14,8 @@ export interface RunRecord extends LoadResult {
   readonly proxyCpuTicks: number | null
   /** The proxy's CPU time per completed request in µs; null when no proxy was in the path. */
   readonly cpuUsPerReq: number | null
+  /** Its user-space part (utime only): less moved by the machine's load than the kernel's share. */
+  readonly userUsPerReq: number | null
   /** The proxy's CPU use during the run in % of one core (100 = its core was saturated). */
   readonly proxyCpuPct: number | null
   /** Admin /metrics scrapes done during the run (scrape scenario), else 0. */
@@ -44,6 +46,8 @@ export interface Ratios {
   readonly p99: Spread
   /** Proxy CPU µs per request, when both sides have a proxy. */
   readonly cpuUsPerReq: Spread | null
+  /** The same for user time alone. */
+  readonly userUsPerReq: Spread | null
 }
 
 /** Median (mean of the middle two for an even count) and range. Throws on an empty list. */
@@ -94,7 +98,10 @@ export function pairedRatios (runs: readonly RunRecord[], target: string, baseli
     reqPerSec: ratio((r) => r.reqPerSec),
     p50: ratio((r) => r.p50Us),
     p99: ratio((r) => r.p99Us),
-    cpuUsPerReq: withCpu ? ratio((r) => r.cpuUsPerReq as number) : null
+    cpuUsPerReq: withCpu ? ratio((r) => r.cpuUsPerReq as number) : null,
+    userUsPerReq: withCpu && pairs.every(([t, b]) => t.userUsPerReq != null && b.userUsPerReq != null)
+      ? ratio((r) => r.userUsPerReq as number)
+      : null
   }
 }
 

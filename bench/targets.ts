@@ -6,20 +6,23 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { type Child, type Children, freePort, treeCpuTicks, waitFor200 } from './procs'
+import { type Child, type Children, freePort, treeCpuTicks, treeUserTicks, waitFor200 } from './procs'
 
 /** dist/bench/targets.js → the repository root. */
 const ROOT = path.resolve(__dirname, '..', '..')
 
 /** A running proxy. */
 export interface Proxy {
-  readonly name: 'symphony' | 'nginx' | 'haproxy'
+  /** `baseline`: a second symphony build (--baseline), for an A/B in the same rounds. */
+  readonly name: 'symphony' | 'baseline' | 'nginx' | 'haproxy'
   readonly port: number
   readonly child: Child
   /** The command line, for the JSON. */
   readonly command: string
   /** CPU ticks of the proxy: its process and every descendant (nginx: master + worker). */
   cpuTicks (): number
+  /** The user-space part of cpuTicks (utime only). */
+  userTicks (): number
 }
 
 /** Fill `{{KEY}}` fields; throws if one is left. */
@@ -54,26 +57,28 @@ async function ready (child: Child, port: number, name: string, readyPath = '/')
 }
 
 function proxy (name: Proxy['name'], port: number, child: Child): Proxy {
-  return { name, port, child, command: child.proc.spawnargs.join(' '), cpuTicks: () => treeCpuTicks(child.pid) }
+  return { name, port, child, command: child.proc.spawnargs.join(' '), cpuTicks: () => treeCpuTicks(child.pid), userTicks: () => treeUserTicks(child.pid) }
 }
 
 /**
  * symphony with `--threads 1` in front of `backends` (ports on 127.0.0.1; none with --image in
  * `extra`), its admin listener on `adminPort`; `extra` flags last (`--threads` there replaces the 1).
+ * `root`: the tree to run it from (another build, for --baseline).
  */
-export async function startSymphony (children: Children, backends: readonly number[], adminPort: number, cpu: number | null, extra: readonly string[] = [], readyPath = '/'): Promise<Proxy> {
+export async function startSymphony (children: Children, backends: readonly number[], adminPort: number, cpu: number | null, extra: readonly string[] = [],
+  readyPath = '/', root = ROOT, name: 'symphony' | 'baseline' = 'symphony'): Promise<Proxy> {
   // freePort() closes its probe socket, so two calls before anything binds can return the same port.
   let port = await freePort()
   while (port === adminPort) port = await freePort()
-  const child = children.spawn('symphony', process.execPath, [
-    path.join(ROOT, 'bin', 'symphony.js'),
+  const child = children.spawn(name, process.execPath, [
+    path.join(root, 'bin', 'symphony.js'),
     ...backends.flatMap((p) => ['--backend', `127.0.0.1:${p}`]),
     '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort),
     ...(extra.includes('--threads') ? [] : ['--threads', '1']),
     ...extra
   ], cpu)
-  await ready(child, port, 'symphony', readyPath)
-  return proxy('symphony', port, child)
+  await ready(child, port, name, readyPath)
+  return proxy(name, port, child)
 }
 
 /** nginx, 1 worker, from bench/nginx.conf, in front of ports on 127.0.0.1. */

@@ -30,6 +30,8 @@ export interface ProxyContext {
 // exchange through these avoids a closure per write (no allocation per request on the hot path).
 let corkEx: Exchange
 let corkChunk: Buffer
+/** Bytes of the cork buffer left for corkChunk once the head that shares its cork (if any) is in. */
+let corkRoom = 0
 function corkHead (): void { corkEx.writeHead() }
 function corkChunkWrite (): void { corkEx.writeChunk(corkChunk) }
 
@@ -50,6 +52,11 @@ function headSize (raw: string[], chunk: number): number {
   let n = 64 + chunk
   for (let i = 0; i < raw.length; i++) n += raw[i].length + 2
   return n
+}
+/** Whether a response head has a Content-Length field (its body is then written with tryEnd). */
+function framedByLength (raw: string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) if (classifyName(raw[i]) === NAME_CONTENT_LENGTH) return true
+  return false
 }
 function corkEnd (): void { corkEx.writeEnd() }
 function corkAnswer (): void { corkEx.writeAnswer() }
@@ -374,7 +381,21 @@ export class Exchange implements UpstreamHandler, Holdable {
     corkEx = this
     const n = chunk.byteLength
     // See CORK_ROOM: what might not fit the cork buffer is written so that nothing can be lost.
-    if (this.head !== null && n > 1024 && headSize(this.head, n) > CORK_ROOM) this.res.cork(corkHead)
+    let room = CORK_ROOM
+    if (this.head !== null) {
+      const headBytes = headSize(this.head, 0)
+      if (headBytes + n <= CORK_ROOM) {
+        room -= headBytes
+      } else if (headBytes <= CORK_ROOM && framedByLength(this.head)) {
+        // The body goes through tryEnd() (it does not fit with the head), which reports what the
+        // uncork bug drops and we resend it: the head can share the body's cork. uWS then sends
+        // the head (MSG_MORE) and the body, two sends instead of three for a 16 KiB answer.
+        room -= headBytes
+      } else {
+        this.res.cork(corkHead)
+      }
+    }
+    corkRoom = room
     if (this.head === null && this.contentLength < 0 && n > CORK_ROOM) {
       // Pieces that fit an empty cork buffer, one cork each (writing outside cork() would be
       // safe too, but uWS warns about it on stderr).
@@ -394,11 +415,11 @@ export class Exchange implements UpstreamHandler, Holdable {
     const res = this.res
     if (this.head !== null) this.writeHead()
     if (this.contentLength >= 0) {
-      if (chunk.length === this.contentLength && !this.bodyStarted && chunk.length <= CORK_ROOM) {
+      if (chunk.length === this.contentLength && !this.bodyStarted && chunk.length <= corkRoom) {
         // The whole body in one chunk (every small answer): end() writes it with its length and
         // keeps what the socket cannot take yet, as tryEnd would; it skips getWriteOffset() and
-        // tryEnd's [ok, done] array. Only up to CORK_ROOM: end() is not an optional write, so a
-        // body that does not fit the cork buffer could be lost to the uncork bug (see CORK_ROOM);
+        // tryEnd's [ok, done] array. Only when it fits the cork with the head: end() is not an
+        // optional write, so a body that does not fit could be lost to the uncork bug (CORK_ROOM);
         // tryEnd() reports such a loss as a short write and we resend.
         this.ended = true
         res.end(chunk)

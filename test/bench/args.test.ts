@@ -1,4 +1,6 @@
 import t from 'tap'
+import os from 'node:os'
+import path from 'node:path'
 import { DEFAULT_COUNTS, parseBenchArgs, parseCounts } from '../../bench/args'
 
 t.test('--counts: whole numbers 1..256, deduplicated and sorted; the default is 1,8,64,256', async (t) => {
@@ -24,4 +26,11 @@ t.test('backends, idle10k and control are scenarios of their own, outside "all"'
   t.equal(def?.idleConnections, 10000)
   t.throws(() => parseBenchArgs(['--scenario', 'nope']), /backends, idle10k, control/)
   t.throws(() => parseBenchArgs(['--idle-connections', '40000']), /--idle-connections/)
+})
+
+t.test('--baseline: a built symphony tree for a paired A/B; anything else is refused by name', async (t) => {
+  t.equal(parseBenchArgs([])?.baseline, null)
+  const root = path.resolve(__dirname, '..', '..', '..')
+  t.equal(parseBenchArgs(['--baseline', root])?.baseline, root, 'this very tree qualifies (it has bin/symphony.js)')
+  t.throws(() => parseBenchArgs(['--baseline', os.tmpdir()]), /--baseline .*bin\/symphony\.js/)
 })
