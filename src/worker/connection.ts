@@ -88,6 +88,8 @@ interface StreamHandle {
 }
 const streamWrap: StreamWrapBinding | null = (() => {
   try {
+    // A private API on purpose (bench/NOTES.md, session 4): the fallback is socket.write.
+    // eslint-disable-next-line n/no-deprecated-api
     const b = (process as unknown as { binding: (name: string) => Partial<StreamWrapBinding> }).binding('stream_wrap')
     if (typeof b.WriteWrap === 'function' && b.streamBaseState instanceof Int32Array && typeof b.kLastWriteWasAsync === 'number') return b as StreamWrapBinding
   } catch {}
