@@ -1,0 +1,34 @@
+/**
+ * symphony's own image runs the single-host docker runtime too, the way Traefik is commonly run:
+ * `docker run` with the Docker socket mounted. The image is the registry-free build of
+ * scripts/build-symphony-image.sh (the Dockerfile at the root builds the same from node:20-slim
+ * where a registry can be reached).
+ */
+import t from 'tap'
+import { TEST_IMAGE, ensureEngineAndImage, removeServiceContainers, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
+import { SYMPHONY_IMAGE, docker, ensureSymphonyImage, hit } from '../helpers/swarm'
+
+ensureEngineAndImage()
+ensureSymphonyImage()
+
+t.test('docker run with the socket mounted: symphony in a container scales, proxies and cleans up its replicas', async (t) => {
+  const service = uniqueService('img')
+  const name = `symphony-test-${service}`
+  t.teardown(async () => {
+    await docker(['rm', '-f', name]).catch(() => {})
+    await removeServiceContainers(service)
+  })
+  await docker([
+    'run', '-d', '--name', name, '--label', 'io.symphony.managed=true',
+    '-v', '/var/run/docker.sock:/var/run/docker.sock', '-p', '127.0.0.1::8080',
+    SYMPHONY_IMAGE, '--image', TEST_IMAGE, '--service', service, '--base-port', '18720', '--max-containers', '2', '--cleanup-on-exit'
+  ])
+  const url = `http://${(await docker(['port', name, '8080/tcp'])).split('\n')[0]}`
+  t.equal(await waitFor('the gateway answers 200', async () => await hit(url) === 200 ? 200 : undefined, 30_000, 200), 200)
+  const logs = async (): Promise<Array<Record<string, unknown>>> => (await docker(['logs', name])).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+  t.match((await logs()).find((l) => l.event === 'upstream'), { mode: 'direct' }, 'from its container it reaches the replicas at their own addresses')
+  t.same((await serviceContainers(service)).map((c) => [c.port, c.running]), [[18720, true]], 'one replica, published on its host port')
+  await docker(['stop', '-t', '20', name])
+  t.ok((await logs()).some((l) => l.msg === 'stopped'), 'drained and stopped on SIGTERM')
+  t.same(await serviceContainers(service), [], '--cleanup-on-exit removed the replica')
+})
