@@ -6,6 +6,7 @@ import type { Logger } from '../log'
 import type { Address, Replica, Runtime, RuntimeEvent } from './types'
 import { containerAddress } from './address'
 import { UpstreamChooser, type UpstreamDecision } from './upstream'
+import { messageOf, statusOf } from './engine-errors'
 import {
   connectionOptions, dialHost, formatSince, parseEvent, portFromLabels, replicaLabels, replicaName,
   serviceLabelFilter, splitCommand
@@ -43,17 +44,6 @@ const BACKOFF_MAX_MS = 5000
 const PING_TIMEOUT_MS = 5000
 /** The engine's messages when the host port is taken (by docker-proxy's bind, or iptables). */
 const PORT_IN_USE = /port is already allocated|address already in use/i
-
-interface DockerApiError extends Error { statusCode?: number, json?: { message?: string } | null }
-
-function statusOf (err: unknown): number | undefined {
-  return (err as DockerApiError | null)?.statusCode
-}
-
-function messageOf (err: unknown): string {
-  const e = err as DockerApiError | null
-  return e?.json?.message ?? e?.message ?? String(err)
-}
 
 /**
  * Replicas as Docker containers, on dockerode pinned to Engine API 1.41. One container per host

@@ -10,6 +10,7 @@ import {
   type NodeRecord, type SlotState, type TaskRecord
 } from './swarm-spec'
 import type { ExitReason, Replica, Runtime, RuntimeEvent } from './types'
+import { messageOf, statusOf } from './engine-errors'
 
 /** The parts of the configuration the Swarm runtime needs. */
 export type SwarmRuntimeConfig = Pick<Config,
@@ -51,17 +52,6 @@ interface Listed {
   readonly name: string
   readonly key: number
   readonly state: SlotState
-}
-
-interface DockerApiError extends Error { statusCode?: number, json?: { message?: string } | null }
-
-function statusOf (err: unknown): number | undefined {
-  return (err as DockerApiError | null)?.statusCode
-}
-
-function messageOf (err: unknown): string {
-  const e = err as DockerApiError | null
-  return e?.json?.message ?? e?.message ?? String(err)
 }
 
 /**
