@@ -33,10 +33,11 @@ export class TableReader {
   }
 
   /**
-   * Choose the next healthy backend, skipping `avoidSlot` (the one a retry just failed on) and
-   * suspect slots. Returns false when there is none.
+   * Choose the next healthy backend, skipping backend `avoidId` in `avoidSlot` (the one a retry
+   * just failed on; a slot that holds another backend since is fair game) and suspect slots.
+   * Returns false when there is none.
    */
-  pick (avoidSlot: number): boolean {
+  pick (avoidSlot: number, avoidId: number): boolean {
     const i32 = this.i32
     for (;;) {
       const seq = Atomics.load(i32, ROT_SEQ)
@@ -50,7 +51,7 @@ export class TableReader {
           if (e >= len) e -= len
           const slot = Atomics.load(i32, ROT_ENTRIES + e * ROT_ENTRY_WORDS)
           const id = Atomics.load(i32, ROT_ENTRIES + e * ROT_ENTRY_WORDS + 1)
-          if (slot === avoidSlot || Atomics.load(i32, bstatBase(slot) + B_SUSPECT) === id) continue
+          if ((slot === avoidSlot && id === avoidId) || Atomics.load(i32, bstatBase(slot) + B_SUSPECT) === id) continue
           this.pickedSlot = slot
           this.pickedId = id
           found = true

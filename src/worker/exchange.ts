@@ -269,7 +269,7 @@ export class Exchange implements UpstreamHandler, Holdable {
     if (this.aborted || this.ended) return
     const reader = this.ctx.reader
     for (;;) {
-      if (!reader.pick(this.slot)) {
+      if (!reader.pick(this.slot, this.id)) {
         // On a retry with no other backend left, the honest answer is the failure itself.
         if (this.attempt > 0) {
           this.slot = -1

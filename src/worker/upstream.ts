@@ -58,22 +58,38 @@ export class Upstream implements ConnectionOwner {
     if (i >= 0) this.idle.splice(i, 1)
   }
 
-  /** Close idle connections now and busy ones when their exchange ends. */
-  close (): void {
-    this.closing = true
-    for (const conn of this.idle.splice(0)) conn.destroy()
-  }
-
   /** Close every connection; exchanges in flight fail. */
   destroy (): void {
     this.closing = true
     for (const conn of [...this.all]) conn.destroy()
   }
+
+  /**
+   * The backend left the table (replaced after failing, or removed after its drain): close every
+   * connection, and fail the exchanges still waiting on it with `err`, so that they are retried
+   * elsewhere where the retry rules allow, or answered now, rather than waiting out
+   * --response-timeout on a replica that is being killed, or on a lost node that will never
+   * answer nor reset them.
+   */
+  abandon (err: UpstreamError): void {
+    this.closing = true
+    for (const conn of [...this.all]) {
+      if (conn.busy) conn.fail(err)
+      else conn.destroy()
+    }
+  }
+}
+
+/** What the exchanges still in flight to a backend that left the table fail with. */
+function departed (): UpstreamError {
+  return new UpstreamError('the backend left the rotation (replaced or drained) before answering', ProxyErrorCodes.UPSTREAM_FAILED, ErrorReason.RESET)
 }
 
 /**
  * One {@link Upstream} per backend slot, per worker. A slot reused for a new container gets a
- * fresh one and the old one is closed (its in-flight requests finish first). `sweep()` runs from
+ * fresh one and the old one is abandoned: a backend leaves the table only once it failed (it is
+ * being killed) or was drained (--drain-timeout is over), so what is still in flight there is
+ * failed at once and retried where the rules allow (Upstream.abandon). `sweep()` runs from
  * the worker's maintenance tick, never per request.
  *
  * Timeouts: one interval per worker walks the connections (undici's fast timers idea) instead
@@ -100,21 +116,21 @@ export class PoolSet implements CoarseClock {
     if (pool !== undefined && this.ids[slot] === id) return pool
     const snap = this.reader.readSlot(slot)
     if (snap.id !== id) return null
-    if (pool !== undefined) pool.close()
+    if (pool !== undefined) pool.abandon(departed())
     const fresh = new Upstream(this, snap.host, snap.port)
     this.pools[slot] = fresh
     this.ids[slot] = id
     return fresh
   }
 
-  /** Close pools whose slot now holds another backend or none. */
+  /** Abandon pools whose slot now holds another backend or none. */
   sweep (): void {
     for (let slot = 0; slot < MAX_BACKENDS; slot++) {
       const pool = this.pools[slot]
       if (pool === undefined || this.reader.slotId(slot) === this.ids[slot]) continue
       this.pools[slot] = undefined
       this.ids[slot] = 0
-      pool.close()
+      pool.abandon(departed())
     }
   }
 

@@ -28,7 +28,7 @@ export interface TestBackend {
  * A real uWS HTTP backend on 127.0.0.1 for tests. Routes:
  * - GET /api/v1/_health: next status of healthScript (0: no answer)
  * - /echo (any method): JSON of what arrived, body hashed while streaming
- * - /slow?ms=N: answers after N ms
+ * - /slow?ms=N: answers after N ms (with &only=X: only on the backend named X; the others at once)
  * - /bytes?n=N: N bytes of a repeating pattern, streamed with backpressure, Content-Length set
  * - /chunked?n=N: N bytes without Content-Length (chunked)
  * - /reset: closes the connection without an answer
@@ -58,7 +58,9 @@ export async function startBackend (name: string, port = 0): Promise<TestBackend
       return
     }
     if (url === '/slow') {
-      const ms = Number(new URLSearchParams(query).get('ms') ?? '100')
+      const q = new URLSearchParams(query)
+      const only = q.get('only')
+      const ms = only !== null && only !== name ? 0 : Number(q.get('ms') ?? '100')
       setTimeout(() => { if (!aborted) res.cork(() => res.end(name)) }, ms)
       return
     }

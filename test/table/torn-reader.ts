@@ -25,6 +25,6 @@ while (Atomics.load(stop, 0) === 0) {
   const n = reader.rotation(rot)
   for (let e = 1; e < n; e++) if (rot[e * 2] <= rot[(e - 1) * 2]) torn++
   reads++
-  if (reader.pick(-1)) picks++
+  if (reader.pick(-1, 0)) picks++
 }
 parentPort?.postMessage({ reads, torn, picks, examples })
