@@ -20,7 +20,7 @@ die() { log "error: $*"; exit 1; }
 node_bin=$(readlink -f "$(command -v node)") || die "node is not on PATH"
 docker info >/dev/null 2>&1 || die "no Docker engine answers; run scripts/docker-engine.sh first"
 
-content=$( { (cd "$root" && find dist/src bin package.json -type f -print0 | sort -z | xargs -0 cat); cat "${BASH_SOURCE[0]}"; "$node_bin" --version; } | sha256sum | cut -c1-16)
+content=$( { (cd "$root" && find dist/src bin package.json -type f -print0 | sort -z | xargs -0 cat); cat "${BASH_SOURCE[0]}" "$here/scratch-image.sh"; "$node_bin" --version; } | sha256sum | cut -c1-16)
 current() { docker image inspect "$image" --format '{{ index .Config.Labels "io.symphony.content" }}' 2>/dev/null || true; }
 [ "$(current)" = "$content" ] && exit 0
 
@@ -31,12 +31,10 @@ flock -w 300 9 || die "timed out waiting for /tmp/symphony-build-symphony-image.
 ctx=$(mktemp -d /tmp/symphony-self-image.XXXXXX)
 trap 'rm -rf "$ctx" "$ctx.log"' EXIT
 app="$ctx/rootfs/app"
-mkdir -p "$ctx/rootfs/usr/bin" "$app/node_modules" "$ctx/rootfs/tmp"
-cp -L "$node_bin" "$ctx/rootfs/usr/bin/node"
-libs=$(ldd "$node_bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
-for lib in $libs /lib64/ld-linux-x86-64.so.2; do
-  cp -L --parents "$lib" "$ctx/rootfs/"
-done
+# shellcheck source=scratch-image.sh
+. "$here/scratch-image.sh"
+scratch_node_rootfs "$ctx"
+mkdir -p "$app/node_modules"
 cp -r "$root/dist" "$root/bin" "$root/package.json" "$app/"
 # Tests and benchmarks are not part of the product.
 rm -rf "$app/dist/test" "$app/dist/bench"
@@ -66,9 +64,5 @@ ENTRYPOINT ["node", "/app/bin/symphony.js"]
 DOCKERFILE
 
 log "building $image (content $content)"
-if ! DOCKER_BUILDKIT=0 docker build -t "$image" "$ctx" >"$ctx.log" 2>&1; then
-  cat "$ctx.log" >&2
-  die "docker build failed"
-fi
-docker image prune -f --filter label=io.symphony.symphony-image=true >/dev/null 2>&1 || true
+scratch_build "$image" "$ctx" io.symphony.symphony-image || die "docker build failed"
 log "built $image ($(docker image inspect "$image" --format '{{.Size}}' | awk '{ printf "%.0f MB", $1 / 1e6 }'))"

@@ -105,13 +105,19 @@ t.test('when every backend refuses, the request ends in 502 after trying each on
   t.equal(gw.sampler.retries(0) + gw.sampler.retries(1) + gw.sampler.retries(2), 2, 'tried on each backend once: two retries')
 })
 
-t.test('an idempotent request meeting a refused connect, then a reset, is served by a third backend', async (t) => {
+/** a refusing (closed), b resetting /reset-unless, c answering it: the three outcomes in rotation order. */
+async function refusedResetServed (t: Parameters<typeof startTestGateway>[0]): Promise<{ gw: Awaited<ReturnType<typeof startTestGateway>>, c: Awaited<ReturnType<typeof startBackend>> }> {
   const a = await startBackend('a')
   const b = await startBackend('b')
   const c = await startBackend('c')
   t.teardown(() => { b.close(); c.close() })
   const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${a.port}`, '--backend', `127.0.0.1:${b.port}`, '--backend', `127.0.0.1:${c.port}`, '--threads', '1', '--fault-interval', '30s'])
   a.close()
+  return { gw, c }
+}
+
+t.test('an idempotent request meeting a refused connect, then a reset, is served by a third backend', async (t) => {
+  const { gw } = await refusedResetServed(t)
   // Round robin starts at a: refused (retry), then b resets (GET: retry again), then c answers.
   const get = await request(`${gw.url}/reset-unless?name=c`)
   t.equal(get.statusCode, 200)
@@ -122,12 +128,7 @@ t.test('an idempotent request meeting a refused connect, then a reset, is served
 })
 
 t.test('a POST is retried after a refused connect but not after a reset (it may have been processed)', async (t) => {
-  const a = await startBackend('a')
-  const b = await startBackend('b')
-  const c = await startBackend('c')
-  t.teardown(() => { b.close(); c.close() })
-  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${a.port}`, '--backend', `127.0.0.1:${b.port}`, '--backend', `127.0.0.1:${c.port}`, '--threads', '1', '--fault-interval', '30s'])
-  a.close()
+  const { gw, c } = await refusedResetServed(t)
   const post = await request(`${gw.url}/reset-unless?name=c`, { method: 'POST', body: 'x' })
   t.equal(post.statusCode, 502, 'b reset it; c never saw it')
   await post.body.dump()
