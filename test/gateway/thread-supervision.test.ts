@@ -139,7 +139,8 @@ t.test('a replacement that fails during its start is retried with a capped backo
   t.equal(workers.backoffs, 3, 'three attempts waited out a backoff')
   t.comment(`thread 1 back ${recoveredMs} ms after its crash, through 3 failed starts; thread 0 served ${ok} requests meanwhile, ${failed} failed`)
   t.ok(ok > 10, `the other thread kept serving (${ok} ok)`)
-  t.ok(failed <= 1, `at most the request in flight on the crashed thread failed (${failed})`)
+  // Each of the 3 loops has one request in flight at most: the one crash can cut at most 3.
+  t.ok(failed <= 3, `at most the requests in flight on the crashed thread failed (${failed})`)
 
   // And it is a working proxy thread again: crash the other one and serve through this one.
   workers.crashForTest(0)
