@@ -90,7 +90,7 @@ const DEFS: readonly OptionDef[] = [
   { flag: 'placement-pref', key: 'placementPrefs', kind: 'string-list', group: 'containers', default: [], metavar: 'PREF', pattern: { re: /^spread=(node|engine)\.labels\.[A-Za-z0-9_.-]+$/, expected: 'spread=node.labels.LABEL' }, help: 'Swarm placement preference, as docker service create --placement-pref (repeatable; --runtime swarm)' },
   { flag: 'memory', key: 'memory', kind: 'size', group: 'containers', default: 0, help: 'Memory limit per container (0 = none; else at least 6mb)' },
   { flag: 'cpus', key: 'cpus', kind: 'number', group: 'containers', default: 0, min: 0, max: 1024, help: 'CPU limit per container, fractions allowed (0 = none)' },
-  { flag: 'cleanup-on-exit', key: 'cleanupOnExit', kind: 'bool', group: 'containers', default: false, help: 'Remove the containers on shutdown' },
+  { flag: 'cleanup-on-exit', key: 'cleanupOnExit', kind: 'bool', group: 'containers', default: false, help: 'Remove the replicas on shutdown (containers, or Swarm services); without it the next start adopts them. The process runtime always removes its processes' },
 
   // autoscaling
   { flag: 'window', key: 'windowMs', kind: 'duration', group: 'autoscaling', default: '120s', help: 'Sliding window over which requests are counted' },
