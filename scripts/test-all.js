@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict'
-// `npm test` after the build: the parallel suite (tap, as .taprc configures it), then the serial
+// `npm test` after the build: the parallel suite (tap, as the "tap" section of package.json configures it), then the serial
 // one (the files that change the engine itself), the second even when the first failed, so one
 // run reports every failure. Exits non-zero when either failed.
 const { spawnSync } = require('node:child_process')
