@@ -471,6 +471,11 @@ export class Exchange implements UpstreamHandler, Holdable {
   onComplete (): void {
     this.upstream = null // the connection goes back to its pool and carries other exchanges
     if (this.aborted || this.ended) return
+    // The upstream delivered its last byte, but the client has not taken all of it yet: the rest
+    // is in `pending` and onWritable's tryEnd ends the answer when it gets there (issue #17).
+    // Ending now would find the write offset short of Content-Length and close the connection:
+    // a body cut by up to one read (64 KiB), whenever the last chunk met a full client socket.
+    if (this.pending !== null) return
     corkEx = this
     this.res.cork(corkEnd)
   }
