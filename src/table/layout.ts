@@ -109,6 +109,11 @@ export const W_HEARTBEAT = 2
 export const W_HELD = 3
 export const W_HOLD_EXPIRED = 4
 export const W_HOLD_MS = 5
+/**
+ * Answers cut mid-body (the upstream failed after part of its answer was written, so the
+ * connection was closed): one word per ErrorReason, W_CUT + reason (6 words, 6..11).
+ */
+export const W_CUT = 6
 export const W_HIST = 16
 export const W_HIST_SUM_US = 40
 export const W_HIST_COUNT = 41

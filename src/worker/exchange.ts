@@ -1,15 +1,20 @@
 import { Readable } from 'node:stream'
-import { ProxyErrorCodes } from '../errors'
 import type { HttpResponse } from 'uWebSockets.js'
-import { B_INFLIGHT, B_RETRIES, B_ERRORS, ErrorReason, MAX_BACKENDS, NO_BACKEND, bstatBase } from '../table/layout'
+import { B_INFLIGHT, B_RETRIES, B_ERRORS, ErrorReason, NO_BACKEND, bstatBase } from '../table/layout'
 import { recordResponse } from './record'
 import type { TableReader } from '../table/reader'
 import type { PoolSet } from './upstream'
-import { UpstreamError, type UpstreamHandler, type UpstreamLink } from './connection'
-import { connectionTokens, isIdempotent } from './headers'
+import type { UpstreamHandler, UpstreamLink } from './connection'
+import { connectionTokens } from './headers'
 import { Answers, type GatewayAnswer } from './respond'
 import { HOLD_SENT, HOLD_AGAIN, HOLD_GAVE_UP, type HoldQueue, type Holdable } from './holds'
 import type { RetryBudget } from './budget'
+import { answerFor, classify, mayRetry } from './retry'
+import { CORK_ROOM, NAME_CONNECTION, NAME_CONTENT_LENGTH, NAME_SKIP, classifyName, framedByLength, headSize, nameIs, statusLine } from './response-head'
+import {
+  S_NEW, S_GATHERING, S_HELD, S_SENT, S_HEAD, S_BODY, S_BLOCKED, S_FLUSHING, S_DONE, S_ABORTED,
+  answerStarted, checkMove, isTerminal, type ExchangeState
+} from './exchange-state'
 
 /** What every exchange of one worker shares. Built once per worker. */
 export interface ProxyContext {
@@ -24,6 +29,8 @@ export interface ProxyContext {
   readonly budget: RetryBudget
   /** Called when an exchange ends (drain accounting). */
   onFinished: () => void
+  /** An answer already on the wire had to be cut (the upstream failed mid-body): said once per answer. */
+  onCut: (ex: Exchange, reason: number) => void
 }
 
 // Module-level scratch for res.cork(): cork runs its callback synchronously, so passing the
@@ -34,30 +41,6 @@ let corkChunk: Buffer
 let corkRoom = 0
 function corkHead (): void { corkEx.writeHead() }
 function corkChunkWrite (): void { corkEx.writeChunk(corkChunk) }
-
-/**
- * uWS 20.30 can lose bytes written inside cork(): a write that does not fit what is left of its
- * 16 KiB cork buffer first flushes the buffer, and when that flush cannot complete (the
- * client's socket is full) it returns without sending or buffering the new bytes
- * (AsyncSocket::uncork). tryEnd() (Content-Length bodies) reports that as a short write and we
- * resend from the offset; write() (chunked bodies) has no such retry, and the client got a chunk
- * shorter than its size line (seen under load: "Expected LF after chunk data"). So chunked
- * bodies are written in pieces of at most CORK_ROOM, one cork each (the buffer is empty when a
- * cork begins), and a head that would not leave room for its first chunk goes out alone.
- */
-const CORK_ROOM = 16 * 1024 - 512
-
-/** Bytes the head will take in the cork buffer (names, values, separators, status line) plus the chunk. */
-function headSize (raw: string[], chunk: number): number {
-  let n = 64 + chunk
-  for (let i = 0; i < raw.length; i++) n += raw[i].length + 2
-  return n
-}
-/** Whether a response head has a Content-Length field (its body is then written with tryEnd). */
-function framedByLength (raw: string[]): boolean {
-  for (let i = 0; i < raw.length; i += 2) if (classifyName(raw[i]) === NAME_CONTENT_LENGTH) return true
-  return false
-}
 function corkEnd (): void { corkEx.writeEnd() }
 function corkAnswer (): void { corkEx.writeAnswer() }
 
@@ -77,61 +60,6 @@ function deferHead (ex: Exchange): void {
   }
 }
 
-/** What writeHead does with a response header name (see classifyName). */
-const NAME_FORWARD = 0
-const NAME_SKIP = 1
-const NAME_CONTENT_LENGTH = 2
-const NAME_CONNECTION = 3
-
-/**
- * ASCII case-insensitive equality of a header name with a lower-case literal of its length,
- * without making a string. OR-ing 0x20 folds A-Z onto a-z; the other characters it could fold
- * onto '-' or '2' (0x0d, 0x12) are control characters, which the response parser rejects in
- * field names.
- */
-function nameIs (name: string, lower: string): boolean {
-  for (let i = 0; i < lower.length; i++) {
-    if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false
-  }
-  return true
-}
-
-/**
- * Classify a response header name by length first, then bytes: the same set as isHopByHop()
- * plus `date` (uWS writes its own) and `content-length` (uWS writes the framing).
- */
-function classifyName (name: string): number {
-  switch (name.length) {
-    case 2: return nameIs(name, 'te') ? NAME_SKIP : NAME_FORWARD
-    case 4: return nameIs(name, 'date') ? NAME_SKIP : NAME_FORWARD
-    case 6: return nameIs(name, 'expect') ? NAME_SKIP : NAME_FORWARD
-    case 7: return nameIs(name, 'trailer') || nameIs(name, 'upgrade') ? NAME_SKIP : NAME_FORWARD
-    case 10:
-      if (nameIs(name, 'connection')) return NAME_CONNECTION
-      return nameIs(name, 'keep-alive') ? NAME_SKIP : NAME_FORWARD
-    case 14:
-      if (nameIs(name, 'content-length')) return NAME_CONTENT_LENGTH
-      return nameIs(name, 'http2-settings') ? NAME_SKIP : NAME_FORWARD
-    case 16: return nameIs(name, 'proxy-connection') ? NAME_SKIP : NAME_FORWARD
-    case 17: return nameIs(name, 'transfer-encoding') ? NAME_SKIP : NAME_FORWARD
-    default: return NAME_FORWARD
-  }
-}
-
-// The status line of the previous answer, reused while upstreams keep answering the same one
-// (almost always "200 OK"): saves a template string per request.
-let lastStatus = 0
-let lastText = ''
-let lastLine = ''
-function statusLine (status: number, text: string): string {
-  if (status !== lastStatus || text !== lastText) {
-    lastStatus = status
-    lastText = text
-    lastLine = text === '' ? String(status) : `${status} ${text}`
-  }
-  return lastLine
-}
-
 /** Request body handed to the upstream connection; uWS pauses the client socket while this buffer is full. */
 class BodyStream extends Readable {
   constructor (private readonly ex: Exchange) { super({ highWaterMark: 256 * 1024 }) }
@@ -143,15 +71,15 @@ class BodyStream extends Readable {
  * (src/worker/connection.ts: header strings, body chunks valid during the call, pause by return
  * value), so no adapter sits between the response parser and the uWS response.
  *
- * Invariants: `res` is never touched after `aborted` or `ended`; every write after the first
- * synchronous part of the uWS handler happens inside `res.cork()`; exactly one of the terminal
- * paths (writeEnd, writeAnswer, close after headers, client abort) runs `finish()`.
+ * Its progress is one `state` (src/worker/exchange-state.ts), moved only through `move()`,
+ * which throws on a move the table does not allow. Invariants: `res` is never touched in a
+ * terminal state; every write after the first synchronous part of the uWS handler happens
+ * inside `res.cork()`; the move into a terminal state counts the exchange, once.
  */
 export class Exchange implements UpstreamHandler, Holdable {
-  aborted = false
-  ended = false
-  private finished = false
-  private headersSent = false
+  state: ExchangeState
+  /** The slot whose in-flight gauge counts this exchange (-1: none). */
+  private inflightSlot = -1
   private slot = -1
   private id = 0
   private attempt = 0
@@ -162,15 +90,16 @@ export class Exchange implements UpstreamHandler, Holdable {
   private answer: GatewayAnswer = Answers.upstreamFailed
   /** The connection carrying the current attempt (null before and after it). */
   private upstream: UpstreamLink | null = null
+  /** The client's request body is paused (the upload direction's own flow control). */
   private clientPaused = false
-  private dispatched = false
-  private waitingWritable = false
   private received = 0
+  /** In BLOCKED/FLUSHING with a Content-Length body: what tryEnd could not write yet. */
   private pending: Buffer | null = null
   private pendingOffset = 0
   private writableHooked = false
-  /** Part of the response body has been handed to uWS. */
+  /** Part of the response body has been handed to uWS's tryEnd. */
   private bodyStarted = false
+  /** The upstream's head, from onHeaders until it is written (state HEAD). */
   private head: string[] | null = null
   /** Some response header value has bytes above 0x7f: write values as bytes, not UTF-8. */
   private headLatin1 = false
@@ -206,29 +135,36 @@ export class Exchange implements UpstreamHandler, Holdable {
   ) {
     this.body = bodyPlan < 0 ? new BodyStream(this) : null
     if (bodyPlan > 0) this.replay = Buffer.allocUnsafe(bodyPlan)
+    this.state = bodyPlan > 0 ? S_GATHERING : S_NEW
   }
 
+  /** Answered or aborted: nothing may be written to the client any more (Holdable, SlowBodyTarget). */
+  get over (): boolean { return isTerminal(this.state) }
   /** True while a replayable body is still arriving: start() waits for its last byte. */
-  get gathering (): boolean { return this.replay !== null && this.replayFill < this.replay.length }
+  get gathering (): boolean { return this.state === S_GATHERING }
+  /** The slot of the backend that answered or was last tried (-1: none). */
+  get backendSlot (): number { return this.slot }
+
+  private move (to: ExchangeState): void { this.state = checkMove(this.state, to) }
 
   // ---- client side (uWS) ------------------------------------------------------------------
 
   /** uWS onAborted: the client went away. Cancel the upstream request. */
   onClientAborted (): void {
-    this.aborted = true
+    if (isTerminal(this.state)) return // uWS can report an abort after the answer ended
+    this.move(S_ABORTED)
     if (this.upstream !== null) this.upstream.abort(this)
     if (this.body !== null && !this.body.destroyed) this.body.destroy()
-    if (this.slot >= 0) {
-      Atomics.add(this.ctx.reader.i32, bstatBase(this.slot) + B_ERRORS + ErrorReason.CLIENT_ABORT, 1)
-    }
+    if (this.slot >= 0) Atomics.add(this.ctx.reader.i32, bstatBase(this.slot) + B_ERRORS + ErrorReason.CLIENT_ABORT, 1)
     this.finish(499)
   }
 
   /** uWS onData: a request body chunk, valid only during this call, so it is copied. */
   onClientData (chunk: ArrayBuffer, isLast: boolean): void {
+    if (isTerminal(this.state)) return
     const replay = this.replay
     if (replay !== null) {
-      if (this.ended || this.aborted) return
+      if (this.state !== S_GATHERING) return
       // Content-Length was checked against both limits before, and uWS delivers exactly it.
       const n = Math.min(chunk.byteLength, replay.length - this.replayFill)
       replay.set(new Uint8Array(chunk, 0, n), this.replayFill)
@@ -240,7 +176,7 @@ export class Exchange implements UpstreamHandler, Holdable {
       return
     }
     const body = this.body
-    if (body === null || body.destroyed || this.ended) return
+    if (body === null || body.destroyed) return
     this.received += chunk.byteLength
     if (this.received > this.ctx.maxBodySize) {
       body.destroy()
@@ -257,52 +193,54 @@ export class Exchange implements UpstreamHandler, Holdable {
 
   /** BodyStream wants more: let uWS read from the client socket again. */
   resumeClient (): void {
-    if (!this.clientPaused || this.aborted || this.ended) return
+    if (!this.clientPaused || isTerminal(this.state)) return
     this.clientPaused = false
     this.res.resume()
   }
 
-  // ---- upstream side (src/worker/connection.ts) --------------------------------------------
+  // ---- pick and send ----------------------------------------------------------------------
 
   /** Pick a backend (round robin) and send the request there. */
   start (): void {
-    if (this.aborted || this.ended) return
+    if (isTerminal(this.state)) return
     const reader = this.ctx.reader
     for (;;) {
       if (!reader.pick(this.slot, this.id)) {
-        // On a retry with no other backend left, the honest answer is the failure itself.
-        if (this.attempt > 0) {
-          this.slot = -1
-          this.fail(this.answer)
-          return
-        }
-        // None healthy (start-up, the only replica being replaced): wait for one, bounded.
         this.slot = -1
-        if (this.ctx.holds.tryHold(this, this.heldSince)) {
-          this.holdOutcome = HOLD_AGAIN
-        } else {
-          if (this.heldSince >= 0) {
-            this.holdOutcome = HOLD_GAVE_UP
-            this.ctx.holds.gaveUp(this.heldSince)
-          }
-          this.fail(Answers.noBackend)
-        }
+        // On a retry with no other backend left, the honest answer is the failure itself.
+        if (this.attempt > 0) this.fail(this.answer)
+        else this.hold()
         return
       }
       const pool = this.ctx.pools.get(reader.pickedSlot, reader.pickedId)
       if (pool === null) continue // the slot changed between the pick and now: pick again
       this.slot = reader.pickedSlot
       this.id = reader.pickedId
+      this.inflightSlot = this.slot
       Atomics.add(reader.i32, bstatBase(this.slot) + B_INFLIGHT, 1)
-      this.dispatched = true
       if (this.retryFrom >= 0) {
         // Counted once it is really sent again: a retry that found no backend left is none.
         Atomics.add(reader.i32, bstatBase(this.retryFrom) + B_RETRIES, 1)
         this.retryFrom = -1
       }
+      this.move(S_SENT)
       pool.dispatch({ path: this.path, method: this.method, headers: this.headers, body: this.replay ?? this.body }, this)
       return
     }
+  }
+
+  /** None healthy (start-up, the only replica being replaced): wait for one, bounded. */
+  private hold (): void {
+    if (this.ctx.holds.tryHold(this, this.heldSince)) {
+      if (this.state !== S_HELD) this.move(S_HELD)
+      this.holdOutcome = HOLD_AGAIN
+      return
+    }
+    if (this.heldSince >= 0) {
+      this.holdOutcome = HOLD_GAVE_UP
+      this.ctx.holds.gaveUp(this.heldSince)
+    }
+    this.fail(Answers.noBackend)
   }
 
   /** Holdable: a backend is healthy again. */
@@ -319,14 +257,17 @@ export class Exchange implements UpstreamHandler, Holdable {
   /** SlowBodyWatch: the client's body stalled; uWS would close silently soon (slow-body.ts). */
   bodyTooSlow (): void { this.fail(Answers.bodyTooSlow) }
 
+  // ---- the upstream's answer (src/worker/connection.ts) ----------------------------------
+
   onConnect (link: UpstreamLink): void {
     this.upstream = link
-    if (this.aborted) link.abort(this)
+    if (isTerminal(this.state)) link.abort(this)
   }
 
   onHeaders (statusCode: number, rawHeaders: string[], statusText: string, latin1: boolean): boolean {
     if (statusCode < 200) return true // 1xx interim answers are not relayed (uWS has no API for them)
-    if (this.aborted || this.ended) return false
+    if (this.state !== S_SENT) return false
+    this.move(S_HEAD)
     this.status = statusCode
     this.statusText = statusText
     this.head = rawHeaders
@@ -338,24 +279,25 @@ export class Exchange implements UpstreamHandler, Holdable {
     return true
   }
 
-  /** Write the head now if it is still pending (the deferred flush). */
+  /** Write the head now if it is still waiting (the deferred flush). */
   flushHead (): void {
-    if (this.head === null || this.aborted || this.ended) return
+    if (this.state !== S_HEAD) return
     corkEx = this
     this.res.cork(corkHead)
   }
 
-  /** Inside cork: status line and the upstream's end-to-end headers. */
+  /** Inside cork: status line and the upstream's end-to-end headers. HEAD → BODY. */
   writeHead (): void {
     const res = this.res
     const raw = this.head
     if (raw === null) return
     this.head = null
+    this.move(S_BODY)
     // uWS writes "200 OK" itself when no status is given: one native call less for most answers.
     if (this.status !== 200 || this.statusText !== 'OK') res.writeStatus(statusLine(this.status, this.statusText))
     if (this.clientClose) res.writeHeader('connection', 'close')
     // Names are classified without lower-casing: toLowerCase() of every name, twice, cost about
-    // 1.5 µs of the ~2 µs writeHead took per request (cpuprofile, bench/NOTES.md); only a
+    // 1.5 µs of the ~2 µs writeHead took per request (a cpuprofile of the worker); only a
     // Connection header with tokens still builds strings.
     let dropped: string[] | null = null
     for (let i = 0; i < raw.length; i += 2) {
@@ -373,11 +315,11 @@ export class Exchange implements UpstreamHandler, Holdable {
       if (dropped !== null && dropped.includes(name.toLowerCase())) continue
       res.writeHeader(name, this.headLatin1 ? Buffer.from(raw[i + 1], 'latin1') : raw[i + 1])
     }
-    this.headersSent = true
   }
 
   onData (chunk: Buffer): boolean {
-    if (this.aborted || this.ended) return false
+    const state = this.state
+    if (state !== S_HEAD && state !== S_BODY && state !== S_BLOCKED) return false
     corkEx = this
     const n = chunk.byteLength
     // See CORK_ROOM: what might not fit the cork buffer is written so that nothing can be lost.
@@ -399,7 +341,7 @@ export class Exchange implements UpstreamHandler, Holdable {
     if (this.head === null && this.contentLength < 0 && n > CORK_ROOM) {
       // Pieces that fit an empty cork buffer, one cork each (writing outside cork() would be
       // safe too, but uWS warns about it on stderr).
-      for (let at = 0; at < n && !this.ended && !this.aborted; at += CORK_ROOM) {
+      for (let at = 0; at < n && !isTerminal(this.state); at += CORK_ROOM) {
         corkChunk = chunk.subarray(at, Math.min(n, at + CORK_ROOM))
         this.res.cork(corkChunkWrite)
       }
@@ -407,7 +349,7 @@ export class Exchange implements UpstreamHandler, Holdable {
       corkChunk = chunk
       this.res.cork(corkChunkWrite)
     }
-    return this.pending === null && !this.waitingWritable
+    return this.state === S_BODY || this.state === S_DONE
   }
 
   /** Inside cork: one response body chunk, with backpressure. */
@@ -421,7 +363,7 @@ export class Exchange implements UpstreamHandler, Holdable {
         // tryEnd's [ok, done] array. Only when it fits the cork with the head: end() is not an
         // optional write, so a body that does not fit could be lost to the uncork bug (CORK_ROOM);
         // tryEnd() reports such a loss as a short write and we resend.
-        this.ended = true
+        this.move(S_DONE)
         res.end(chunk)
         this.finish(this.status)
         return
@@ -430,52 +372,62 @@ export class Exchange implements UpstreamHandler, Holdable {
       this.pendingOffset = res.getWriteOffset()
       const [ok, done] = res.tryEnd(chunk, this.contentLength)
       if (done) {
-        this.ended = true
+        this.move(S_DONE)
         this.finish(this.status)
       } else if (!ok) {
         this.pending = Buffer.from(chunk) // a copy: the chunk is a view of the reused read buffer
-        this.hookWritable()
+        this.block()
       }
     } else if (!res.write(chunk)) {
       // write() buffered the whole chunk; stop reading upstream until the client drains it.
-      this.waitingWritable = true
-      this.hookWritable()
+      this.block()
     }
   }
 
-  private hookWritable (): void {
+  /** The client's socket is full: BODY → BLOCKED, resumed by onWritable. */
+  private block (): void {
+    if (this.state === S_BODY) this.move(S_BLOCKED)
     if (this.writableHooked) return
     this.writableHooked = true
     this.res.onWritable((offset) => this.onWritable(offset))
   }
 
   private onWritable (offset: number): boolean {
-    if (this.aborted || this.ended) return true
+    const state = this.state
+    if (state !== S_BLOCKED && state !== S_FLUSHING) return true
     const pending = this.pending
     if (pending !== null) {
       const [ok, done] = this.res.tryEnd(pending.subarray(offset - this.pendingOffset), this.contentLength)
       if (done) {
         this.pending = null
-        this.ended = true
+        this.move(S_DONE)
         this.finish(this.status)
         return true
       }
       if (!ok) return false
       this.pending = null
     }
-    this.waitingWritable = false
+    if (state === S_FLUSHING) {
+      // Everything up to the end was in `pending`, so tryEnd reported done; a chunked body
+      // never waits here (write() keeps what it cannot send).
+      return true
+    }
+    this.move(S_BODY)
     if (this.upstream !== null) this.upstream.resume(this)
     return true
   }
 
   onComplete (): void {
     this.upstream = null // the connection goes back to its pool and carries other exchanges
-    if (this.aborted || this.ended) return
-    // The upstream delivered its last byte, but the client has not taken all of it yet: the rest
-    // is in `pending` and onWritable's tryEnd ends the answer when it gets there (issue #17).
-    // Ending now would find the write offset short of Content-Length and close the connection:
-    // a body cut by up to one read (64 KiB), whenever the last chunk met a full client socket.
-    if (this.pending !== null) return
+    if (isTerminal(this.state)) return
+    if (this.pending !== null) {
+      // The upstream delivered its last byte but the client has not taken all of it: the rest
+      // is in `pending`, and onWritable's tryEnd ends the answer when it gets there. Ending now
+      // would find the write offset short of Content-Length and close the connection, a body
+      // cut by up to one read (issue #17).
+      this.move(S_FLUSHING)
+      return
+    }
     corkEx = this
     this.res.cork(corkEnd)
   }
@@ -484,15 +436,17 @@ export class Exchange implements UpstreamHandler, Holdable {
   writeEnd (): void {
     const res = this.res
     if (this.head !== null) this.writeHead()
-    this.ended = true
+    this.move(S_DONE)
     if (this.method === 'HEAD' || this.status === 204 || this.status === 304) {
       // No body by definition (RFC 9110 6.4.1); HEAD keeps the length the upstream reported.
       if (this.method === 'HEAD' && this.contentLength >= 0) res.endWithoutBody(this.contentLength)
       else res.endWithoutBody()
-    } else if (this.contentLength >= 0) {
-      // The upstream sent fewer bytes than it announced: do not pretend the body is complete.
-      if (res.getWriteOffset() < this.contentLength) res.close()
-      else res.end()
+    } else if (this.contentLength >= 0 && res.getWriteOffset() < this.contentLength) {
+      // Cannot happen from a well-framed upstream (the parser ends a Content-Length body only
+      // at its last byte, and `pending` holds what the client has not taken); should it ever,
+      // closing is the honest signal: a body that looks whole must be whole.
+      res.close()
+      this.ctx.onCut(this, ErrorReason.PROTOCOL)
     } else {
       res.end()
     }
@@ -504,75 +458,67 @@ export class Exchange implements UpstreamHandler, Holdable {
     this.releaseInflight()
     const slot = this.slot
     this.upstream = null
-    if (this.aborted || this.ended) return
+    const state = this.state
+    if (isTerminal(state)) return
     const reason = classify(err)
     if (slot >= 0) {
       Atomics.add(reader.i32, bstatBase(slot) + B_ERRORS + reason, 1)
       // Passive health (like nginx's max_fails=1): a backend that refused the connection, or
       // reset it before any response byte (a dying container behind docker-proxy does that),
       // is skipped by every thread until its next passing health check.
-      if (reason === ErrorReason.CONNECT || (reason === ErrorReason.RESET && !this.headersSent && this.head === null)) reader.markSuspect(slot, this.id)
+      if (reason === ErrorReason.CONNECT || (reason === ErrorReason.RESET && state === S_SENT)) reader.markSuspect(slot, this.id)
     }
-    if (!this.headersSent && this.canRetry(reason) && this.ctx.budget.tryWithdraw()) {
+    if (state === S_SENT && mayRetry(this.attempt, reason, this.method, this.replayable()) && this.ctx.budget.tryWithdraw()) {
       this.answer = answerFor(err, reason)
       this.attempt++
       this.retryFrom = slot
       this.start()
       return
     }
-    if (this.headersSent) {
+    if (answerStarted(state)) {
       // Part of the answer is on the wire: the only honest signal left is closing it.
-      this.ended = true
-      this.res.close()
-      this.finish(this.status)
+      this.cut(reason)
       return
     }
     this.fail(answerFor(err, reason))
   }
 
-  /**
-   * Whether to try the request on another backend:
-   * - after a failed connect (no byte of the request reached the upstream; any method), on every
-   *   other backend in rotation, each at most once: the failing one is marked suspect and pick()
-   *   skips it, so this ends when one accepts or none is left. When a Swarm node is lost, all of
-   *   its replicas stop answering at once, and a request may meet each of them before passive
-   *   health marks them (test/serial/swarm-two-nodes.serial.ts);
-   * - after a reset before any answer, up to RESET_ATTEMPTS attempts in all, when the method is
-   *   idempotent (RFC 9110 9.2.2) and the body can be sent again: none, a gathered (replayable)
-   *   one, or a stream not read from yet.
-   * The retry budget is checked by the caller.
-   */
-  private canRetry (reason: number): boolean {
-    if (this.attempt >= MAX_BACKENDS) return false
-    if (reason !== ErrorReason.CONNECT && this.attempt >= RESET_ATTEMPTS - 1) return false
+  /** Whether the request body can be sent again: none, a gathered one, or a stream not read from yet. */
+  private replayable (): boolean {
     const body = this.body
-    const untouched = body === null || (!body.readableDidRead && !body.destroyed)
-    if (!untouched) return false
-    if (reason === ErrorReason.CONNECT) return true
-    return reason === ErrorReason.RESET && isIdempotent(this.method)
+    return body === null || (!body.readableDidRead && !body.destroyed)
   }
 
   // ---- answers made by the gateway ----------------------------------------------------------
 
-  /** Answer with a gateway error (nothing of an upstream answer has been written). */
+  /** Answer with a gateway error, or close if part of an upstream answer is already written. */
   fail (answer: GatewayAnswer): void {
-    if (this.aborted || this.ended) return
-    if (this.headersSent) {
-      this.ended = true
-      this.res.close()
-      this.finish(this.status)
+    const state = this.state
+    if (isTerminal(state)) return
+    if (answerStarted(state)) {
+      this.cut(ErrorReason.OTHER)
       return
     }
+    this.head = null // a head that arrived but was not written gives way to the gateway's answer
     this.answer = answer
     corkEx = this
     this.res.cork(corkAnswer)
+  }
+
+  /** Close a connection whose answer is partly written: the client sees the cut, never a short body. */
+  private cut (reason: number): void {
+    this.move(S_DONE)
+    this.pending = null
+    this.res.close()
+    this.ctx.onCut(this, reason)
+    this.finish(this.status)
   }
 
   /** Inside cork. */
   writeAnswer (): void {
     const a = this.answer
     const res = this.res
-    this.ended = true
+    this.move(S_DONE)
     this.status = a.statusCode
     res.writeStatus(a.status)
     res.writeHeader('content-type', 'application/json')
@@ -583,10 +529,8 @@ export class Exchange implements UpstreamHandler, Holdable {
     this.finish(a.statusCode)
   }
 
-  /** Count the exchange once: status class per backend and method, latency histogram. */
+  /** Count the exchange once (it has just moved into a terminal state): status class per backend and method, latency. */
   private finish (status: number): void {
-    if (this.finished) return
-    this.finished = true
     const i32 = this.ctx.reader.i32
     const backend = this.slot >= 0 ? this.slot : NO_BACKEND
     this.releaseInflight()
@@ -596,45 +540,9 @@ export class Exchange implements UpstreamHandler, Holdable {
 
   /** Drop this exchange from its backend's in-flight gauge, once per dispatch. */
   private releaseInflight (): void {
-    if (!this.dispatched) return
-    this.dispatched = false
-    Atomics.sub(this.ctx.reader.i32, bstatBase(this.slot) + B_INFLIGHT, 1)
+    const slot = this.inflightSlot
+    if (slot < 0) return
+    this.inflightSlot = -1
+    Atomics.sub(this.ctx.reader.i32, bstatBase(slot) + B_INFLIGHT, 1)
   }
-}
-
-/** Attempts of an idempotent request whose connections keep being reset: the first and two retries (canRetry). */
-const RESET_ATTEMPTS = 3
-
-/**
- * Map an upstream failure to the ErrorReason it is counted under. Our own client
- * (src/worker/connection.ts) reports either an UpstreamError or the socket's system error;
- * undici only makes health probes, so none of its or llhttp's codes can reach here.
- */
-export function classify (err: Error & { code?: string }): number {
-  if (err instanceof UpstreamError) return err.reason
-  switch (err.code) {
-    case 'ECONNREFUSED':
-    case 'ENOTFOUND':
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-    case 'EAI_AGAIN':
-    case 'EADDRNOTAVAIL':
-      return ErrorReason.CONNECT
-    case 'ETIMEDOUT':
-      return ErrorReason.TIMEOUT
-    case 'ECONNRESET':
-    case 'EPIPE':
-      return ErrorReason.RESET
-    default:
-      return ErrorReason.OTHER
-  }
-}
-
-/**
- * The answer a failure becomes when no retry saves it: 504 for a connect or response timeout
- * (the UpstreamError says which code), 502 for everything else.
- */
-function answerFor (err: Error, reason: number): GatewayAnswer {
-  const timedOut = err instanceof UpstreamError ? err.code === ProxyErrorCodes.UPSTREAM_TIMEOUT : reason === ErrorReason.TIMEOUT
-  return timedOut ? Answers.upstreamTimeout : Answers.upstreamFailed
 }

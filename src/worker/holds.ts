@@ -8,8 +8,8 @@ export interface Holdable {
   holdReady (since: number): number
   /** Waited `--queue-timeout` in vain (or the gateway is closing): answer 503. */
   holdExpired (): void
-  /** The client went away meanwhile: drop it silently. */
-  readonly aborted: boolean
+  /** Answered otherwise, or the client went away, meanwhile: drop it silently. */
+  readonly over: boolean
 }
 
 export const HOLD_SENT = 0
@@ -73,7 +73,7 @@ export class HoldQueue {
       let keep = 0
       for (let i = 0; i < this.entries.length; i++) {
         const e = this.entries[i]
-        if (e.deadline <= now || e.x.aborted) this.release(e, now, true)
+        if (e.deadline <= now || e.x.over) this.release(e, now, true)
         else this.entries[keep++] = e
       }
       this.entries.length = keep
@@ -97,7 +97,7 @@ export class HoldQueue {
   }
 
   private release (e: Entry, now: number, expired: boolean): void {
-    if (e.x.aborted) {
+    if (e.x.over) {
       this.events.released(now - e.since, false)
       return
     }

@@ -13,7 +13,7 @@ import uWS from 'uWebSockets.js'
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 import type { LogLevel, ProxySettings } from '../config/types'
 import { TableReader } from '../table/reader'
-import { workerBase, methodIndex, W_REQUESTS, W_LOOP_LAG_US, W_HEARTBEAT, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, NO_BACKEND } from '../table/layout'
+import { workerBase, methodIndex, W_REQUESTS, W_LOOP_LAG_US, W_HEARTBEAT, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, W_CUT, NO_BACKEND, errorReasonNames } from '../table/layout'
 import { HoldQueue } from './holds'
 import { SlowBodyWatch } from './slow-body'
 import { Refusals } from './refusals'
@@ -71,6 +71,13 @@ process.on('uncaughtException', (err) => {
   process.exit(1)
 })
 
+/** host:port of a slot, for a log line (allocates: never on the request path's usual branches). */
+function backendLabel (reader: TableReader, slot: number): string {
+  if (slot < 0) return ''
+  const s = reader.readSlot(slot)
+  return `${s.host}:${s.port}`
+}
+
 export default async function serve (task: ServeTask): Promise<string> {
   ctl = task.ctl
   const reader = new TableReader(task.sab)
@@ -106,6 +113,12 @@ export default async function serve (task: ServeTask): Promise<string> {
     onFinished: () => {
       inflight--
       if (draining && inflight === 0) shutdownSoon()
+    },
+    onCut: (ex, reason) => {
+      Atomics.add(i32, wbase + W_CUT + reason, 1)
+      log('warn', 'answer cut short: the upstream failed mid-body, so the client connection was closed', {
+        reason: errorReasonNames[reason], method: ex.method, path: ex.path, backend: backendLabel(reader, ex.backendSlot)
+      })
     }
   }
 

@@ -19,8 +19,8 @@ export const ANSWER_AFTER_MS = 6500
 export interface SlowBodyTarget {
   /** The body stalled: answer 408 and close. */
   bodyTooSlow (): void
-  readonly ended: boolean
-  readonly aborted: boolean
+  /** Answered, or the client went away: nothing to watch any more. */
+  readonly over: boolean
 }
 
 interface Watched {
@@ -68,7 +68,7 @@ export class SlowBodyWatch {
   sweep (now: number): void {
     for (const w of this.watched) {
       const t = w.target
-      if (t.ended || t.aborted) {
+      if (t.over) {
         this.watched.delete(w)
       } else if (now - w.since >= this.answerAfterMs) {
         this.watched.delete(w)

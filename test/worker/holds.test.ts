@@ -2,8 +2,8 @@ import t from 'tap'
 import { HoldQueue, HOLD_AGAIN, HOLD_GAVE_UP, HOLD_SENT, type Holdable } from '../../src/worker/holds'
 import { RetryBudget } from '../../src/worker/budget'
 
-function holdable (): Holdable & { got: string[], aborted: boolean } {
-  const h = { got: [] as string[], aborted: false, holdReady () { h.got.push('ready'); return HOLD_SENT }, holdExpired () { h.got.push('expired') } }
+function holdable (): Holdable & { got: string[], over: boolean } {
+  const h = { got: [] as string[], over: false, holdReady () { h.got.push('ready'); return HOLD_SENT }, holdExpired () { h.got.push('expired') } }
   return h
 }
 
@@ -41,7 +41,7 @@ t.test('HoldQueue: an aborted client is dropped silently; timeout 0 holds nothin
   const b = holdable()
   q.tryHold(a)
   q.tryHold(b)
-  a.aborted = true
+  a.over = true
   backend = true
   q.poll()
   t.same([a.got, b.got], [[], ['ready']])
@@ -60,7 +60,7 @@ t.test('HoldQueue: a request held again keeps its first deadline and is counted 
   const q = new HoldQueue(10, 100, () => true, { held: () => log.push('held'), released: (ms, expired) => log.push(`${expired ? 'expired' : 'released'} ${ms}`) }, () => now)
   t.teardown(() => q.close())
   const again: Holdable & { tries: number } = {
-    aborted: false,
+    over: false,
     tries: 0,
     holdReady (since: number) {
       again.tries++

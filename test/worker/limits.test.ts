@@ -44,7 +44,7 @@ function trickle (port: number, head: string, piece: string, everyMs: number, pi
 t.test('SlowBodyWatch: 408 when a body has not re-armed uWS within the time; each 160 KiB re-arms', async (t) => {
   const w = new SlowBodyWatch(1000, 100)
   const hits: string[] = []
-  const target = (name: string): SlowBodyTarget & { ended: boolean } => ({ ended: false, aborted: false, bodyTooSlow () { hits.push(name) } })
+  const target = (name: string): SlowBodyTarget & { over: boolean } => ({ over: false, bodyTooSlow () { hits.push(name) } })
   const slow = target('slow')
   const steady = target('steady')
   const done = target('done')
@@ -66,7 +66,7 @@ t.test('SlowBodyWatch: 408 when a body has not re-armed uWS within the time; eac
   t.equal(w.size, 0)
   const ended = target('ended')
   w.start(ended, 0)
-  ended.ended = true
+  ended.over = true
   w.sweep(5000)
   t.same(hits, ['slow', 'steady'], 'an exchange answered meanwhile is dropped, not answered twice')
   t.equal(w.size, 0)
