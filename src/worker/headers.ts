@@ -7,8 +7,8 @@ import type { HttpResponse } from 'uWebSockets.js'
 
 /**
  * True for fields that describe one connection only. Names must be lower case (uWS gives request
- * names lower-cased). `expect` is here too: uWS answers `100-continue` to the client itself, and
- * undici refuses to send the field.
+ * names lower-cased). `expect` is here too: uWS answers `100-continue` to the client itself, so
+ * the upstream must not be asked to (it would send a 100 the exchange does not relay).
  */
 export function isHopByHop (name: string): boolean {
   switch (name) {
