@@ -177,7 +177,7 @@ export class ProxyWorkers implements AcceptGate {
         if (msg.type === 'listen-failed') reject(new ListenError(`${msg.message}; choose another --port or --host`))
         if (msg.type === 'log') this.options.log[msg.level](msg.msg, { worker: index, ...msg.fields })
       })
-      const done = pool.run(task, { transferList: [port2] as any })
+      const done = pool.run(task, { transferList: [port2] })
       this.running[index] = done
       const ended = (err: Error | null): void => {
         port1.close()
