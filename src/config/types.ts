@@ -5,8 +5,6 @@
  *
  * Durations are milliseconds, sizes are bytes, whatever unit the user wrote them in.
  */
-import type { PROXY_SETTING_KEYS } from './proxy-settings'
-
 export interface StaticBackend {
   readonly host: string
   readonly port: number
@@ -99,3 +97,9 @@ export interface Config {
  * and on, as plain data, in each thread's serve task (src/worker/serve.ts).
  */
 export type ProxySettings = Pick<Config, typeof PROXY_SETTING_KEYS[number]>
+
+/**
+ * The Config fields a proxy thread needs: the one list ProxySettings is made of. It lives here,
+ * beside the type, so that this file imports nothing (src/config/proxy-settings.ts imports it).
+ */
+export const PROXY_SETTING_KEYS = ['threads', 'host', 'port', 'connectTimeoutMs', 'responseTimeoutMs', 'maxBodySize', 'maxHeaderSize', 'queueTimeoutMs', 'queueLimit', 'replayBodyLimit'] as const

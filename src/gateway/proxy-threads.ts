@@ -1,7 +1,6 @@
 import net from 'node:net'
 import path from 'node:path'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
-import { Piscina } from 'piscina'
 import { ListenError } from '../errors'
 import type { ProxySettings } from '../config/types'
 import type { Logger } from '../log'
@@ -9,6 +8,7 @@ import type { AcceptGate } from './connection-limit'
 import { backoffDelay, type BackoffParams } from '../backoff'
 import { defaultRespawn } from './respawn'
 import type { ServeTask, WorkerMessage } from '../worker/serve'
+import { runServe, servePool, type ServePool } from './serve-pool'
 
 export interface ProxyWorkersOptions {
   readonly sab: SharedArrayBuffer
@@ -26,7 +26,7 @@ export interface ProxyWorkersOptions {
 /** One proxy thread's place, and how its supervision stands. */
 interface ThreadSlot {
   /** The single-thread pool of the current attempt. */
-  pool: Piscina | null
+  pool: ServePool | null
   /** Serve tasks run in this slot so far (attempts). */
   attempts: number
   /** Failures in a row (deaths and failed starts), for the backoff. */
@@ -55,17 +55,14 @@ function freePort (host: string): Promise<number> {
 const WORKER_FILE = path.join(__dirname, '..', '..', 'workers', 'proxy.js')
 
 /**
- * The proxy worker threads, hosted by piscina: one long-lived `serve` task per thread.
+ * The proxy worker threads: one long-lived `serve` task per thread, each hosted by a piscina pool
+ * of its own (src/gateway/serve-pool.ts), and their supervision.
  *
- * piscina's idle workers would park in `Atomics.wait`, which freezes a uWS event loop, so its
- * atomics are disabled.
- *
- * Supervision (issue 10): each thread slot runs its serve task on a Piscina of its own (one
- * thread), and every attempt after a failure gets a fresh one. A shared pool cannot be trusted
- * to come back: once a replacement thread fails during its bootstrap piscina sets
- * `workerFailsDuringBootstrap` and never starts another thread for the pool's life, and it
- * replaces a dead thread on its own schedule, not ours. A fresh single-thread pool per attempt
- * keeps piscina as the host of the threads while the retry policy is ours: a thread that dies or
+ * Supervision (issue 10): every attempt of a slot gets a fresh single-thread pool. A shared pool
+ * cannot be trusted to come back: once a replacement thread fails during its bootstrap piscina
+ * sets `workerFailsDuringBootstrap` and never starts another thread for the pool's life, and it
+ * replaces a dead thread on its own schedule, not ours (docs/architecture.md, "Threads under
+ * piscina"). So piscina hosts the threads while the retry policy is ours: a thread that dies or
  * fails to start (its task ends before it reported `started`) is retried until it serves, the
  * first retry at once and then with a capped backoff (src/gateway/respawn.ts), each failure
  * logged and counted. The other slots are never touched.
@@ -107,25 +104,13 @@ export class ProxyWorkers implements AcceptGate {
   }
 
   /** A single-thread pool for one attempt of slot `index`. */
-  private newPool (index: number, attempt: number): Piscina {
-    const pool = new Piscina({
-      filename: this.options.testWorkerFile?.(index, attempt) ?? WORKER_FILE,
-      minThreads: 1,
-      maxThreads: 1,
-      idleTimeout: Number.POSITIVE_INFINITY,
-      atomics: 'disabled',
-      concurrentTasksPerWorker: 1,
-      maxQueue: 1
-    })
-    // piscina emits 'error' for a thread that fails with no task on it (a bootstrap failure of
-    // the thread it starts on its own after a death); unheard, that event would throw in the
-    // main thread. The task's own rejection is what the supervisor acts on.
-    pool.on('error', (err: Error) => this.options.log.debug('proxy thread pool error', { worker: index, error: err.message }))
-    return pool
+  private newPool (index: number, attempt: number): ServePool {
+    return servePool(this.options.testWorkerFile?.(index, attempt) ?? WORKER_FILE,
+      (err) => this.options.log.debug('proxy thread pool error', { worker: index, error: err.message }))
   }
 
   /** Tear down a failed attempt's pool (it may have started a thread of its own meanwhile). */
-  private retire (pool: Piscina): void {
+  private retire (pool: ServePool): void {
     const p: Promise<void> = pool.destroy().catch(() => {}).finally(() => this.retiring.delete(p))
     this.retiring.add(p)
   }
@@ -177,7 +162,7 @@ export class ProxyWorkers implements AcceptGate {
         if (msg.type === 'listen-failed') reject(new ListenError(`${msg.message}; choose another --port or --host`))
         if (msg.type === 'log') this.options.log[msg.level](msg.msg, { worker: index, ...msg.fields })
       })
-      const done = pool.run(task, { transferList: [port2] as any })
+      const done = runServe(pool, task)
       this.running[index] = done
       const ended = (err: Error | null): void => {
         port1.close()

@@ -8,8 +8,8 @@ import {
  * Turns the workers' wrapping u32 counters into exact running totals (main thread).
  *
  * Each `sample()` adds, for every counter word, `(now - last) mod 2^32` to a float64 total.
- * Called every second by the control loop and before every scrape, so a counter would have to
- * move by 2^32 (4.29 billion) within one second to be miscounted.
+ * Called every second (src/startup/table.ts, and each autoscaler tick) and at every scrape, so
+ * a counter would have to move by 2^32 (4.29 billion) within one second to be miscounted.
  */
 export class CounterSampler {
   private readonly u32: Uint32Array

@@ -267,7 +267,7 @@ t.test('answers around the 16 KiB cork buffer come back whole, with heads from 4
 t.test('concurrent downloads stay apart while one client reads slowly (its body paused, its rest copied)', async (t) => {
   // A body that waits for a slow client (the exchange paused, the unparsed rest copied) must not
   // be mixed with what the other connections read meanwhile; a read buffer shared by the
-  // thread's connections (tried in session 4 of bench/NOTES.md) would have to keep this true.
+  // thread's connections (tried, not kept: docs/performance.md) would have to keep this true.
   const SIZE = 8 * 1024 * 1024
   const bodyOf = (seed: number): Buffer => {
     const b = Buffer.alloc(SIZE)

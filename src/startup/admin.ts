@@ -1,0 +1,93 @@
+import type { Registry } from 'prom-client'
+import { AdminServer } from '../admin/server'
+import { statusDocument, type ControlPlaneStatus } from '../admin/status'
+import type { AutoscalerSnapshot } from '../autoscaler/loop'
+import type { Config } from '../config/types'
+import { registerControlPlaneMetrics } from '../fleet/metrics'
+import type { ProxyWorkers } from '../gateway/proxy-threads'
+import { createRegistry } from '../metrics/registry'
+import { DockerRuntime } from '../runtime/docker'
+import { slotServiceName } from '../runtime/swarm-spec'
+import type { Runtime } from '../runtime/types'
+import type { Backends } from './fleet'
+import type { SharedTable } from './table'
+import type { Clients } from './threads'
+
+/** Everything the admin endpoints read. */
+export interface AdminSources {
+  readonly config: Config
+  readonly runtime: Runtime | null
+  readonly shared: SharedTable
+  readonly backends: Backends
+  readonly workers: ProxyWorkers
+  readonly clients: Clients
+}
+
+/** The Prometheus registry over the shared counters, the threads, health and the connection count. */
+function metricsRegistry ({ config, shared, backends: { fleet, health }, workers, clients }: AdminSources): Registry {
+  // Static backends keep their slot for life; replicas sit in slot = host port - base port.
+  const staticLabels = new Map<number, string>()
+  for (const v of shared.table.slots()) staticLabels.set(v.slot, String(v.port))
+  return createRegistry({
+    sampler: shared.sampler,
+    table: shared.table,
+    threads: config.threads,
+    // Swarm replicas have no host port: their label is their service's name (`<service>-<slot>`).
+    backendLabel: (slot) => fleet === null
+      ? staticLabels.get(slot) ?? null
+      : config.runtime === 'swarm' ? slotServiceName(config.service, slot) : String(config.basePort + slot),
+    knownSlots: () => fleet !== null ? fleet.knownSlots() : [...staticLabels.keys()],
+    workerRestarts: () => workers.restarts,
+    workerStartFailures: () => workers.startFailures,
+    workerThreadsServing: () => workers.serving(),
+    healthChecks: () => health.results,
+    toleratedHealthTimeouts: () => health.toleratedTimeouts,
+    clientConnections: () => clients.count(),
+    connectionLimit: config.maxConnections,
+    acceptPauses: () => clients.pauses
+  })
+}
+
+/**
+ * The replicas' side of /status, with their metrics registered on `registry`; null with static
+ * backends.
+ */
+function controlPlane ({ config, runtime, backends: { fleet, loop } }: AdminSources, registry: Registry): ControlPlaneStatus | null {
+  if (fleet === null || loop === null) return null
+  // The last decision's numbers, with the replica counts as they are now rather than then.
+  const autoscaler = (): AutoscalerSnapshot => {
+    const { running, starting } = fleet.counts()
+    return { ...loop.snapshot(), running, starting, current: running + starting }
+  }
+  registerControlPlaneMetrics(registry, fleet.counters, autoscaler, () => fleet.phases(), config)
+  return {
+    replica: (slot) => fleet.describe(slot),
+    autoscaler,
+    counters: () => fleet.counters.toJSON(),
+    connected: () => fleet.connected,
+    ...(runtime instanceof DockerRuntime ? { upstream: () => runtime.upstream } : {})
+  }
+}
+
+/** Start-up step 4: the admin listener's routes (/metrics, /status, /healthz, /readyz); not yet listening. */
+export function createAdmin (sources: AdminSources): AdminServer {
+  const { config, shared: { table, liveness }, backends: { health }, workers, clients } = sources
+  const registry = metricsRegistry(sources)
+  const control = controlPlane(sources, registry)
+  const json = (status: number, body: unknown): { status: number, type: string, body: string } =>
+    ({ status, type: 'application/json', body: JSON.stringify(body) })
+  return new AdminServer({
+    '/metrics': async () => ({ status: 200, type: registry.contentType, body: await registry.metrics() }),
+    '/status': () => json(200, statusDocument(table, config, control, clients.status(),
+      { healthTimeouts: (slot, id) => health.timeoutsInARow(slot, id), timeoutsTolerated: () => health.toleratedTimeouts },
+      { configured: config.threads, serving: workers.serving(), restarts: workers.restarts, startFailures: workers.startFailures })),
+    '/healthz': () => {
+      const stale = liveness.stale(Date.now())
+      return stale.length === 0 ? json(200, { status: 'ok' }) : json(503, { status: 'proxy workers not turning', workers: stale })
+    },
+    '/readyz': () => {
+      const ready = table.slots().some((v) => v.state === 2)
+      return json(ready ? 200 : 503, { status: ready ? 'ready' : 'no healthy backend' })
+    }
+  }, config.adminToken)
+}
