@@ -11,6 +11,7 @@ import { ContainerFleet, waitUntilServing } from './fleet/containers'
 import { registerControlPlaneMetrics } from './fleet/metrics'
 import { AutoscalerLoop, type AutoscalerSnapshot } from './autoscaler/loop'
 import { CounterSampler } from './metrics/sampler'
+import { backendLabels } from './metrics/backend-label'
 import { createRegistry } from './metrics/registry'
 import { AdminServer } from './admin/server'
 import { WorkerLiveness } from './admin/liveness'
@@ -18,7 +19,6 @@ import { statusDocument, type ConnectionsStatus, type ControlPlaneStatus } from 
 import { DockerRuntime } from './runtime/docker'
 import { ProcessRuntime } from './runtime/process'
 import { SwarmRuntime } from './runtime/swarm'
-import { slotServiceName } from './runtime/swarm-spec'
 import type { Runtime } from './runtime/types'
 
 /** A running gateway: what `run()` drives and what in-process tests hold. */
@@ -95,18 +95,11 @@ export async function startGateway (config: Config, log: Logger = processLogger(
   const connectionsStatus = (): ConnectionsStatus | null => connections === null
     ? null
     : { clients: connections.recentCount(CONNECTION_COUNT_MAX_AGE_MS), limit: config.maxConnections, accepting: limit?.accepting ?? true }
-  // Static backends keep their slot for life; replicas sit in slot = host port - base port.
-  const staticLabels = new Map<number, string>()
-  for (const v of table.slots()) staticLabels.set(v.slot, String(v.port))
   const registry = createRegistry({
     sampler,
     table,
     threads: config.threads,
-    // Swarm replicas have no host port: their label is their service's name (`<service>-<slot>`).
-    backendLabel: (slot) => fleet === null
-      ? staticLabels.get(slot) ?? null
-      : config.runtime === 'swarm' ? slotServiceName(config.service, slot) : String(config.basePort + slot),
-    knownSlots: () => fleet !== null ? fleet.knownSlots() : [...staticLabels.keys()],
+    backends: backendLabels(table, fleet === null ? null : { runtime: config.runtime, service: config.service, basePort: config.basePort, knownSlots: fleet.knownSlots.bind(fleet) }),
     workerRestarts: () => workers.restarts,
     workerStartFailures: () => workers.startFailures,
     workerThreadsServing: () => workers.serving(),
