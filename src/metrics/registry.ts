@@ -75,10 +75,21 @@ export interface MetricsSources {
 /** The prom-client registry of the main thread (the only one). */
 export function createRegistry (src: MetricsSources): Registry {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'symphony_' })
+  registerProcessMetrics(registry)
   const metrics = [...backendMetrics(src), ...tableMetrics(src), ...threadMetrics(src), ...holdMetrics(src), ...connectionMetrics(src), ...healthMetrics(src)]
   for (const m of metrics) registry.registerMetric(m as never)
   return registry
+}
+
+/**
+ * prom-client's process metrics under their conventional names (`process_*`, `nodejs_*`, no
+ * prefix), which generic dashboards and alerts look for. Less three gauges that prom-client names
+ * `_total`, a suffix the Prometheus convention keeps for counters (promtool's lint flags them):
+ * each is only the sum of its unsuffixed gauge's per-type series (`nodejs_active_handles` …).
+ */
+function registerProcessMetrics (registry: Registry): void {
+  collectDefaultMetrics({ register: registry })
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
 }
 
 /** Every labelled backend with its slot, then the gateway's own answers (`none`). */
