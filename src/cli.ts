@@ -42,7 +42,7 @@ export async function main (argv: string[]): Promise<void> {
 
 /** Prints `err` the way its kind deserves and returns the exit status. */
 function report (err: unknown): number {
-  if (err instanceof SymphonyError) {
+  if (err instanceof SymphonyError && err.exitCode !== null) {
     process.stderr.write(`symphony: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`)
     return err.exitCode
   }

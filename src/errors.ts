@@ -5,12 +5,17 @@
  * lists every code with its meaning and HTTP status or exit code; test/errors.test.ts checks
  * that codes are unique and documented there.
  *
- * Control-plane errors carry the process exit code the CLI uses when they stop start-up.
+ * Control-plane errors that stop start-up carry the process exit code the CLI uses;
+ * test/errors.test.ts checks the exit-status table of docs/errors.md against them.
  */
 export abstract class SymphonyError extends Error {
   abstract readonly code: string
-  /** Exit status when this error stops the process. */
-  readonly exitCode: number = 1
+  /**
+   * Exit status when this error stops the command (docs/errors.md, "Errors that stop the
+   * command"); null for the conditions the control loops log and retry, which never do: one that
+   * reached the CLI all the same would be a bug, and is reported as one.
+   */
+  readonly exitCode: number | null = null
 
   constructor (message: string, options?: { cause?: unknown }) {
     super(message, options)

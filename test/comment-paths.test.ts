@@ -53,3 +53,37 @@ t.test('every path named in a comment exists', async (t) => {
   t.ok(named > 50, `paths were found in comments (${named})`)
   t.same(missing, [], 'no comment names a file that is not there')
 })
+
+/** Files a reader is told to create, which the repository therefore does not hold. */
+const TO_BE_CREATED = new Set([
+  'examples/swarm/symphony-admin-token' // docs/past-one-host.md: `printf %s "$SYMPHONY_ADMIN_TOKEN" > …`
+])
+
+/** A path with `*` matches at least one file of its folder. */
+function globExists (p: string): boolean {
+  const dir = path.join(root, path.dirname(p))
+  const re = new RegExp('^' + path.basename(p).split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*') + '$')
+  return existsSync(dir) && readdirSync(dir).some((f) => re.test(f))
+}
+
+// The docs' figures name the results file they come from (bench/results/…), and their claims
+// the test or script that checks them: every such path must exist, or the claim has no source.
+t.test('every repository path named in README.md and docs/ exists (bench/results/… included)', async (t) => {
+  const docs = ['README.md', 'bench/README.md', ...readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
+  const DOC_PATH = /(?<![\w./-])(?:\.\.\/)*(?:src|test|bench|scripts|workers|docs|examples|grafana|bin|\.ci)\/[\w./{},*-]*[\w}*/]/g
+  const missing: string[] = []
+  let results = 0
+  for (const doc of docs) {
+    const text = readFileSync(path.join(root, doc), 'utf8').replace(/https?:\/\/\S+/g, '')
+    for (const m of text.matchAll(DOC_PATH)) {
+      for (const p of expand(m[0].replace(/^(\.\.\/)+/, '').replace(/[./]+$/, ''))) {
+        if (/\/[A-Z]+(\.|$)/.test(p) || TO_BE_CREATED.has(p)) continue // a placeholder in capitals (NAME in bench/README.md)
+        if (p.startsWith('bench/results/')) results++
+        const ok = p.includes('*') ? globExists(p) : existsSync(path.join(root, p)) || existsSync(path.join(root, p + '.ts'))
+        if (!ok) missing.push(`${doc}: ${p}`)
+      }
+    }
+  }
+  t.ok(results > 10, `results files were cited (${results})`)
+  t.same(missing, [], 'no doc names a file that is not there')
+})

@@ -3,6 +3,7 @@ import {
   MAX_WORKERS, NO_BACKEND, W_LOOP_LAG_US, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, errorReasonNames, methodNames, statusClassNames, stateNames,
   latencyBucketsSeconds, workerBase
 } from '../table/layout'
+import { hostPort, type BackendLabels } from './backend-label'
 import type { CounterSampler } from './sampler'
 import type { TableWriter } from '../table/writer'
 
@@ -52,10 +53,8 @@ export interface MetricsSources {
   readonly table: TableWriter
   /** Number of proxy worker threads. */
   readonly threads: number
-  /** Label for a backend slot (its host port); 'none' for gateway answers. */
-  readonly backendLabel: (slot: number) => string | null
-  /** Slots that have ever held a backend (their counters may be non-zero). */
-  readonly knownSlots: () => readonly number[]
+  /** The `backend` label of each slot (src/metrics/backend-label.ts), and the slots that have one. */
+  readonly backends: BackendLabels
   readonly workerRestarts: () => number
   /** Attempts to bring a proxy thread back that failed before it served. */
   readonly workerStartFailures: () => number
@@ -76,24 +75,41 @@ export interface MetricsSources {
 /** The prom-client registry of the main thread (the only one). */
 export function createRegistry (src: MetricsSources): Registry {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'symphony_' })
-  const lag = new Int32Array(src.table.sab)
+  registerProcessMetrics(registry)
+  const metrics = [...backendMetrics(src), ...tableMetrics(src), ...threadMetrics(src), ...holdMetrics(src), ...connectionMetrics(src), ...healthMetrics(src)]
+  for (const m of metrics) registry.registerMetric(m as never)
+  return registry
+}
 
-  const backendsWithNone = (): Array<[number, string]> => {
-    const out: Array<[number, string]> = []
-    for (const s of src.knownSlots()) {
-      const label = src.backendLabel(s)
-      if (label !== null) out.push([s, label])
-    }
-    out.push([NO_BACKEND, 'none'])
-    return out
+/**
+ * prom-client's process metrics under their conventional names (`process_*`, `nodejs_*`, no
+ * prefix), which generic dashboards and alerts look for. Less three gauges that prom-client names
+ * `_total`, a suffix the Prometheus convention keeps for counters (promtool's lint flags them):
+ * each is only the sum of its unsuffixed gauge's per-type series (`nodejs_active_handles` …).
+ */
+function registerProcessMetrics (registry: Registry): void {
+  collectDefaultMetrics({ register: registry })
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
+}
+
+/** Every labelled backend with its slot, then the gateway's own answers (`none`). */
+function labelledBackends (backends: BackendLabels, withNone: boolean): Array<[number, string]> {
+  const out: Array<[number, string]> = []
+  for (const s of backends.knownSlots()) {
+    const label = backends.label(s)
+    if (label !== null) out.push([s, label])
   }
+  if (withNone) out.push([NO_BACKEND, 'none'])
+  return out
+}
 
-  const metrics = [
-    new SnapshotMetric('symphony_requests_total', 'Requests answered, by backend (host port, or none when the gateway answered itself), method and status class.', 'counter', () => {
+/** Per-backend series, all labelled by `backends.label`: answers, errors, retries, in flight; and the latency histogram. */
+function backendMetrics (src: MetricsSources): SnapshotMetric[] {
+  return [
+    new SnapshotMetric('symphony_requests_total', 'Requests answered, by backend (replica name or host:port, or none when the gateway answered itself), method and status class.', 'counter', () => {
       src.sampler.sample()
       const out: Value[] = []
-      for (const [slot, backend] of backendsWithNone()) {
+      for (const [slot, backend] of labelledBackends(src.backends, true)) {
         for (let m = 0; m < methodNames.length; m++) {
           for (let c = 0; c < statusClassNames.length; c++) {
             const v = src.sampler.responses(slot, m, c)
@@ -112,8 +128,7 @@ export function createRegistry (src: MetricsSources): Registry {
     new SnapshotMetric('symphony_upstream_errors_total', 'Failed upstream exchanges, by backend and reason (connect, timeout, reset, protocol, client_abort, other).', 'counter', () => {
       src.sampler.sample()
       const out: Value[] = []
-      for (const [slot, backend] of backendsWithNone()) {
-        if (slot === NO_BACKEND) continue
+      for (const [slot, backend] of labelledBackends(src.backends, false)) {
         for (let r = 0; r < errorReasonNames.length; r++) {
           out.push({ value: src.sampler.errors(slot, r), labels: { backend, reason: errorReasonNames[r] } })
         }
@@ -122,15 +137,28 @@ export function createRegistry (src: MetricsSources): Registry {
     }),
     new SnapshotMetric('symphony_retries_total', 'Requests retried on another backend after a failure, by the backend that failed.', 'counter', () => {
       src.sampler.sample()
-      return backendsWithNone().filter(([s]) => s !== NO_BACKEND).map(([slot, backend]) => ({ value: src.sampler.retries(slot), labels: { backend } }))
+      return labelledBackends(src.backends, false).map(([slot, backend]) => ({ value: src.sampler.retries(slot), labels: { backend } }))
     }),
+    // Only the slots in the table now: an emptied slot has nothing in flight.
     new SnapshotMetric('symphony_inflight_requests', 'Requests currently forwarded to each backend.', 'gauge', () =>
-      src.table.slots().map((v) => ({ value: src.table.inflight(v.slot), labels: { backend: String(v.port) } }))),
+      src.table.slots().map((v) => ({ value: src.table.inflight(v.slot), labels: { backend: src.backends.label(v.slot) ?? hostPort(v.host, v.port) } })))
+  ]
+}
+
+function tableMetrics (src: MetricsSources): SnapshotMetric[] {
+  return [
     new SnapshotMetric('symphony_backends', 'Backends in the table, by state.', 'gauge', () => {
       const counts = new Array<number>(stateNames.length).fill(0)
       for (const v of src.table.slots()) counts[v.state]++
       return stateNames.slice(1).map((state, i) => ({ value: counts[i + 1], labels: { state } }))
-    }),
+    })
+  ]
+}
+
+/** The proxy threads: their event loops, deaths and restarts. */
+function threadMetrics (src: MetricsSources): SnapshotMetric[] {
+  const lag = new Int32Array(src.table.sab)
+  return [
     new SnapshotMetric('symphony_worker_event_loop_lag_seconds', 'Largest timer delay seen by each proxy worker thread in its last half-second tick.', 'gauge', () => {
       const out: Value[] = []
       for (let w = 0; w < Math.min(src.threads, MAX_WORKERS); w++) {
@@ -143,19 +171,26 @@ export function createRegistry (src: MetricsSources): Registry {
     new SnapshotMetric('symphony_worker_start_failures_total', 'Attempts to bring a proxy worker thread back that failed before it served (each is retried, with a backoff from the second in a row).', 'counter', () =>
       [{ value: src.workerStartFailures(), labels: {} }]),
     new SnapshotMetric('symphony_worker_threads_serving', 'Proxy worker threads serving now; --threads once every thread is back.', 'gauge', () =>
-      [{ value: src.workerThreadsServing(), labels: {} }]),
-    new SnapshotMetric('symphony_held_requests_total', 'Requests held while no backend was healthy (hold-while-starting, --queue-timeout).', 'counter', () => {
-      src.sampler.sample()
-      return [{ value: src.sampler.workerTotal(W_HELD), labels: {} }]
-    }),
-    new SnapshotMetric('symphony_hold_expired_total', 'Held requests answered 503 because no backend became healthy within --queue-timeout.', 'counter', () => {
-      src.sampler.sample()
-      return [{ value: src.sampler.workerTotal(W_HOLD_EXPIRED), labels: {} }]
-    }),
-    new SnapshotMetric('symphony_hold_seconds_total', 'Total time requests spent held waiting for a healthy backend.', 'counter', () => {
-      src.sampler.sample()
-      return [{ value: src.sampler.workerTotal(W_HOLD_MS) / 1e3, labels: {} }]
-    }),
+      [{ value: src.workerThreadsServing(), labels: {} }])
+  ]
+}
+
+/** Requests held while no backend was healthy (hold-while-starting). */
+function holdMetrics (src: MetricsSources): SnapshotMetric[] {
+  const total = (word: number, scale: number) => (): Value[] => {
+    src.sampler.sample()
+    return [{ value: src.sampler.workerTotal(word) / scale, labels: {} }]
+  }
+  return [
+    new SnapshotMetric('symphony_held_requests_total', 'Requests held while no backend was healthy (hold-while-starting, --queue-timeout).', 'counter', total(W_HELD, 1)),
+    new SnapshotMetric('symphony_hold_expired_total', 'Held requests answered 503 because no backend became healthy within --queue-timeout.', 'counter', total(W_HOLD_EXPIRED, 1)),
+    new SnapshotMetric('symphony_hold_seconds_total', 'Total time requests spent held waiting for a healthy backend.', 'counter', total(W_HOLD_MS, 1e3))
+  ]
+}
+
+/** Client connections against --max-connections. */
+function connectionMetrics (src: MetricsSources): SnapshotMetric[] {
+  return [
     new SnapshotMetric('symphony_client_connections', 'Established client connections of the public port, counted from the kernel\'s socket tables at scrape time.', 'gauge', () => {
       try {
         return [{ value: src.clientConnections(), labels: {} }]
@@ -166,12 +201,15 @@ export function createRegistry (src: MetricsSources): Registry {
     new SnapshotMetric('symphony_max_connections', 'Client connections at which new ones are refused (--max-connections; 0 = no limit).', 'gauge', () =>
       [{ value: src.connectionLimit, labels: {} }]),
     new SnapshotMetric('symphony_accept_pauses_total', 'Times the proxy workers stopped accepting connections because --max-connections was reached.', 'counter', () =>
-      [{ value: src.acceptPauses(), labels: {} }]),
+      [{ value: src.acceptPauses(), labels: {} }])
+  ]
+}
+
+function healthMetrics (src: MetricsSources): SnapshotMetric[] {
+  return [
     new SnapshotMetric('symphony_health_checks_total', 'Health probes made, by result: ok (200), status (another status), timeout, refused, error.', 'counter', () =>
       ['ok', 'status', 'timeout', 'refused', 'error'].map((result) => ({ value: src.healthChecks().get(result) ?? 0, labels: { result } }))),
     new SnapshotMetric('symphony_health_timeouts_tolerated_total', 'Health-check timeouts that did not take their backend out, being fewer in a row than --unhealthy-threshold.', 'counter', () =>
       [{ value: src.toleratedHealthTimeouts(), labels: {} }])
   ]
-  for (const m of metrics) registry.registerMetric(m as never)
-  return registry
 }

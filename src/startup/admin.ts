@@ -5,9 +5,9 @@ import type { AutoscalerSnapshot } from '../autoscaler/loop'
 import type { Config } from '../config/types'
 import { registerControlPlaneMetrics } from '../fleet/metrics'
 import type { ProxyWorkers } from '../gateway/proxy-threads'
+import { backendLabels } from '../metrics/backend-label'
 import { createRegistry } from '../metrics/registry'
 import { DockerRuntime } from '../runtime/docker'
-import { slotServiceName } from '../runtime/swarm-spec'
 import type { Runtime } from '../runtime/types'
 import type { Backends } from './fleet'
 import type { SharedTable } from './table'
@@ -25,18 +25,11 @@ export interface AdminSources {
 
 /** The Prometheus registry over the shared counters, the threads, health and the connection count. */
 function metricsRegistry ({ config, shared, backends: { fleet, health }, workers, clients }: AdminSources): Registry {
-  // Static backends keep their slot for life; replicas sit in slot = host port - base port.
-  const staticLabels = new Map<number, string>()
-  for (const v of shared.table.slots()) staticLabels.set(v.slot, String(v.port))
   return createRegistry({
     sampler: shared.sampler,
     table: shared.table,
     threads: config.threads,
-    // Swarm replicas have no host port: their label is their service's name (`<service>-<slot>`).
-    backendLabel: (slot) => fleet === null
-      ? staticLabels.get(slot) ?? null
-      : config.runtime === 'swarm' ? slotServiceName(config.service, slot) : String(config.basePort + slot),
-    knownSlots: () => fleet !== null ? fleet.knownSlots() : [...staticLabels.keys()],
+    backends: backendLabels(shared.table, fleet === null ? null : { runtime: config.runtime, service: config.service, basePort: config.basePort, knownSlots: fleet.knownSlots.bind(fleet) }),
     workerRestarts: () => workers.restarts,
     workerStartFailures: () => workers.startFailures,
     workerThreadsServing: () => workers.serving(),

@@ -48,7 +48,7 @@ t.test('counts are exact across worker threads; histogram count equals the statu
   t.equal(delta(/^symphony_request_duration_seconds_count$/), N, 'histogram count moved by N')
   t.equal(sum(after, /^symphony_request_duration_seconds_count$/), sum(after, /^symphony_requests_total\{/), 'histogram _count equals the sum of the status-class counters')
   t.equal(sum(after, /^symphony_request_duration_seconds_bucket\{le="\+Inf"\}/), sum(after, /^symphony_request_duration_seconds_count$/), '+Inf bucket equals count')
-  const perBackend = [a.port, b.port].map((p) => delta(new RegExp(`^symphony_requests_total\\{backend="${p}"`)))
+  const perBackend = [a.port, b.port].map((p) => delta(new RegExp(`^symphony_requests_total\\{backend="127.0.0.1:${p}"`)))
   t.same(perBackend, [N / 2, N / 2], 'round robin shows in the per-backend counters')
   const health = await request(`${gw.admin}/healthz`)
   t.equal(health.statusCode, 200, '/healthz: every worker turning')

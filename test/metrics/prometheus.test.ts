@@ -1,5 +1,5 @@
 import t from 'tap'
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -81,10 +81,18 @@ t.test('Prometheus scrapes symphony and every dashboard query returns data', asy
     if (missing.size > 0) await sleep(500)
   }
   for (const { panel, expr } of exprs) t.notOk(missing.has(expr), `${panel}: ${expr}`)
-  // docs/metrics.md lists every metric symphony exports (defaults aside).
+  const exposition = await (await request(`http://127.0.0.1:${cli.adminPort}/metrics`)).body.text()
+  // promtool's lint (naming, suffixes, help) finds nothing in a /metrics that has seen traffic,
+  // errors and a replacement, control-plane metrics included.
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' })
+  t.equal(lint.status, 0, `promtool check metrics: clean ${lint.stdout}${lint.stderr}`)
+  // prom-client's process metrics under their conventional names.
+  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_eventloop_lag_seconds']) {
+    t.match(exposition, new RegExp(`^# TYPE ${name} `, 'm'), `${name} exported`)
+  }
+  // docs/metrics.md lists every metric symphony exports (prom-client's process metrics aside).
   const metricsDoc = readFileSync(path.join(repoRoot, 'docs', 'metrics.md'), 'utf8')
-  const names = [...(await (await request(`http://127.0.0.1:${cli.adminPort}/metrics`)).body.text()).matchAll(/^# HELP (symphony_\w+)/gm)]
-    .map((m) => m[1]).filter((n) => !/^symphony_(process|nodejs)_/.test(n))
+  const names = [...exposition.matchAll(/^# HELP (symphony_\w+)/gm)].map((m) => m[1])
   t.ok(names.length >= 20, `${names.length} symphony metrics exported`)
   for (const name of names) t.ok(metricsDoc.includes('`' + name + '`'), `docs/metrics.md documents ${name}`)
   const replaced = await query(promUrl, 'sum(symphony_replacements_total)')

@@ -1,5 +1,6 @@
 // Worker thread of test/table/torn.test.ts: reads slots and the rotation as fast as it can while
-// the main thread rewrites them, and counts every inconsistent (torn) snapshot.
+// the main thread rewrites them, and counts every inconsistent (torn) snapshot. Shared words of
+// `stop`: 0 the stop flag, 1 reads so far and 2 torn snapshots so far, over all readers.
 import { parentPort, workerData } from 'node:worker_threads'
 import { TableReader } from '../../src/table/reader'
 import { expectedHost } from './torn-pattern'
@@ -10,6 +11,7 @@ const slots = workerData.slots as number
 const rot = new Int32Array(512)
 let reads = 0
 let torn = 0
+let tornShared = 0
 let picks = 0
 const examples: string[] = []
 while (Atomics.load(stop, 0) === 0) {
@@ -26,5 +28,9 @@ while (Atomics.load(stop, 0) === 0) {
   for (let e = 1; e < n; e++) if (rot[e * 2] <= rot[(e - 1) * 2]) torn++
   reads++
   if (reader.pick(-1, 0)) picks++
+  if (torn !== tornShared) {
+    Atomics.add(stop, 2, torn - tornShared)
+    tornShared = torn
+  }
 }
 parentPort?.postMessage({ reads, torn, picks, examples })
