@@ -1,6 +1,6 @@
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import {
-  MAX_WORKERS, NO_BACKEND, W_LOOP_LAG_US, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, errorReasonNames, methodNames, statusClassNames, stateNames,
+  MAX_WORKERS, NO_BACKEND, W_LOOP_LAG_US, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, W_CUT, errorReasonNames, methodNames, statusClassNames, stateNames,
   latencyBucketsSeconds, workerBase
 } from '../table/layout'
 import { hostPort, type BackendLabels } from './backend-label'
@@ -76,7 +76,7 @@ export interface MetricsSources {
 export function createRegistry (src: MetricsSources): Registry {
   const registry = new Registry()
   registerProcessMetrics(registry)
-  const metrics = [...backendMetrics(src), ...tableMetrics(src), ...threadMetrics(src), ...holdMetrics(src), ...connectionMetrics(src), ...healthMetrics(src)]
+  const metrics = [...backendMetrics(src), ...tableMetrics(src), ...threadMetrics(src), ...holdMetrics(src), ...cutMetrics(src), ...connectionMetrics(src), ...healthMetrics(src)]
   for (const m of metrics) registry.registerMetric(m as never)
   return registry
 }
@@ -185,6 +185,24 @@ function holdMetrics (src: MetricsSources): SnapshotMetric[] {
     new SnapshotMetric('symphony_held_requests_total', 'Requests held while no backend was healthy (hold-while-starting, --queue-timeout).', 'counter', total(W_HELD, 1)),
     new SnapshotMetric('symphony_hold_expired_total', 'Held requests answered 503 because no backend became healthy within --queue-timeout.', 'counter', total(W_HOLD_EXPIRED, 1)),
     new SnapshotMetric('symphony_hold_seconds_total', 'Total time requests spent held waiting for a healthy backend.', 'counter', total(W_HOLD_MS, 1e3))
+  ]
+}
+
+/**
+ * Answers cut mid-body: the upstream failed after part of its answer had been written, so the
+ * client's connection was closed rather than an answer that looks whole sent short (issue #17).
+ */
+function cutMetrics (src: MetricsSources): SnapshotMetric[] {
+  return [
+    new SnapshotMetric('symphony_answers_cut_total', 'Answers cut mid-body because the upstream failed after part of the answer was written (the client connection was closed), by reason.', 'counter', (): Value[] => {
+      src.sampler.sample()
+      const out: Value[] = []
+      for (let r = 0; r < errorReasonNames.length; r++) {
+        if (errorReasonNames[r] === 'client_abort') continue // a client that left is not a cut answer
+        out.push({ value: src.sampler.workerTotal(W_CUT + r), labels: { reason: errorReasonNames[r] } })
+      }
+      return out
+    })
   ]
 }
 

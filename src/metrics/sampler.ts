@@ -1,5 +1,5 @@
 import {
-  MAX_BACKENDS, MAX_WORKERS, W_REQUESTS, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, W_HIST, W_HIST_SUM_US, W_HIST_COUNT, B_RETRIES, B_ERRORS,
+  MAX_BACKENDS, MAX_WORKERS, W_REQUESTS, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, W_CUT, W_HIST, W_HIST_SUM_US, W_HIST_COUNT, B_RETRIES, B_ERRORS,
   B_RESPONSES, errorReasonNames, methodNames, STATUS_CLASSES, latencyBucketsUs, workerBase, bstatBase,
   TOTAL_WORDS
 } from '../table/layout'
@@ -26,6 +26,7 @@ export class CounterSampler {
       const base = workerBase(w)
       words.push(base + W_REQUESTS, base + W_HIST_SUM_US, base + W_HIST_COUNT, base + W_HELD, base + W_HOLD_EXPIRED, base + W_HOLD_MS)
       for (let b = 0; b < latencyBucketsUs.length; b++) words.push(base + W_HIST + b)
+      for (let r = 0; r < errorReasonNames.length; r++) words.push(base + W_CUT + r)
     }
     const perBackend = methodNames.length * STATUS_CLASSES
     for (let s = 0; s <= MAX_BACKENDS; s++) {

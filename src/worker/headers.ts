@@ -87,7 +87,7 @@ let lastV4Text = ''
  * uWS asks the kernel (getpeername) and hands back a new ArrayBuffer on every call, and JS has
  * no per-connection handle to cache it on; the binary form at least skips uWS's snprintf and the
  * Buffer view + latin1 decode, and an IPv4 address equal to the previous one reuses its string:
- * 1.35-1.49 µs -> 0.86-0.90 µs per request (microbenchmark in a uWS handler, bench/NOTES.md).
+ * 1.35-1.49 µs -> 0.86-0.90 µs per request (a microbenchmark in a uWS handler; results not kept).
  */
 export function clientAddress (res: HttpResponse): string {
   const ab = res.getRemoteAddress()

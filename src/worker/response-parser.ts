@@ -5,7 +5,7 @@ import { parseContentLength } from './headers'
  * `execute()`; the head, body chunks and the end come out through a {@link ResponseSink}.
  *
  * It replaces undici's llhttp + Readable stack on the request path: with it the worker spends
- * about half the CPU per small request (bench/NOTES.md). Strict where llhttp is strict about what
+ * about half the CPU per small request (docs/performance.md, "What we tried"). Strict where llhttp is strict about what
  * could be read two ways (Content-Length with Transfer-Encoding, repeated or malformed
  * Content-Length, obs-fold, bad chunk sizes): those are protocol errors, answered 502.
  */
