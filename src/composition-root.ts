@@ -60,6 +60,7 @@ export async function startGateway (config: Config, log: Logger = processLogger(
     await startBackends(backends, log)
     const adminPort = await admin.listen(config.adminHost, config.adminPort)
     const port = await startThreads(workers, clients, log)
+    shared.liveness.started(Date.now())
     announce(parts, port, adminPort, log)
     return { port, adminPort, table: shared.table, sampler: shared.sampler, workers, fleet: backends.fleet, stop }
   } catch (err) {

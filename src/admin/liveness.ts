@@ -16,6 +16,18 @@ export class WorkerLiveness {
     this.movedAt = new Float64Array(threads)
   }
 
+  /**
+   * The threads have just started (`now`, ms): their heartbeats count from here. Before, nothing
+   * beats, and a start-up longer than staleMs (waiting for a first healthy replica) would
+   * otherwise leave /healthz at 503 until each thread's first beat.
+   */
+  started (now: number): void {
+    for (let w = 0; w < this.threads; w++) {
+      this.last[w] = Atomics.load(this.i32, workerBase(w) + W_HEARTBEAT)
+      this.movedAt[w] = now
+    }
+  }
+
   /** Workers whose heartbeat has not moved for staleMs as of `now` (ms). */
   stale (now: number): number[] {
     const out: number[] = []
