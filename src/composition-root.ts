@@ -14,6 +14,7 @@ import { createBackends, startBackends, type Backends } from './startup/fleet'
 import { createAdmin } from './startup/admin'
 import { Clients, startThreads } from './startup/threads'
 import { wireSignals } from './startup/signals'
+import { loadUws } from './uws/load'
 
 /** A running gateway: what `run()` drives and what in-process tests hold. */
 export interface Gateway {
@@ -47,12 +48,15 @@ interface Parts {
  * leaves nothing behind (replicas already started stay, as on a stop: the next start adopts them).
  */
 export async function startGateway (config: Config, log: Logger = processLogger(config)): Promise<Gateway> {
+  // Before Docker or any thread: UnsupportedRuntimeError where no native uWS build loads (the
+  // CLI has asked already; this covers in-process starts).
+  const runtimeStatus = { node: process.version, uws: loadUws().runtime.build }
   const runtime = await openRuntime(config, log)
   const shared = openTable(config.threads)
   const backends = createBackends(config, runtime, shared, log)
   const workers = new ProxyWorkers({ sab: shared.sab, settings: proxySettings(config), log })
   const clients = new Clients(config)
-  const admin = createAdmin({ config, runtime, shared, backends, workers, clients })
+  const admin = createAdmin({ config, runtime, shared, backends, workers, clients, runtimeStatus })
   const parts: Parts = { config, runtime, shared, backends, workers, clients, admin }
   let stopped: Promise<void> | null = null
   const stop = (): Promise<void> => { stopped ??= stopInOrder(parts); return stopped }

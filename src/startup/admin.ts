@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client'
 import { AdminServer } from '../admin/server'
-import { statusDocument, type ControlPlaneStatus } from '../admin/status'
+import { statusDocument, type ControlPlaneStatus, type RuntimeStatus } from '../admin/status'
 import type { AutoscalerSnapshot } from '../autoscaler/loop'
 import type { Config } from '../config/types'
 import { registerControlPlaneMetrics } from '../fleet/metrics'
@@ -21,6 +21,8 @@ export interface AdminSources {
   readonly backends: Backends
   readonly workers: ProxyWorkers
   readonly clients: Clients
+  /** Which Node and which uWebSockets.js build serve (/status's `runtime`). */
+  readonly runtimeStatus: RuntimeStatus
 }
 
 /** The Prometheus registry over the shared counters, the threads, health and the connection count. */
@@ -73,7 +75,7 @@ export function createAdmin (sources: AdminSources): AdminServer {
     '/metrics': async () => ({ status: 200, type: registry.contentType, body: await registry.metrics() }),
     '/status': () => json(200, statusDocument(table, config, control, clients.status(),
       { healthTimeouts: (slot, id) => health.timeoutsInARow(slot, id), timeoutsTolerated: () => health.toleratedTimeouts },
-      { configured: config.threads, serving: workers.serving(), restarts: workers.restarts, startFailures: workers.startFailures })),
+      { configured: config.threads, serving: workers.serving(), restarts: workers.restarts, startFailures: workers.startFailures }, sources.runtimeStatus)),
     '/healthz': () => {
       const stale = liveness.stale(Date.now())
       return stale.length === 0 ? json(200, { status: 'ok' }) : json(503, { status: 'proxy workers not turning', workers: stale })

@@ -1,4 +1,4 @@
-import uWS from 'uWebSockets.js'
+import { uWS } from '../uws'
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 import { log } from './thread-log'
 

@@ -15,7 +15,7 @@
  * task's promise settles when the App is closed.
  */
 import type { MessagePort } from 'node:worker_threads'
-import uWS from 'uWebSockets.js'
+import { uWS } from '../uws'
 import type { ProxySettings } from '../config/types'
 import { TableReader } from '../table/reader'
 import { workerBase, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, W_CUT, errorReasonNames } from '../table/layout'
