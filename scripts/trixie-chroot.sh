@@ -44,6 +44,9 @@ trixie_open() {
     mkdir -p "$TRIXIE_ROOT/etc/ssl/certs"
     cp -L /etc/ssl/certs/ca-certificates.crt "$TRIXIE_ROOT/etc/ssl/certs/host-ca-certificates.crt"
   fi
+  # npm's cache outlives the session (cacache is safe to share): reruns do not download again.
+  mkdir -p "$(dirname "$lower")/npm-cache"
+  trixie_bind "$(dirname "$lower")/npm-cache" /root/.npm || return 1
   if [ -S /var/run/docker.sock ]; then
     touch "$TRIXIE_ROOT/run/docker.sock"
     _trixie_mount --bind /var/run/docker.sock "$TRIXIE_ROOT/run/docker.sock" || return 1
