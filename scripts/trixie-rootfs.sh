@@ -8,7 +8,8 @@
 #                                    what node:24-trixie-slim holds that symphony needs at run time
 #   scripts/trixie-rootfs.sh ci      minbase, Node 24 and npm, the docker CLI (tests and the test
 #                                    image script call `docker`; the engine stays the host's, through
-#                                    its socket) and python3 (a stalling backend in the worker tests)
+#                                    its socket), python3 (a stalling backend in the worker tests) and
+#                                    nginx (test/worker/fronting.test.ts puts one in front of symphony)
 #
 # Cached under /var/cache/symphony-trixie/<flavour>-<key>, key = a hash of this recipe: a rerun with
 # the same recipe reuses the tree (a fresh machine builds it, ~30 s each), a changed recipe builds a
@@ -33,7 +34,7 @@ die() { log "error: $*"; exit 1; }
 flavour=${1:-}
 case "$flavour" in
   image) packages='' ;;
-  ci) packages='docker-cli,python3' ;;
+  ci) packages='docker-cli,python3,nginx' ;;
   *) die "usage: $0 image|ci" ;;
 esac
 
