@@ -11,7 +11,7 @@
  * that exits with sockets open. With COUNT > 1 the same App listens on COUNT ports (PORT, or any
  * free ones when PORT is 0): the `backends` scenario puts 256 backends behind two processes.
  */
-import uWS from 'uWebSockets.js'
+import { uWS } from '../src/uws'
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 
 /** The response body: 100 bytes of JSON, built once. */

@@ -5,6 +5,7 @@
  */
 import { SymphonyError } from './errors'
 import { loadConfig, type LoadResult } from './config/load'
+import { loadUws } from './uws/load'
 
 const EX_SOFTWARE = 70
 
@@ -27,7 +28,16 @@ export async function main (argv: string[]): Promise<void> {
     return
   }
   if ('version' in result) {
-    process.stdout.write(`${result.version}\n`)
+    process.stdout.write(`${result.version}, Node ${process.version}, ${uwsVersion()}\n`)
+    return
+  }
+
+  try {
+    // Before any thread starts or Docker is asked anything: where no native uWebSockets.js build
+    // loads, this is one line and exit 7 (UnsupportedRuntimeError), never the JS emulation.
+    loadUws()
+  } catch (err) {
+    process.exitCode = report(err)
     return
   }
 
@@ -37,6 +47,15 @@ export async function main (argv: string[]): Promise<void> {
   } catch (err) {
     // Listeners or timers may be open after a failed start: exit rather than hang.
     process.exit(report(err))
+  }
+}
+
+/** The uWS part of --version: the build in use, or that none loads here and why. */
+function uwsVersion (): string {
+  try {
+    return `uWebSockets.js ${loadUws().runtime.build} (native)`
+  } catch (err) {
+    return `uWebSockets.js: none loads here (${err instanceof SymphonyError ? err.message.replace(/^cannot start: /, '') : String(err)})`
   }
 }
 

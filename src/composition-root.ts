@@ -20,6 +20,7 @@ import { ProcessRuntime } from './runtime/process'
 import { SwarmRuntime } from './runtime/swarm'
 import { slotServiceName } from './runtime/swarm-spec'
 import type { Runtime } from './runtime/types'
+import { loadUws } from './uws/load'
 
 /** A running gateway: what `run()` drives and what in-process tests hold. */
 export interface Gateway {
@@ -57,6 +58,9 @@ function createRuntime (config: Config, log: Logger): Runtime | null {
  * as on a stop: the next start adopts them).
  */
 export async function startGateway (config: Config, log: Logger = processLogger(config)): Promise<Gateway> {
+  // Before Docker or any thread: UnsupportedRuntimeError where no native uWS build loads (the
+  // CLI has asked already; this covers in-process starts).
+  const runtimeStatus = { node: process.version, uws: loadUws().runtime.build }
   const runtime = createRuntime(config, log)
   if (runtime !== null) {
     try {
@@ -140,7 +144,7 @@ export async function startGateway (config: Config, log: Logger = processLogger(
       status: 200,
       type: 'application/json',
       body: JSON.stringify(statusDocument(table, config, control, connectionsStatus(), { healthTimeouts: (slot, id) => health.timeoutsInARow(slot, id), timeoutsTolerated: () => health.toleratedTimeouts },
-        { configured: config.threads, serving: workers.serving(), restarts: workers.restarts, startFailures: workers.startFailures }))
+        { configured: config.threads, serving: workers.serving(), restarts: workers.restarts, startFailures: workers.startFailures }, runtimeStatus))
     }),
     '/healthz': () => {
       const stale = liveness.stale(Date.now())

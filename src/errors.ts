@@ -51,6 +51,15 @@ export class ListenError extends SymphonyError {
   override readonly exitCode = 5
 }
 
+/**
+ * No native uWebSockets.js build loads on this Node.js and C library (src/uws/select.ts says
+ * which one each needs). symphony never runs on uWS's pure-JS emulation: it refuses at start.
+ */
+export class UnsupportedRuntimeError extends SymphonyError {
+  readonly code = 'SYM_ERR_UNSUPPORTED_RUNTIME'
+  override readonly exitCode = 7
+}
+
 /** A container or process could not be started. Logged and retried by the control loops. */
 export class StartError extends SymphonyError {
   readonly code = 'SYM_ERR_START'
@@ -108,6 +117,7 @@ export const allErrorCodes: readonly string[] = [
   'SYM_ERR_START',
   'SYM_ERR_PORT_IN_USE',
   'SYM_ERR_SWARM_SETUP',
+  'SYM_ERR_UNSUPPORTED_RUNTIME',
   ...Object.values(ProxyErrorCodes),
   ...Object.values(AdminErrorCodes)
 ]

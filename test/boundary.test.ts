@@ -4,9 +4,14 @@ import path from 'node:path'
 
 /**
  * The thread boundary, read from the tree. Code under src/worker/ runs inside the proxy threads:
- * it may use only src/worker/, src/table/ (the shared memory), src/errors.ts, src/log.ts, and
- * types from src/config/types.ts, plus node built-ins and uWebSockets.js. Main-thread code may
- * name src/worker/'s types (the supervisor builds tasks and reads messages) but never load it.
+ * it may use only src/worker/, src/table/ (the shared memory), src/errors.ts, src/log.ts, src/uws/,
+ * and types from src/config/types.ts, plus node built-ins. src/uws/ is shared on purpose: it is
+ * the one place that chooses and loads the native uWebSockets.js binary (issue #18), and the main
+ * thread must load it too, before any thread starts, to refuse a host where none loads; the
+ * threads load the binary through it rather than through a package's JS entry, which could swap
+ * in uWS's JS emulation (so no uWebSockets.js package may be imported for its value here). Main-
+ * thread code may name src/worker/'s types (the supervisor builds tasks and reads messages) but
+ * never load it.
  */
 const root = path.join(__dirname, '..', '..')
 const rel = (p: string): string => path.relative(root, p).split(path.sep).join('/')
@@ -44,13 +49,13 @@ function tsFiles (dir: string): string[] {
   })
 }
 
-const THREAD_MODULES = [/^src\/worker\//, /^src\/table\//, /^src\/errors\.ts$/, /^src\/log\.ts$/]
-const THREAD_PACKAGES = [/^node:/, /^uWebSockets\.js$/]
+const THREAD_MODULES = [/^src\/worker\//, /^src\/table\//, /^src\/uws\//, /^src\/errors\.ts$/, /^src\/log\.ts$/]
+const THREAD_PACKAGES = [/^node:/]
 const TYPES_ONLY = /^src\/config\/types\.ts$/
 
-t.test('what the proxy threads load stays on their side: worker/, table/, errors.ts, log.ts, config types', async (t) => {
+t.test('what the proxy threads load stays on their side: worker/, table/, uws/, errors.ts, log.ts, config types', async (t) => {
   // Everything a thread loads, following value imports from its entry and from src/worker/.
-  const entries = [path.join(root, 'workers', 'proxy.ts'), ...tsFiles(path.join(root, 'src', 'worker'))]
+  const entries = [path.join(root, 'workers', 'proxy.ts'), ...tsFiles(path.join(root, 'src', 'worker')), ...tsFiles(path.join(root, 'src', 'uws'))]
   const seen = new Set<string>()
   const queue = [...entries]
   const wrong: string[] = []
@@ -74,7 +79,7 @@ t.test('what the proxy threads load stays on their side: worker/, table/, errors
       queue.push(path.join(root, target))
     }
   }
-  t.ok(seen.has('src/worker/serve.ts') && seen.has('src/table/reader.ts'), 'the walk reached the thread\'s modules')
+  t.ok(seen.has('src/worker/serve.ts') && seen.has('src/table/reader.ts') && seen.has('src/uws/load.ts'), 'the walk reached the thread\'s modules')
   t.same(wrong, [], 'no import crosses into the main thread\'s code')
 })
 
@@ -93,6 +98,21 @@ t.test('main-thread code names src/worker/ only through `import type`', async (t
   }
   t.ok(typeImports > 0, 'the supervisor\'s type imports were seen (the scan works)')
   t.same(wrong, [], 'no value import of src/worker/ from the main thread')
+})
+
+t.test('uWebSockets.js is loaded only through src/uws/ (never a package\'s JS entry, which may load the emulation)', async (t) => {
+  const wrong: string[] = []
+  let scanned = 0
+  for (const dir of ['src', 'test', 'bench', 'workers']) {
+    for (const file of tsFiles(path.join(root, dir))) {
+      scanned++
+      for (const imp of importsOf(readFileSync(file, 'utf8'))) {
+        if (!imp.typeOnly && /^(uWebSockets\.js|@btc-vision\/uwebsockets\.js)(\/|$)/.test(imp.spec)) wrong.push(`${rel(file)}: ${imp.text}`)
+      }
+    }
+  }
+  t.ok(scanned > 100, `the scan read the tree (${scanned} files)`)
+  t.same(wrong, [], 'no value import of a uWS package')
 })
 
 t.test('the import scanner tells type-only imports from value imports', async (t) => {

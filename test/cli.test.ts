@@ -47,11 +47,11 @@ t.test('--help: exit 0, the options on stdout', async t => {
   }
 })
 
-t.test('--version: the package version', async t => {
+t.test('--version: the package version, Node\'s and the uWebSockets.js build in use', async t => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
   const r = symphony(['--version'])
   t.equal(r.status, 0)
-  t.equal(r.stdout, `symphony ${pkg.version}\n`)
+  t.match(r.stdout, new RegExp(`^symphony ${pkg.version.replace(/\./g, '\\.')}, Node ${process.version.replace(/\./g, '\\.')}, uWebSockets\\.js (20\\.57\\.0|20\\.30\\.0) \\(native\\)\n$`), r.stdout.trim())
   t.equal(r.stderr, '')
 })
 
@@ -83,7 +83,8 @@ t.test('on a terminal the log is one readable line per event; Ctrl-C drains and 
 
 t.test('where stdout is not a terminal the log stays JSON lines (auto), and --log-format pretty forces text', async t => {
   for (const [args, json] of [[[], true], [['--log-format', 'pretty'], false]] as const) {
-    const child = spawn(process.execPath, [BIN, '--backend', '127.0.0.1:1', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', ...args], { env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    // UWS_USE_FALLBACK would make the uWS package's entry load its JS emulation: it must change nothing.
+    const child = spawn(process.execPath, [BIN, '--backend', '127.0.0.1:1', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', ...args], { env: { ...cleanEnv, UWS_USE_FALLBACK: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
     t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
     let out = ''
     await new Promise<void>((resolve, reject) => {
@@ -93,6 +94,17 @@ t.test('where stdout is not a terminal the log stays JSON lines (auto), and --lo
       })
       setTimeout(() => reject(new Error(`no "symphony listening" within 30 s: ${out}`)), 30_000).unref()
     })
+    if (json) {
+      // The threads run the native build: they listen (on the emulation they crash there: it
+      // lacks us_socket_local_port), its binary is mapped in the process (the emulation maps
+      // none), and /status says which, with Node's version.
+      const listening = JSON.parse(out.split('\n').find((l) => l.includes('symphony listening')) ?? '{}') as { adminPort: number }
+      const status = await (await fetch(`http://127.0.0.1:${listening.adminPort}/status`)).json() as { runtime?: { node: string, uws: string } }
+      t.same(status.runtime, { node: process.version, uws: status.runtime?.uws }, `/status runtime: ${JSON.stringify(status.runtime)}`)
+      t.match(status.runtime?.uws, /^20\.(57|30)\.0$/)
+      const maps = readFileSync(`/proc/${String(child.pid)}/maps`, 'utf8')
+      t.match(maps, /\/uws_linux_\w+_\d+\.node\n/, 'with UWS_USE_FALLBACK=1 a native uws_*.node is mapped')
+    }
     child.kill('SIGTERM')
     await once(child, 'exit')
     const first = out.split('\n')[0]

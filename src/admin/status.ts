@@ -47,8 +47,16 @@ export interface ThreadsStatus {
   readonly startFailures: number
 }
 
+/** What symphony runs on, for /status (and --version): Node's version and the uWS build. */
+export interface RuntimeStatus {
+  /** `process.version`. */
+  readonly node: string
+  /** The native uWebSockets.js build every proxy thread loaded (src/uws/). */
+  readonly uws: string
+}
+
 /** The `GET /status` document: what the gateway routes to right now, and why. */
-export function statusDocument (table: TableWriter, config: Config, control: ControlPlaneStatus | null = null, connections: ConnectionsStatus | null = null, health: HealthStatus = {}, threads: ThreadsStatus | null = null): unknown {
+export function statusDocument (table: TableWriter, config: Config, control: ControlPlaneStatus | null = null, connections: ConnectionsStatus | null = null, health: HealthStatus = {}, threads: ThreadsStatus | null = null, runtime: RuntimeStatus | null = null): unknown {
   const mode = config.runtime === 'process' ? 'process' : config.image === null ? 'static' : config.runtime
   const backends = table.slots().map((v) => {
     const r = control?.replica(v.slot)
@@ -68,7 +76,7 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
     }
   })
   const client = connections === null ? {} : { connections }
-  const checks = { health: { unhealthyThreshold: config.unhealthyThreshold, timeoutsTolerated: health.timeoutsTolerated?.() ?? 0 }, ...(threads === null ? {} : { threads }) }
+  const checks = { ...(runtime === null ? {} : { runtime }), health: { unhealthyThreshold: config.unhealthyThreshold, timeoutsTolerated: health.timeoutsTolerated?.() ?? 0 }, ...(threads === null ? {} : { threads }) }
   if (control === null) return { mode, backends, ...checks, ...client }
   const a = control.autoscaler()
   const base = config.baseScaleCount

@@ -9,7 +9,7 @@
  * task's promise settles when the App is closed.
  */
 import type { MessagePort } from 'node:worker_threads'
-import uWS from 'uWebSockets.js'
+import { uWS } from '../uws'
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 import type { LogLevel, ProxySettings } from '../config/types'
 import { TableReader } from '../table/reader'

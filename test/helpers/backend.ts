@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import uWS from 'uWebSockets.js'
+import { uWS } from '../../src/uws'
 import type { HttpResponse, HttpRequest, TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 
 /** What a test backend saw of one request. */

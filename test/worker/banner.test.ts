@@ -7,7 +7,7 @@ import net from 'node:net'
 import { startBackend } from '../helpers/backend'
 import { startTestGateway } from '../helpers/gateway'
 import { State } from '../../src/table/layout'
-import uWS from 'uWebSockets.js'
+import { uWS } from '../../src/uws'
 
 // The test backend is a uWS App in this thread: silence it too, so that a banner on a proxied
 // answer could only come from the proxy.
