@@ -4,7 +4,7 @@
 # lack, so the second CI pass (scripts/test-trixie.sh) runs in such a root filesystem as a chroot,
 # and symphony's registry-free image (scripts/build-symphony-image.sh) is imported from one.
 #
-#   scripts/trixie-rootfs.sh image   minbase, no docs/man/locales/apt lists, Node 24 only (no npm):
+#   scripts/trixie-rootfs.sh image   minbase without documentation, manual pages, locales or apt lists, Node 24 only (no npm):
 #                                    what node:24-trixie-slim holds that symphony needs at run time
 #   scripts/trixie-rootfs.sh ci      minbase, Node 24 and npm, the docker CLI (tests and the test
 #                                    image script call `docker`; the engine stays the host's, through
@@ -39,7 +39,8 @@ case "$flavour" in
 esac
 
 cache=${TRIXIE_CACHE:-/var/cache/symphony-trixie}
-key=$( { cat "${BASH_SOURCE[0]}"; echo "$flavour $MIRROR"; } | sha256sum | cut -c1-12)
+# Comments are not the recipe: rewording one does not rebuild the trees.
+key=$( { grep -v '^[[:space:]]*#' "${BASH_SOURCE[0]}"; echo "$flavour $MIRROR"; } | sha256sum | cut -c1-12)
 dir="$cache/$flavour-$key"
 stamp="$dir/.symphony-rootfs"
 
