@@ -44,9 +44,6 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
   log "importing $rootfs as $base"
   tar -C "$rootfs" --exclude=./.symphony-rootfs -c . \
     | docker import --change 'LABEL io.symphony.trixie-base=true' - "$base" >/dev/null || die "docker import failed"
-  # Bases of older recipes: nothing but an older symphony:local refers to them any more.
-  docker images --filter label=io.symphony.trixie-base=true --format '{{.Repository}}:{{.Tag}}' \
-    | grep -vxF "$base" | xargs -r docker rmi >/dev/null 2>&1 || true
 fi
 
 app="$ctx/app"
@@ -85,4 +82,7 @@ if ! DOCKER_BUILDKIT=0 docker build -t "$image" "$ctx" >"$ctx.log" 2>&1; then
 fi
 # Older builds carrying the label are now untagged: drop them so rebuilds do not pile up.
 docker image prune -f --filter label=io.symphony.symphony-image=true >/dev/null 2>&1 || true
+# Then the bases of older recipes, which only those older builds referred to.
+docker images --filter label=io.symphony.trixie-base=true --format '{{.Repository}}:{{.Tag}}' \
+  | grep -vxF "$base" | xargs -r docker rmi >/dev/null 2>&1 || true
 log "built $image ($(docker image inspect "$image" --format '{{.Size}}' | awk '{ printf "%.0f MB", $1 / 1e6 }'))"
