@@ -82,7 +82,8 @@ if ! DOCKER_BUILDKIT=0 docker build -t "$image" "$ctx" >"$ctx.log" 2>&1; then
 fi
 # Older builds carrying the label are now untagged: drop them so rebuilds do not pile up.
 docker image prune -f --filter label=io.symphony.symphony-image=true >/dev/null 2>&1 || true
-# Then the bases of older recipes, which only those older builds referred to.
-docker images --filter label=io.symphony.trixie-base=true --format '{{.Repository}}:{{.Tag}}' \
+# Then the bases of older recipes, which only those older builds referred to. (By name as well as
+# label: images built on a base inherit its label, this very one included.)
+docker images --filter label=io.symphony.trixie-base=true --filter 'reference=symphony-base:*' --format '{{.Repository}}:{{.Tag}}' \
   | grep -vxF "$base" | xargs -r docker rmi >/dev/null 2>&1 || true
 log "built $image ($(docker image inspect "$image" --format '{{.Size}}' | awk '{ printf "%.0f MB", $1 / 1e6 }'))"

@@ -34,6 +34,8 @@ t.test('docker run with the socket mounted: symphony in a container scales, prox
   t.match(node, /^v24\./, 'Node 24 in the image')
   t.equal((await docker(['exec', name, 'grep', '-o', '-m', '1', 'uws_linux_x64_[0-9]*\\.node', '/proc/1/maps'])), `uws_linux_x64_${abi ?? ''}.node`,
     'symphony (PID 1) runs the native uWebSockets.js binary for its Node ABI')
+  t.match(await docker(['run', '--rm', '--label', 'io.symphony.managed=true', SYMPHONY_IMAGE, '--version']), /Node v24\.\d+\.\d+, uWebSockets\.js 20\.57\.0 \(native\)/,
+    '--version names Node 24 and the 20.57 build')
   t.same((await serviceContainers(service)).map((c) => [c.port, c.running]), [[18720, true]], 'one replica, published on its host port')
   const stopAt = Date.now()
   await docker(['stop', name]) // SIGTERM, then SIGKILL after the container's own --stop-timeout
