@@ -51,12 +51,19 @@ export interface BenchOptions {
    * builds in one run. null: none.
    */
   readonly baseline: string | null
+  /**
+   * A root filesystem (scripts/trixie-rootfs.sh's, say) that --baseline lies in: the baseline then
+   * runs as `chroot ROOT /usr/local/bin/node DIR/bin/symphony.js`, with that tree's own Node and
+   * libraries, to compare two runtimes (issue #18: Node 24 + uWS 20.57 on Debian 13). null: none.
+   */
+  readonly baselineRoot: string | null
 }
 
 /** Usage text for --help. */
 export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--warmup S] [--connections C]
                       [--driver wrk|autocannon|both] [--scenario NAME ...] [--target NAME ...] [--no-install] [--out NAME]
                       [--counts LIST] [--idle-connections N] [--idle-hold S] [--baseline DIR]
+                      [--baseline-root ROOT]
   --rounds N        measured rounds, each runs every target once (3..20, default 3)
   --duration S      seconds per measured run (1..60, default 5)
   --warmup S        seconds of warm-up per target before round 1 (0..30, default 2)
@@ -78,6 +85,8 @@ export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--war
   --idle-hold S     seconds idle10k keeps them open after the last one opened (1..120, default 15)
   --baseline DIR    another built symphony tree (DIR/bin/symphony.js), run as target baseline right after
                     symphony in each round of the load scenarios: symphony / baseline is a paired A/B
+  --baseline-root ROOT  run the baseline chrooted in ROOT with ROOT's /usr/local/bin/node (as root);
+                    --baseline is then a path inside ROOT
 `
 
 const LIMITS = {
@@ -108,6 +117,7 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
       'idle-connections': { type: 'string' },
       'idle-hold': { type: 'string' },
       baseline: { type: 'string' },
+      'baseline-root': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -134,7 +144,12 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
   const scenarios = rest.length === 0 && modes.length > 0 ? [] : oneOf('scenario', rest, SCENARIO_NAMES, ['small'])
   const counts = parseCounts(values.counts)
   const baseline = values.baseline ?? null
-  if (baseline !== null && !existsSync(path.join(baseline, 'bin', 'symphony.js'))) {
+  const baselineRoot = values['baseline-root'] === undefined ? null : path.resolve(values['baseline-root'])
+  if (baselineRoot !== null && baseline === null) throw new Error('--baseline-root: needs --baseline (a tree inside it)')
+  if (baselineRoot !== null && !existsSync(path.join(baselineRoot, 'usr', 'local', 'bin', 'node'))) {
+    throw new Error(`--baseline-root ${baselineRoot}: expected a root filesystem with /usr/local/bin/node`)
+  }
+  if (baseline !== null && !existsSync(path.join(baselineRoot ?? '/', baseline, 'bin', 'symphony.js'))) {
     throw new Error(`--baseline ${baseline}: expected a built symphony tree (no bin/symphony.js there)`)
   }
   const targets = oneOf('target', values.target, TARGET_NAMES, TARGET_NAMES)
@@ -152,7 +167,8 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
     targets,
     install: values['no-install'] !== true,
     out,
-    baseline: baseline === null ? null : path.resolve(baseline)
+    baseline: baseline === null ? null : baselineRoot !== null ? path.posix.resolve('/', baseline) : path.resolve(baseline),
+    baselineRoot
   })
 }
 

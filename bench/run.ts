@@ -169,7 +169,7 @@ async function loadScenarios (opts: BenchOptions, children: Children, tmp: TempD
       if (opts.baseline !== null) {
         let basePort = await freePort()
         while (basePort === adminPort) basePort = await freePort()
-        proxies.push(await startSymphony(children, backendPorts, basePort, proxyCpu, [], '/', opts.baseline, 'baseline'))
+        proxies.push(await startSymphony(children, backendPorts, basePort, proxyCpu, [], '/', opts.baseline, 'baseline', opts.baselineRoot))
       }
     } else if (name === 'nginx' && tools.paths.nginx !== null) {
       proxies.push(await startNginx(children, tools.paths.nginx, backendPorts, proxyCpu, tmp))
@@ -316,7 +316,8 @@ function setupOf (opts: BenchOptions, p: Pinning | null): { rounds: number, dura
 function reproduce (o: BenchOptions): string {
   return [`--rounds ${o.rounds}`, `--duration ${o.durationS}`, `--warmup ${o.warmupS}`, `--connections ${o.connections}`,
     ...(o.driver === 'auto' ? [] : [`--driver ${o.driver}`]), ...o.scenarios.map((s) => `--scenario ${s}`),
-    ...(o.out === 'latest' ? [] : [`--out ${o.out}`]), ...(o.baseline === null ? [] : [`--baseline ${o.baseline}`])].join(' ')
+    ...(o.out === 'latest' ? [] : [`--out ${o.out}`]), ...(o.baseline === null ? [] : [`--baseline ${o.baseline}`]),
+    ...(o.baselineRoot === null ? [] : [`--baseline-root ${o.baselineRoot}`])].join(' ')
 }
 
 /** HEAD's short hash, with `+dirty` when the work tree has changes outside bench/results/. */

@@ -63,14 +63,17 @@ function proxy (name: Proxy['name'], port: number, child: Child): Proxy {
 /**
  * symphony with `--threads 1` in front of `backends` (ports on 127.0.0.1; none with --image in
  * `extra`), its admin listener on `adminPort`; `extra` flags last (`--threads` there replaces the 1).
- * `root`: the tree to run it from (another build, for --baseline).
+ * `root`: the tree to run it from (another build, for --baseline); `chroot`: a root filesystem that
+ * `root` lies in, run with that filesystem's own Node (chroot execs it: the PID measured is node's).
  */
 export async function startSymphony (children: Children, backends: readonly number[], adminPort: number, cpu: number | null, extra: readonly string[] = [],
-  readyPath = '/', root = ROOT, name: 'symphony' | 'baseline' = 'symphony'): Promise<Proxy> {
+  readyPath = '/', root = ROOT, name: 'symphony' | 'baseline' = 'symphony', chroot: string | null = null): Promise<Proxy> {
   // freePort() closes its probe socket, so two calls before anything binds can return the same port.
   let port = await freePort()
   while (port === adminPort) port = await freePort()
-  const child = children.spawn(name, process.execPath, [
+  const [cmd, ...pre] = chroot === null ? [process.execPath] : ['chroot', chroot, '/usr/local/bin/node']
+  const child = children.spawn(name, cmd as string, [
+    ...pre,
     path.join(root, 'bin', 'symphony.js'),
     ...backends.flatMap((p) => ['--backend', `127.0.0.1:${p}`]),
     '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort),

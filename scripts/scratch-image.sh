@@ -1,5 +1,6 @@
-# Shared by build-test-image.sh and build-symphony-image.sh (sourced, not run): the two halves of
-# an image FROM scratch made of this machine's own Node binary, with no registry.
+# Used by build-test-image.sh (sourced, not run): the two halves of an image FROM scratch made of
+# this machine's own Node binary, with no registry. (symphony's own image is built from a Debian 13
+# root filesystem instead: build-symphony-image.sh.)
 
 # Copy node and every shared library it links into "$1/rootfs", each at the path ldd resolved it
 # to: the dynamic loader in the image has no ld.so.cache and searches its built-in default

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { DEFAULT_COUNTS, parseBenchArgs, parseCounts } from '../../bench/args'
@@ -33,4 +34,18 @@ t.test('--baseline: a built symphony tree for a paired A/B; anything else is ref
   const root = path.resolve(__dirname, '..', '..', '..')
   t.equal(parseBenchArgs(['--baseline', root])?.baseline, root, 'this very tree qualifies (it has bin/symphony.js)')
   t.throws(() => parseBenchArgs(['--baseline', os.tmpdir()]), /--baseline .*bin\/symphony\.js/)
+})
+
+t.test('--baseline-root: the baseline is a tree inside another root filesystem, run with its Node', async (t) => {
+  t.equal(parseBenchArgs([])?.baselineRoot, null)
+  const rootfs = mkdtempSync(path.join(os.tmpdir(), 'bench-rootfs-'))
+  t.teardown(() => rmSync(rootfs, { recursive: true, force: true }))
+  t.throws(() => parseBenchArgs(['--baseline-root', rootfs]), /--baseline-root: needs --baseline/)
+  t.throws(() => parseBenchArgs(['--baseline-root', rootfs, '--baseline', '/repo']), /--baseline-root .*usr\/local\/bin\/node/)
+  mkdirSync(path.join(rootfs, 'usr', 'local', 'bin'), { recursive: true })
+  writeFileSync(path.join(rootfs, 'usr', 'local', 'bin', 'node'), '')
+  t.throws(() => parseBenchArgs(['--baseline-root', rootfs, '--baseline', '/repo']), /--baseline \/repo: .*bin\/symphony\.js/, 'the tree is looked for inside the root')
+  mkdirSync(path.join(rootfs, 'repo', 'bin'), { recursive: true })
+  writeFileSync(path.join(rootfs, 'repo', 'bin', 'symphony.js'), '')
+  t.match(parseBenchArgs(['--baseline-root', rootfs, '--baseline', 'repo']), { baseline: '/repo', baselineRoot: rootfs })
 })
