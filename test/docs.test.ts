@@ -54,10 +54,5 @@ t.test('every `docker build` of symphony in the docs names the image `symphony`'
     for (const m of read(doc).matchAll(/docker build -t (\S+) (?:\.|\S*docker-symphony)(?:\s|$)/g)) names.push([doc, m[1]])
   }
   t.ok(names.length >= 2, `${names.length} builds found`)
-  const mine = names.filter(([doc]) => doc !== 'docs/deployment.md')
-  for (const [doc, name] of mine) t.equal(name.replace(/:latest$/, ''), 'symphony', `${doc}: docker build -t ${name}`)
-  // docs/deployment.md's image section belongs to another branch (issue 20): checked once it is fixed there.
-  for (const [doc, name] of names.filter(([doc]) => doc === 'docs/deployment.md')) {
-    t.equal(name.replace(/:latest$/, ''), 'symphony', `${doc}: docker build -t ${name}`, { todo: 'deployment.md still builds docker-symphony; its image section is fixed on the runtime branch' })
-  }
+  for (const [doc, name] of names) t.equal(name.replace(/:latest$/, ''), 'symphony', `${doc}: docker build -t ${name}`)
 })
