@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream'
 import { ProxyErrorCodes, type ProxyErrorCode } from '../errors'
 import { ErrorReason } from '../table/layout'
 import { ResponseParser, type ResponseSink } from './response-parser'
+import { nativeWrites, writableHandle, type WriteReq } from './native-write'
 
 /**
  * The exchange's handle on the connection carrying it. Every call names the exchange: a
@@ -63,44 +64,6 @@ export interface CoarseClock {
 export interface ConnectionOwner {
   release (conn: Connection): void
   forget (conn: Connection): void
-}
-
-/**
- * The native side of Node's stream writes (`process.binding('stream_wrap')`, a private API that
- * Node 20 still exposes without a warning): lets a request head go straight to the socket's handle,
- * see {@link Connection.writeDirect}. null when this Node does not have it: every write then takes
- * `socket.write`, as before.
- */
-interface WriteReq {
-  handle: unknown
-  oncomplete: (this: WriteReq, status: number) => void
-  async: boolean
-  conn: Connection | null
-}
-interface StreamWrapBinding {
-  readonly WriteWrap: new () => WriteReq
-  readonly streamBaseState: Int32Array
-  readonly kLastWriteWasAsync: number
-}
-/** What `socket._handle` offers for a direct write (LibuvStreamWrap's JS methods). */
-interface StreamHandle {
-  writeLatin1String?: (req: WriteReq, data: string) => number
-}
-const streamWrap: StreamWrapBinding | null = (() => {
-  try {
-    // A private API on purpose (bench/NOTES.md, session 4): the fallback is socket.write.
-    // eslint-disable-next-line n/no-deprecated-api
-    const b = (process as unknown as { binding: (name: string) => Partial<StreamWrapBinding> }).binding('stream_wrap')
-    if (typeof b.WriteWrap === 'function' && b.streamBaseState instanceof Int32Array && typeof b.kLastWriteWasAsync === 'number') return b as StreamWrapBinding
-  } catch {}
-  return null
-})()
-
-/** A direct write that went asynchronous has finished (Node's onWriteComplete, minus the stream bookkeeping). */
-function onDirectWriteDone (this: WriteReq, status: number): void {
-  const conn = this.conn
-  this.conn = null
-  if (status < 0 && conn !== null) conn.writeFailed(status)
 }
 
 const READ_BUFFER = 64 * 1024
@@ -206,31 +169,28 @@ export class Connection implements ResponseSink, UpstreamLink {
    * around it (`_write`, `writeOrBuffer`, a new WriteWrap per write, `afterWriteDispatched`):
    * about 3 % of a proxy thread's CPU for the one write a small request needs (perf, session 4
    * of bench/NOTES.md). Safe only while nothing is queued in the Writable (the bytes would
-   * overtake it) and once connected; otherwise, or without the private API, `socket.write`.
+   * overtake it) and once connected; otherwise, or without the private API (src/worker/native-write.ts
+   * holds it), `socket.write`.
    * A write the kernel takes at once (the usual case) leaves the request object unused and it
    * is kept for the next; one that went asynchronous keeps it until `oncomplete`, and a failure
    * ends the socket with the same error `socket.write` would have raised.
    */
   private writeDirect (data: string): void {
-    const handle = (this.socket as unknown as { _handle: StreamHandle | null })._handle
-    if (streamWrap === null || this.state !== C_BUSY || handle === null || typeof handle.writeLatin1String !== 'function' || this.socket.writableLength !== 0) {
+    const handle = writableHandle(this.socket)
+    if (nativeWrites === null || this.state !== C_BUSY || handle === null || this.socket.writableLength !== 0) {
       this.socket.write(data, 'latin1')
       return
     }
     let req = this.writeReq
     if (req === null) {
-      req = new streamWrap.WriteWrap()
-      req.handle = handle
-      req.oncomplete = onDirectWriteDone
-      req.async = false
-      req.conn = null
+      req = nativeWrites.request(handle)
       this.writeReq = req
     }
     const err = handle.writeLatin1String(req, data)
     if (err !== 0) {
       this.writeFailed(err)
-    } else if (streamWrap.streamBaseState[streamWrap.kLastWriteWasAsync] !== 0) {
-      req.conn = this // in flight: libuv completes it later; the next write needs its own
+    } else if (nativeWrites.lastWriteWasAsync()) {
+      req.owner = this // in flight: libuv completes it later; the next write needs its own
       this.writeReq = null
     }
   }
