@@ -2,40 +2,26 @@ import net from 'node:net'
 import t from 'tap'
 import { request } from 'undici'
 import { startTestGateway, waitFor } from '../helpers/gateway'
+import { rawBackend } from '../helpers/raw-backend'
 
 /**
  * An upstream that fails mid-body (issue #17): the client must see the connection cut, never an
  * answer that looks complete and is short, and the cut is counted by reason.
  */
 
-/** A backend whose /cl and /chunked answers stop part-way and close; the health path answers 200. */
-async function failingBackend (): Promise<{ port: number, close: () => void }> {
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-    socket.on('error', () => {})
-    let buffered = ''
-    socket.on('data', (d) => {
-      buffered += d.toString('latin1')
-      const end = buffered.indexOf('\r\n\r\n')
-      if (end < 0) return
-      const path = buffered.slice(0, end).split(' ')[1]
-      buffered = buffered.slice(end + 4)
-      if (path.startsWith('/api/v1/_health')) {
-        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
-      } else if (path === '/cl') {
-        // Announces 1 MiB, sends 300 KiB in a separate write (so the head goes out first), then dies.
-        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n')
-        setTimeout(() => { socket.write(Buffer.alloc(300 * 1024, 0x61)); setTimeout(() => socket.destroy(), 50) }, 30)
-      } else {
-        socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n')
-        setTimeout(() => { socket.write('4000\r\n' + 'b'.repeat(0x4000) + '\r\n'); setTimeout(() => socket.destroy(), 50) }, 30)
-      }
-    })
+/** A backend whose /cl and /chunked answers stop part-way and close. */
+function failingBackend (): ReturnType<typeof rawBackend> {
+  return rawBackend((path, socket) => {
+    if (path === '/cl') {
+      // Announces 1 MiB, sends 300 KiB in a separate write (so the head goes out first), then dies.
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n')
+      setTimeout(() => { socket.write(Buffer.alloc(300 * 1024, 0x61)); setTimeout(() => socket.destroy(), 50) }, 30)
+    } else {
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n')
+      setTimeout(() => { socket.write('4000\r\n' + 'b'.repeat(0x4000) + '\r\n'); setTimeout(() => socket.destroy(), 50) }, 30)
+    }
+    return null
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { port: (server.address() as net.AddressInfo).port, close: () => { for (const s of sockets) s.destroy(); server.close() } }
 }
 
 /** Read an answer with a raw socket until the gateway closes: what a client that reads to close sees. */

@@ -3,47 +3,9 @@ import { Worker } from 'node:worker_threads'
 import t from 'tap'
 import { request } from 'undici'
 import { startTestGateway } from '../helpers/gateway'
+import { rawBackend } from '../helpers/raw-backend'
 import { Upstream } from '../../src/worker/upstream'
 import type { UpstreamHandler, UpstreamLink } from '../../src/worker/connection'
-
-/**
- * A backend that answers with raw bytes: the health path gets a plain 200, every other request
- * gets `answer(path)` written as is (then the socket is closed when `close` is set).
- */
-async function rawBackend (answer: (path: string) => { wire: string | Buffer, close?: boolean }): Promise<{ port: number, connections: () => number, close: () => void }> {
-  let connections = 0
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((socket) => {
-    connections++
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-    socket.on('error', () => {})
-    let buffered = ''
-    socket.on('data', (d) => {
-      buffered += d.toString('latin1')
-      for (;;) {
-        const end = buffered.indexOf('\r\n\r\n')
-        if (end < 0) return
-        const head = buffered.slice(0, end)
-        buffered = buffered.slice(end + 4)
-        const path = head.split(' ')[1]
-        if (path.startsWith('/api/v1/_health')) {
-          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
-          continue
-        }
-        const a = answer(path)
-        socket.write(a.wire)
-        if (a.close === true) { socket.end(); return }
-      }
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    connections: () => connections,
-    close: () => { for (const s of sockets) s.destroy(); server.close() }
-  }
-}
 
 /** The raw bytes of one answer (the gateway is asked to close after it). */
 async function rawGet (port: number, path: string): Promise<Buffer> {
