@@ -12,6 +12,8 @@ import { registerControlPlaneMetrics } from './fleet/metrics'
 import { AutoscalerLoop, type AutoscalerSnapshot } from './autoscaler/loop'
 import { CounterSampler } from './metrics/sampler'
 import { createRegistry } from './metrics/registry'
+import { accessLogMetrics } from './metrics/access-log'
+import { checkAccessLogFile } from './gateway/access-log-file'
 import { AdminServer } from './admin/server'
 import { WorkerLiveness } from './admin/liveness'
 import { statusDocument, type ConnectionsStatus, type ControlPlaneStatus } from './admin/status'
@@ -57,6 +59,8 @@ function createRuntime (config: Config, log: Logger): Runtime | null {
  * as on a stop: the next start adopts them).
  */
 export async function startGateway (config: Config, log: Logger = processLogger(config)): Promise<Gateway> {
+  // A user's mistake, found before anything is started (AccessLogError, exit 7).
+  checkAccessLogFile(config.accessLog)
   const runtime = createRuntime(config, log)
   if (runtime !== null) {
     try {
@@ -116,6 +120,7 @@ export async function startGateway (config: Config, log: Logger = processLogger(
     connectionLimit: config.maxConnections,
     acceptPauses: () => limit?.pauses ?? 0
   })
+  for (const m of accessLogMetrics(sampler)) registry.registerMetric(m as never)
   let control: ControlPlaneStatus | null = null
   if (fleet !== null && loop !== null) {
     const f = fleet
@@ -251,6 +256,14 @@ export async function run (config: Config): Promise<void> {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // logrotate's `postrotate kill -HUP` (docs/logs.md). Only with a file to reopen: otherwise
+  // SIGHUP keeps its default, ending the process, as before --access-log existed.
+  if (config.accessLog !== null && config.accessLog !== '-') {
+    process.on('SIGHUP', () => {
+      log.info('SIGHUP: reopening the access log', { path: config.accessLog })
+      gateway.workers.reopenAccessLog()
+    })
+  }
   // A bug in the main thread must not take the process down while uWS sockets are open in the
   // workers (that aborts with a native assertion): close the workers first, then exit 70.
   const onFatal = (err: unknown): void => {

@@ -1,7 +1,7 @@
 import type { Config, ProxySettings } from './types'
 
 /** The Config fields a proxy thread needs: the one list ProxySettings is made of. */
-export const PROXY_SETTING_KEYS = ['threads', 'host', 'port', 'connectTimeoutMs', 'responseTimeoutMs', 'maxBodySize', 'maxHeaderSize', 'queueTimeoutMs', 'queueLimit', 'replayBodyLimit'] as const
+export const PROXY_SETTING_KEYS = ['threads', 'host', 'port', 'connectTimeoutMs', 'responseTimeoutMs', 'maxBodySize', 'maxHeaderSize', 'queueTimeoutMs', 'queueLimit', 'replayBodyLimit', 'accessLog', 'accessLogFormat'] as const
 
 /**
  * The proxy threads' settings out of the whole configuration, as a small plain object: it is

@@ -18,6 +18,8 @@ export type UpstreamMode = 'auto' | 'direct' | 'published'
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 /** Log lines as JSON, as readable text, or `auto`: text on a terminal, JSON elsewhere. */
 export type LogFormat = 'auto' | 'json' | 'pretty'
+/** Access log lines: JSON lines, or the Common Log Format with symphony's fields appended. */
+export type AccessLogFormat = 'json' | 'common'
 
 export interface Config {
   /** Public listener of the proxy workers. */
@@ -91,6 +93,9 @@ export interface Config {
 
   readonly logLevel: LogLevel
   readonly logFormat: LogFormat
+  /** One line per finished request to this file, `-` for stdout; null = off. */
+  readonly accessLog: string | null
+  readonly accessLogFormat: AccessLogFormat
 }
 
 /**
