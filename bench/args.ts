@@ -51,12 +51,17 @@ export interface BenchOptions {
    * builds in one run. null: none.
    */
   readonly baseline: string | null
+  /**
+   * The `symphony` target writes an access log (JSON lines) to a temp file; `baseline` does not.
+   * With `--baseline .` (this very build), symphony / baseline is what the access log costs.
+   */
+  readonly accessLog: boolean
 }
 
 /** Usage text for --help. */
 export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--warmup S] [--connections C]
                       [--driver wrk|autocannon|both] [--scenario NAME ...] [--target NAME ...] [--no-install] [--out NAME]
-                      [--counts LIST] [--idle-connections N] [--idle-hold S] [--baseline DIR]
+                      [--counts LIST] [--idle-connections N] [--idle-hold S] [--baseline DIR] [--access-log]
   --rounds N        measured rounds, each runs every target once (3..20, default 3)
   --duration S      seconds per measured run (1..60, default 5)
   --warmup S        seconds of warm-up per target before round 1 (0..30, default 2)
@@ -78,6 +83,8 @@ export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--war
   --idle-hold S     seconds idle10k keeps them open after the last one opened (1..120, default 15)
   --baseline DIR    another built symphony tree (DIR/bin/symphony.js), run as target baseline right after
                     symphony in each round of the load scenarios: symphony / baseline is a paired A/B
+  --access-log      the symphony target writes --access-log to a temp file (baseline does not): with
+                    --baseline . the paired ratio is the access log's cost
 `
 
 const LIMITS = {
@@ -108,6 +115,7 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
       'idle-connections': { type: 'string' },
       'idle-hold': { type: 'string' },
       baseline: { type: 'string' },
+      'access-log': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -152,7 +160,8 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
     targets,
     install: values['no-install'] !== true,
     out,
-    baseline: baseline === null ? null : path.resolve(baseline)
+    baseline: baseline === null ? null : path.resolve(baseline),
+    accessLog: values['access-log'] === true
   })
 }
 

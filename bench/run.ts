@@ -165,7 +165,8 @@ async function loadScenarios (opts: BenchOptions, children: Children, tmp: TempD
   for (const name of opts.targets) {
     if (name === 'symphony') {
       adminPort = await freePort()
-      proxies.push(await startSymphony(children, backendPorts, adminPort, proxyCpu))
+      const logged = opts.accessLog ? ['--access-log', path.join(tmp.make('access-log'), 'access.log')] : []
+      proxies.push(await startSymphony(children, backendPorts, adminPort, proxyCpu, logged))
       if (opts.baseline !== null) {
         let basePort = await freePort()
         while (basePort === adminPort) basePort = await freePort()
@@ -316,7 +317,7 @@ function setupOf (opts: BenchOptions, p: Pinning | null): { rounds: number, dura
 function reproduce (o: BenchOptions): string {
   return [`--rounds ${o.rounds}`, `--duration ${o.durationS}`, `--warmup ${o.warmupS}`, `--connections ${o.connections}`,
     ...(o.driver === 'auto' ? [] : [`--driver ${o.driver}`]), ...o.scenarios.map((s) => `--scenario ${s}`),
-    ...(o.out === 'latest' ? [] : [`--out ${o.out}`]), ...(o.baseline === null ? [] : [`--baseline ${o.baseline}`])].join(' ')
+    ...(o.out === 'latest' ? [] : [`--out ${o.out}`]), ...(o.baseline === null ? [] : [`--baseline ${o.baseline}`]), ...(o.accessLog ? ['--access-log'] : [])].join(' ')
 }
 
 /** HEAD's short hash, with `+dirty` when the work tree has changes outside bench/results/. */

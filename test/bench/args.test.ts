@@ -34,3 +34,8 @@ t.test('--baseline: a built symphony tree for a paired A/B; anything else is ref
   t.equal(parseBenchArgs(['--baseline', root])?.baseline, root, 'this very tree qualifies (it has bin/symphony.js)')
   t.throws(() => parseBenchArgs(['--baseline', os.tmpdir()]), /--baseline .*bin\/symphony\.js/)
 })
+
+t.test('--access-log: the symphony target writes an access log (an A/B against --baseline .)', async (t) => {
+  t.equal(parseBenchArgs([])?.accessLog, false)
+  t.equal(parseBenchArgs(['--access-log'])?.accessLog, true)
+})

@@ -139,7 +139,6 @@ t.test('one JSON line per finished request, with the request id end to end', asy
   t.equal(bad.headers['x-request-id'], 'bad-gw', 'the gateway\'s own answers carry the id too')
   const badBody = await bad.body.text()
   t.match(await lineFor(file, (l) => l.request_id === 'bad-gw'), { status: 502, bytes: badBody.length, backend: goodName })
-
 })
 
 t.test('503 with no backend: logged with backend null, the answer carries an id', async (t) => {
