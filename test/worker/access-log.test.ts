@@ -11,6 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { request } from 'undici'
 import { startBackend } from '../helpers/backend'
 import { configFrom, startTestGateway, sleep, waitFor } from '../helpers/gateway'
+import { startCli } from '../helpers/cli'
 import { startGateway } from '../../src/composition-root'
 import { createLogger } from '../../src/log'
 
@@ -194,6 +195,28 @@ t.test('rotation: rename and a reopen message; rename alone (the inode check)', 
 
   fs.unlinkSync(file)
   t.ok(await waitFor(() => fs.existsSync(file), 4000), 'removed: created again')
+})
+
+t.test('the real CLI: - writes whole lines to stdout among the log lines; SIGHUP reopens the file', async (t) => {
+  const be = await startBackend('a')
+  t.teardown(() => be.close())
+  const cli = await startCli(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '2', '--access-log', '-'])
+  for (let i = 0; i < 20; i++) await (await request(`http://127.0.0.1:${cli.port}/s${i}`, { headers: { 'x-request-id': `stdout-${i}` } })).body.dump()
+  t.ok(await waitFor(() => cli.lines.filter((l) => l.includes('"request_id":"stdout-')).length === 20, 5000), 'every line on stdout')
+  for (const l of cli.lines) t.doesNotThrow(() => JSON.parse(l), 'each stdout line is one whole JSON object', { diagnostic: false })
+
+  const dir = tmpDir(t)
+  const file = path.join(dir, 'access.log')
+  const hup = await startCli(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '1', '--access-log', file])
+  await (await request(`http://127.0.0.1:${hup.port}/one`)).body.dump()
+  t.ok(await lineFor(file, (l) => l.path === '/one'))
+  fs.renameSync(file, `${file}.1`)
+  hup.child.kill('SIGHUP')
+  t.ok(await waitFor(() => hup.lines.some((l) => l.includes('SIGHUP: reopening the access log')), 5000), 'the signal is logged')
+  t.ok(await waitFor(() => fs.existsSync(file), 3000), 'the file is open again by its name')
+  await (await request(`http://127.0.0.1:${hup.port}/two`)).body.dump()
+  t.ok(await lineFor(file, (l) => l.path === '/two'), 'and written to')
+  t.equal(hup.child.exitCode, null, 'SIGHUP did not end the process')
 })
 
 t.test('a file that cannot be opened at start-up: one line, exit 7, nothing started', async (t) => {
