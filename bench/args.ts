@@ -57,13 +57,18 @@ export interface BenchOptions {
    * libraries, to compare two runtimes (issue #18: Node 24 + uWS 20.57 on Debian 13). null: none.
    */
   readonly baselineRoot: string | null
+  /**
+   * The `symphony` target writes an access log (JSON lines) to a temp file; `baseline` does not.
+   * With `--baseline .` (this very build), symphony / baseline is what the access log costs.
+   */
+  readonly accessLog: boolean
 }
 
 /** Usage text for --help. */
 export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--warmup S] [--connections C]
                       [--driver wrk|autocannon|both] [--scenario NAME ...] [--target NAME ...] [--no-install] [--out NAME]
                       [--counts LIST] [--idle-connections N] [--idle-hold S] [--baseline DIR]
-                      [--baseline-root ROOT]
+                      [--baseline-root ROOT] [--access-log]
   --rounds N        measured rounds, each runs every target once (3..20, default 3)
   --duration S      seconds per measured run (1..60, default 5)
   --warmup S        seconds of warm-up per target before round 1 (0..30, default 2)
@@ -87,6 +92,8 @@ export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--war
                     symphony in each round of the load scenarios: symphony / baseline is a paired A/B
   --baseline-root ROOT  run the baseline chrooted in ROOT with ROOT's /usr/local/bin/node (as root);
                     --baseline is then a path inside ROOT
+  --access-log      the symphony target writes --access-log to a temp file (baseline does not): with
+                    --baseline . the paired ratio is the access log's cost
 `
 
 const LIMITS = {
@@ -118,6 +125,7 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
       'idle-hold': { type: 'string' },
       baseline: { type: 'string' },
       'baseline-root': { type: 'string' },
+      'access-log': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -168,7 +176,8 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
     install: values['no-install'] !== true,
     out,
     baseline: baseline === null ? null : baselineRoot !== null ? path.posix.resolve('/', baseline) : path.resolve(baseline),
-    baselineRoot
+    baselineRoot,
+    accessLog: values['access-log'] === true
   })
 }
 

@@ -15,6 +15,7 @@ import { createAdmin } from './startup/admin'
 import { Clients, startThreads } from './startup/threads'
 import { wireSignals } from './startup/signals'
 import { loadUws } from './uws/load'
+import { checkAccessLogFile } from './gateway/access-log-file'
 
 /** A running gateway: what `run()` drives and what in-process tests hold. */
 export interface Gateway {
@@ -51,6 +52,8 @@ export async function startGateway (config: Config, log: Logger = processLogger(
   // Before Docker or any thread: UnsupportedRuntimeError where no native uWS build loads (the
   // CLI has asked already; this covers in-process starts).
   const runtimeStatus = { node: process.version, uws: loadUws().runtime.build }
+  // A user's mistake, found before anything is started (AccessLogError, exit 8).
+  checkAccessLogFile(config.accessLog)
   const runtime = await openRuntime(config, log)
   const shared = openTable(config.threads)
   const backends = createBackends(config, runtime, shared, log)

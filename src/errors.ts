@@ -65,6 +65,16 @@ export class UnsupportedRuntimeError extends SymphonyError {
   override readonly exitCode = 7
 }
 
+/**
+ * --access-log names a file symphony cannot open for appending at start-up (a missing directory,
+ * no permission, a directory): the user's mistake, so nothing is started. Once running, a
+ * failing access log is logged and counted instead and never stops the proxy (docs/logs.md).
+ */
+export class AccessLogError extends SymphonyError {
+  readonly code = 'SYM_ERR_ACCESS_LOG'
+  override readonly exitCode = 8
+}
+
 /** A container or process could not be started. Logged and retried by the control loops. */
 export class StartError extends SymphonyError {
   readonly code = 'SYM_ERR_START'
@@ -123,6 +133,7 @@ export const allErrorCodes: readonly string[] = [
   'SYM_ERR_PORT_IN_USE',
   'SYM_ERR_SWARM_SETUP',
   'SYM_ERR_UNSUPPORTED_RUNTIME',
+  'SYM_ERR_ACCESS_LOG',
   ...Object.values(ProxyErrorCodes),
   ...Object.values(AdminErrorCodes)
 ]

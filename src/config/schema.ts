@@ -112,7 +112,9 @@ const DEFS: readonly OptionDef[] = [
   // misc
   { flag: 'config', key: null, kind: 'path', group: 'misc', default: null, help: 'Read options from a JSON or YAML file' },
   { flag: 'log-level', key: 'logLevel', kind: 'enum', group: 'misc', default: 'info', values: ['debug', 'info', 'warn', 'error'], help: 'Least severe log level printed' },
-  { flag: 'log-format', key: 'logFormat', kind: 'enum', group: 'misc', default: 'auto', values: ['auto', 'json', 'pretty'], help: 'Log lines: json (one object per line), pretty (one readable line per event), or auto: pretty on a terminal, json otherwise' }
+  { flag: 'log-format', key: 'logFormat', kind: 'enum', group: 'misc', default: 'auto', values: ['auto', 'json', 'pretty'], help: 'Log lines: json (one object per line), pretty (one readable line per event), or auto: pretty on a terminal, json otherwise' },
+  { flag: 'access-log', key: 'accessLog', kind: 'path', group: 'misc', default: null, metavar: 'FILE', help: 'Write one line per finished request to FILE (appended; reopened on SIGHUP or when moved), or to stdout with - (docs/logs.md)' },
+  { flag: 'access-log-format', key: 'accessLogFormat', kind: 'enum', group: 'misc', default: 'json', values: ['json', 'common'], help: 'Access log lines: json (one object per line) or common (the Common Log Format with symphony\'s fields appended)' }
 ]
 
 /** `base-scale-count` → `SYMPHONY_BASE_SCALE_COUNT`. */

@@ -16,6 +16,8 @@ export type UpstreamMode = 'auto' | 'direct' | 'published'
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 /** Log lines as JSON, as readable text, or `auto`: text on a terminal, JSON elsewhere. */
 export type LogFormat = 'auto' | 'json' | 'pretty'
+/** Access log lines: JSON lines, or the Common Log Format with symphony's fields appended. */
+export type AccessLogFormat = 'json' | 'common'
 
 export interface Config {
   /** Public listener of the proxy workers. */
@@ -89,6 +91,9 @@ export interface Config {
 
   readonly logLevel: LogLevel
   readonly logFormat: LogFormat
+  /** One line per finished request to this file, `-` for stdout; null = off. */
+  readonly accessLog: string | null
+  readonly accessLogFormat: AccessLogFormat
 }
 
 /**
@@ -102,4 +107,4 @@ export type ProxySettings = Pick<Config, typeof PROXY_SETTING_KEYS[number]>
  * The Config fields a proxy thread needs: the one list ProxySettings is made of. It lives here,
  * beside the type, so that this file imports nothing (src/config/proxy-settings.ts imports it).
  */
-export const PROXY_SETTING_KEYS = ['threads', 'host', 'port', 'connectTimeoutMs', 'responseTimeoutMs', 'maxBodySize', 'maxHeaderSize', 'queueTimeoutMs', 'queueLimit', 'replayBodyLimit'] as const
+export const PROXY_SETTING_KEYS = ['threads', 'host', 'port', 'connectTimeoutMs', 'responseTimeoutMs', 'maxBodySize', 'maxHeaderSize', 'queueTimeoutMs', 'queueLimit', 'replayBodyLimit', 'accessLog', 'accessLogFormat'] as const

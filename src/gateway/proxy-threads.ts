@@ -236,6 +236,14 @@ export class ProxyWorkers implements AcceptGate {
   }
 
   /**
+   * Every thread opens its access log file again by its name (SIGHUP, after logrotate moved it).
+   * A thread that is being replaced opens the file anew when it starts.
+   */
+  reopenAccessLog (): void {
+    this.post('reopen')
+  }
+
+  /**
    * Stop accepting, let in-flight requests finish for up to `timeoutMs`, then close every
    * connection. Resolves when every worker has closed its App.
    */
@@ -271,7 +279,7 @@ export class ProxyWorkers implements AcceptGate {
   }
 
   /** Send a control message to every thread (one that just died has no port to take it). */
-  private post (type: 'drain' | 'close' | 'pause' | 'resume'): void {
+  private post (type: 'drain' | 'close' | 'pause' | 'resume' | 'reopen'): void {
     for (const ctl of this.ctls) {
       try { ctl?.postMessage({ type }) } catch {}
     }

@@ -7,6 +7,7 @@ import { registerControlPlaneMetrics } from '../fleet/metrics'
 import type { ProxyWorkers } from '../gateway/proxy-threads'
 import { backendLabels } from '../metrics/backend-label'
 import { createRegistry } from '../metrics/registry'
+import { accessLogMetrics } from '../metrics/access-log'
 import { DockerRuntime } from '../runtime/docker'
 import type { Runtime } from '../runtime/types'
 import type { Backends } from './fleet'
@@ -27,7 +28,7 @@ export interface AdminSources {
 
 /** The Prometheus registry over the shared counters, the threads, health and the connection count. */
 function metricsRegistry ({ config, shared, backends: { fleet, health }, workers, clients }: AdminSources): Registry {
-  return createRegistry({
+  const registry = createRegistry({
     sampler: shared.sampler,
     table: shared.table,
     threads: config.threads,
@@ -41,6 +42,8 @@ function metricsRegistry ({ config, shared, backends: { fleet, health }, workers
     connectionLimit: config.maxConnections,
     acceptPauses: () => clients.pauses
   })
+  for (const m of accessLogMetrics(shared.sampler)) registry.registerMetric(m as never)
+  return registry
 }
 
 /**

@@ -38,6 +38,14 @@ export function wireSignals (gateway: Stoppable, config: Config, log: Logger): v
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // logrotate's `postrotate kill -HUP` (docs/logs.md). Only with a file to reopen: otherwise
+  // SIGHUP keeps its default, ending the process, as before --access-log existed.
+  if (config.accessLog !== null && config.accessLog !== '-') {
+    process.on('SIGHUP', () => {
+      log.info('SIGHUP: reopening the access log', { path: config.accessLog })
+      gateway.workers.reopenAccessLog()
+    })
+  }
   // A bug in the main thread must not take the process down while uWS sockets are open in the
   // workers (that aborts with a native assertion): close the workers first, then exit 70.
   const onFatal = (err: unknown): void => {

@@ -16,6 +16,7 @@
  *                                produced itself (503 no backend, 400, 413)
  * ...        WORKERS           MAX_WORKERS x 64 words (one worker writes each block)
  *                                requests, loopLagUs, heartbeat, held, holdExpired, holdMs,
+ *                                cut[6], accessDropped, accessErrors,
  *                                histogram buckets, sum (µs), count
  * ```
  *
@@ -114,6 +115,10 @@ export const W_HOLD_MS = 5
  * connection was closed): one word per ErrorReason, W_CUT + reason (6 words, 6..11).
  */
 export const W_CUT = 6
+/** Access log lines dropped (memory cap reached while the disk lagged, or a failed write): src/worker/access-log.ts. */
+export const W_ACCESS_DROPPED = 12
+/** Access log writes, opens and reopens that failed (one per failed call, not per line). */
+export const W_ACCESS_ERRORS = 13
 export const W_HIST = 16
 export const W_HIST_SUM_US = 40
 export const W_HIST_COUNT = 41

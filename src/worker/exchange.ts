@@ -3,7 +3,9 @@ import type { HttpResponse } from 'uWebSockets.js'
 import { B_INFLIGHT, B_RETRIES, B_ERRORS, ErrorReason, NO_BACKEND, bstatBase } from '../table/layout'
 import { recordResponse } from './record'
 import type { TableReader } from '../table/reader'
-import type { PoolSet } from './upstream'
+import type { PoolSet, Upstream } from './upstream'
+import type { AccessLog } from './access-log'
+import type { AccessRecord } from './access-line'
 import type { UpstreamHandler, UpstreamLink } from './connection'
 import { connectionTokens } from './headers'
 import { Answers, type GatewayAnswer } from './respond'
@@ -31,6 +33,8 @@ export interface ProxyContext {
   onFinished: () => void
   /** An answer already on the wire had to be cut (the upstream failed mid-body): said once per answer. */
   onCut: (ex: Exchange, reason: number) => void
+  /** Where finished requests are written (NO_ACCESS_LOG without --access-log). */
+  readonly accessLog: AccessLog
 }
 
 // Module-level scratch for res.cork(): cork runs its callback synchronously, so passing the
@@ -76,13 +80,17 @@ class BodyStream extends Readable {
  * terminal state; every write after the first synchronous part of the uWS handler happens
  * inside `res.cork()`; the move into a terminal state counts the exchange, once.
  */
-export class Exchange implements UpstreamHandler, Holdable {
+export class Exchange implements UpstreamHandler, Holdable, AccessRecord {
   state: ExchangeState
   /** The slot whose in-flight gauge counts this exchange (-1: none). */
   private inflightSlot = -1
   private slot = -1
   private id = 0
+  /** The backend of the current or last attempt, for its name in log lines. */
+  private pool: Upstream | null = null
   private attempt = 0
+  /** Response body bytes handed to uWS (the access log's `bytes`). */
+  private sent = 0
   /** The slot whose failure the next dispatch retries, counted there when it goes out; -1 = none. */
   private retryFrom = -1
   private status = 0
@@ -131,7 +139,11 @@ export class Exchange implements UpstreamHandler, Holdable {
     readonly headers: string[],
     /** 0: no body; -1: stream it; n > 0: gather its n bytes first (replayable). */
     bodyPlan: number,
-    private readonly t0: number
+    readonly t0: number,
+    /** The client's address (as X-Forwarded-For carries it). */
+    readonly client: string,
+    /** The client's X-Request-ID when sane, else one of ours (src/worker/request-id.ts). */
+    readonly requestId: string
   ) {
     this.body = bodyPlan < 0 ? new BodyStream(this) : null
     if (bodyPlan > 0) this.replay = Buffer.allocUnsafe(bodyPlan)
@@ -144,6 +156,12 @@ export class Exchange implements UpstreamHandler, Holdable {
   get gathering (): boolean { return this.state === S_GATHERING }
   /** The slot of the backend that answered or was last tried (-1: none). */
   get backendSlot (): number { return this.slot }
+  /** AccessRecord: host:port of the backend that answered or was last tried, '' for none. */
+  get backendName (): string { return this.pool === null ? '' : this.pool.name }
+  /** AccessRecord: attempts after the first. */
+  get retries (): number { return this.attempt }
+  /** AccessRecord: response body bytes handed to the client's connection. */
+  get sentBytes (): number { return this.sent }
 
   private move (to: ExchangeState): void { this.state = checkMove(this.state, to) }
 
@@ -216,6 +234,7 @@ export class Exchange implements UpstreamHandler, Holdable {
       if (pool === null) continue // the slot changed between the pick and now: pick again
       this.slot = reader.pickedSlot
       this.id = reader.pickedId
+      this.pool = pool
       this.inflightSlot = this.slot
       Atomics.add(reader.i32, bstatBase(this.slot) + B_INFLIGHT, 1)
       if (this.retryFrom >= 0) {
@@ -295,6 +314,7 @@ export class Exchange implements UpstreamHandler, Holdable {
     this.move(S_BODY)
     // uWS writes "200 OK" itself when no status is given: one native call less for most answers.
     if (this.status !== 200 || this.statusText !== 'OK') res.writeStatus(statusLine(this.status, this.statusText))
+    res.writeHeader('x-request-id', this.requestId)
     if (this.clientClose) res.writeHeader('connection', 'close')
     // Names are classified without lower-casing: toLowerCase() of every name, twice, cost about
     // 1.5 µs of the ~2 µs writeHead took per request (a cpuprofile of the worker); only a
@@ -364,11 +384,13 @@ export class Exchange implements UpstreamHandler, Holdable {
         // optional write, so a body that does not fit could be lost to the uncork bug (CORK_ROOM);
         // tryEnd() reports such a loss as a short write and we resend.
         this.move(S_DONE)
+        this.sent = chunk.length
         res.end(chunk)
         this.finish(this.status)
         return
       }
       this.bodyStarted = true
+      this.sent += chunk.length
       this.pendingOffset = res.getWriteOffset()
       const [ok, done] = res.tryEnd(chunk, this.contentLength)
       if (done) {
@@ -378,9 +400,10 @@ export class Exchange implements UpstreamHandler, Holdable {
         this.pending = Buffer.from(chunk) // a copy: the chunk is a view of the reused read buffer
         this.block()
       }
-    } else if (!res.write(chunk)) {
+    } else {
+      this.sent += chunk.length
       // write() buffered the whole chunk; stop reading upstream until the client drains it.
-      this.block()
+      if (!res.write(chunk)) this.block()
     }
   }
 
@@ -522,8 +545,10 @@ export class Exchange implements UpstreamHandler, Holdable {
     this.status = a.statusCode
     res.writeStatus(a.status)
     res.writeHeader('content-type', 'application/json')
+    res.writeHeader('x-request-id', this.requestId)
     if (a.retryAfter > 0) res.writeHeader('retry-after', String(a.retryAfter))
     if (a.close || this.clientClose) res.writeHeader('connection', 'close')
+    this.sent = a.body.length
     res.end(a.body, a.close)
     if (this.upstream !== null) this.upstream.abort(this)
     this.finish(a.statusCode)
@@ -535,6 +560,7 @@ export class Exchange implements UpstreamHandler, Holdable {
     const backend = this.slot >= 0 ? this.slot : NO_BACKEND
     this.releaseInflight()
     if (status !== 499) recordResponse(i32, backend, this.methodIdx, status, this.ctx.workerBase, this.t0)
+    this.ctx.accessLog.write(this, status)
     this.ctx.onFinished()
   }
 

@@ -5,7 +5,8 @@ import { Exchange, type ProxyContext } from './exchange'
 import { isHopByHop, isChunked, connectionTokens, dropNamed, parseContentLength, clientAddress } from './headers'
 import { recordResponse } from './record'
 import { Answers, type GatewayAnswer } from './respond'
-import { Refusals } from './refusals'
+import { Refusals, Refused } from './refusals'
+import { RequestIds, saneRequestId } from './request-id'
 import type { SlowBodyWatch } from './slow-body'
 
 /** What the intake needs of the thread's settings. */
@@ -35,9 +36,11 @@ export class Intake {
   private hostHeader = ''
   private xff = ''
   private connection = ''
+  private requestId = ''
   private headBytes = 0
   private readonly refusals: Refusals
   private readonly i32: Int32Array
+  private readonly ids = new RequestIds()
 
   constructor (
     private readonly ctx: ProxyContext,
@@ -46,7 +49,10 @@ export class Intake {
     private readonly life: IntakeLife
   ) {
     this.i32 = ctx.reader.i32
-    this.refusals = new Refusals(this.answerNow, (a, mi, t0) => { recordResponse(this.i32, NO_BACKEND, mi, a.statusCode, ctx.workerBase, t0) })
+    this.refusals = new Refusals(this.answerNow, (r) => {
+      recordResponse(this.i32, NO_BACKEND, r.methodIdx, r.answer.statusCode, ctx.workerBase, r.t0)
+      ctx.accessLog.write(r, 499)
+    })
   }
 
   /** Refusals waiting for the next turn (answered at once on close). */
@@ -60,14 +66,16 @@ export class Intake {
     const query = req.getQuery()
     const path = query === undefined || query === '' ? req.getUrl() : req.getUrl() + '?' + query
     this.readHead(req, method, path)
+    const requestId = saneRequestId(this.requestId) ? this.requestId : this.ids.next()
     const mi = methodIndex(method)
     const reject = this.check()
     if (reject !== null) {
-      if (reject.close) this.refusals.refuse(res, reject, mi, t0)
-      else this.answerNow(res, reject, mi, t0)
+      const r = new Refused(res, reject, method, mi, path, t0, clientAddress(res), requestId)
+      if (reject.close) this.refusals.refuse(r)
+      else this.answerNow(r)
       return
     }
-    this.forward(res, method, mi, path, t0)
+    this.forward(res, method, mi, path, t0, requestId)
   }
 
   private readHead (req: HttpRequest, method: string, path: string): void {
@@ -79,6 +87,7 @@ export class Intake {
     this.hostHeader = ''
     this.xff = ''
     this.connection = ''
+    this.requestId = ''
     this.headBytes = method.length + path.length + 12 // "METHOD path HTTP/1.1\r\n"
     req.forEach(this.collect)
   }
@@ -109,6 +118,11 @@ export class Intake {
       case 'connection':
         this.connection = value
         return
+      case 'x-request-id':
+        // Forwarded as the id the request ends up with (forward()). Two of them: which one would
+        // the backend believe? Neither is kept (a space is never sane).
+        this.requestId = this.requestId === '' ? value : ' '
+        return
     }
     if (!isHopByHop(name)) this.hdrs.push(name, value)
   }
@@ -123,7 +137,7 @@ export class Intake {
   }
 
   /** The request goes on: forwarding headers added, an Exchange started. */
-  private forward (res: HttpResponse, method: string, mi: number, path: string, t0: number): void {
+  private forward (res: HttpResponse, method: string, mi: number, path: string, t0: number, requestId: string): void {
     const client = clientAddress(res)
     let headers = this.hdrs
     const connection = this.connection
@@ -134,12 +148,13 @@ export class Intake {
     headers.push('x-forwarded-for', this.xff === '' ? client : this.xff + ', ' + client)
     headers.push('x-forwarded-proto', 'http')
     if (this.hostHeader !== '') headers.push('x-forwarded-host', this.hostHeader)
+    headers.push('x-request-id', requestId)
 
     // Small bodies of known size are gathered first so the request can be retried or held;
     // others stream with backpressure.
     const cl = this.contentLength
     const bodyPlan = this.chunked ? -1 : cl <= 0 ? 0 : cl <= this.settings.replayBodyLimit ? cl : -1
-    const ex = new Exchange(this.ctx, res, method, mi, path, headers, bodyPlan, t0)
+    const ex = new Exchange(this.ctx, res, method, mi, path, headers, bodyPlan, t0, client, requestId)
     if (connection !== '' && /(^|,)\s*close\s*(,|$)/i.test(connection)) ex.clientClose = true
     this.life.began()
     this.ctx.budget.deposit()
@@ -156,12 +171,17 @@ export class Intake {
   }
 
   /** Synchronous gateway answer, before any upstream work (still corked by uWS). */
-  private readonly answerNow = (res: HttpResponse, a: GatewayAnswer, mi: number, t0: number): void => {
+  private readonly answerNow = (r: Refused): void => {
+    const res = r.res
+    const a = r.answer
     res.writeStatus(a.status)
     res.writeHeader('content-type', 'application/json')
+    res.writeHeader('x-request-id', r.requestId)
     if (a.retryAfter > 0) res.writeHeader('retry-after', String(a.retryAfter))
     if (a.close) res.writeHeader('connection', 'close')
+    r.sentBytes = a.body.length
     res.end(a.body, a.close)
-    recordResponse(this.i32, NO_BACKEND, mi, a.statusCode, this.ctx.workerBase, t0)
+    recordResponse(this.i32, NO_BACKEND, r.methodIdx, a.statusCode, this.ctx.workerBase, r.t0)
+    this.ctx.accessLog.write(r, a.statusCode)
   }
 }

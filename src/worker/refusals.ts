@@ -1,12 +1,25 @@
 import type { HttpResponse } from 'uWebSockets.js'
 import type { GatewayAnswer } from './respond'
+import type { AccessRecord } from './access-line'
 
-interface Refusal {
-  res: HttpResponse
-  answer: GatewayAnswer
-  methodIdx: number
-  t0: number
-  aborted: boolean
+/** A request refused before it became an Exchange (400, 413, 431): what its answer and its log line need. */
+export class Refused implements AccessRecord {
+  readonly backendName = ''
+  readonly retries = 0
+  sentBytes = 0
+  /** The client went away before the answer (a refusal answered on the next turn). */
+  aborted = false
+
+  constructor (
+    readonly res: HttpResponse,
+    readonly answer: GatewayAnswer,
+    readonly method: string,
+    readonly methodIdx: number,
+    readonly path: string,
+    readonly t0: number,
+    readonly client: string,
+    readonly requestId: string
+  ) {}
 }
 
 /**
@@ -24,22 +37,21 @@ interface Refusal {
  * that pipelined more gets the close alone.
  */
 export class Refusals {
-  private readonly queue: Refusal[] = []
+  private readonly queue: Refused[] = []
   private scheduled = false
   private readonly flushBound = (): void => { this.flush() }
 
   constructor (
-    /** Writes the answer (inside res.cork) and counts it. */
-    private readonly answer: (res: HttpResponse, a: GatewayAnswer, methodIdx: number, t0: number) => void,
-    /** Counts a refusal whose connection was aborted before it could be answered. */
-    private readonly countAborted: (a: GatewayAnswer, methodIdx: number, t0: number) => void
+    /** Writes the answer (inside res.cork), counts and logs it. */
+    private readonly answer: (r: Refused) => void,
+    /** Counts and logs a refusal whose connection was aborted before it could be answered. */
+    private readonly countAborted: (r: Refused) => void
   ) {}
 
   get size (): number { return this.queue.length }
 
-  refuse (res: HttpResponse, answer: GatewayAnswer, methodIdx: number, t0: number): void {
-    const r: Refusal = { res, answer, methodIdx, t0, aborted: false }
-    res.onAborted(() => { r.aborted = true })
+  refuse (r: Refused): void {
+    r.res.onAborted(() => { r.aborted = true })
     this.queue.push(r)
     if (!this.scheduled) {
       this.scheduled = true
@@ -52,10 +64,10 @@ export class Refusals {
     this.scheduled = false
     for (const r of this.queue.splice(0)) {
       if (r.aborted) {
-        this.countAborted(r.answer, r.methodIdx, r.t0)
+        this.countAborted(r)
         continue
       }
-      r.res.cork(() => { this.answer(r.res, r.answer, r.methodIdx, r.t0) })
+      r.res.cork(() => { this.answer(r) })
     }
   }
 }

@@ -25,7 +25,8 @@ export function nameIs (name: string, lower: string): boolean {
 
 /**
  * Classify a response header name by length first, then bytes: the same set as isHopByHop()
- * plus `date` (uWS writes its own) and `content-length` (uWS writes the framing).
+ * plus `date` (uWS writes its own), `content-length` (uWS writes the framing) and
+ * `x-request-id` (the gateway writes the request's).
  */
 export function classifyName (name: string): number {
   switch (name.length) {
@@ -33,6 +34,9 @@ export function classifyName (name: string): number {
     case 4: return nameIs(name, 'date') ? NAME_SKIP : NAME_FORWARD
     case 6: return nameIs(name, 'expect') ? NAME_SKIP : NAME_FORWARD
     case 7: return nameIs(name, 'trailer') || nameIs(name, 'upgrade') ? NAME_SKIP : NAME_FORWARD
+    // The gateway writes the request's own id (src/worker/exchange.ts writeHead); a backend's
+    // copy would make two (docs/http.md).
+    case 12: return nameIs(name, 'x-request-id') ? NAME_SKIP : NAME_FORWARD
     case 10:
       if (nameIs(name, 'connection')) return NAME_CONNECTION
       return nameIs(name, 'keep-alive') ? NAME_SKIP : NAME_FORWARD

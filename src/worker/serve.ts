@@ -8,10 +8,12 @@
  *   forward  src/worker/exchange.ts   one request's states, upstream connections (upstream.ts)
  *   answer   src/worker/respond.ts    the gateway's own answers
  *   drain    src/worker/drain.ts      in-flight count, drain, close; listener.ts the listen socket
+ *   log      src/worker/access-log.ts one line per finished request (--access-log), this thread's file
  *
  * Control messages arrive on the task's MessagePort: `drain` (stop accepting, finish in-flight
  * requests, then close), `close` (close now), `pause` and `resume` (close the listen socket and
- * listen again, for --max-connections; connections already open are served throughout). The
+ * listen again, for --max-connections; connections already open are served throughout), `reopen`
+ * (open the access log file again by its name: the main thread's SIGHUP, for rotation). The
  * task's promise settles when the App is closed.
  */
 import type { MessagePort } from 'node:worker_threads'
@@ -29,6 +31,8 @@ import { Listener, type ClosableApp } from './listener'
 import { ThreadLife } from './drain'
 import { Ticker } from './ticker'
 import { log, logTo, type LogMessage } from './thread-log'
+import { createAccessLog, type AccessLog } from './access-log'
+import { backendName } from './backend-name'
 
 /** One thread's task: the proxy settings, with `port` the one every thread shares (never 0 here). */
 export interface ServeTask extends ProxySettings {
@@ -61,11 +65,11 @@ process.on('uncaughtException', (err) => {
   process.exit(1)
 })
 
-/** host:port of a slot, for a log line (allocates: only on the rare paths that log). */
+/** How a slot's backend is named in a log line (allocates: only on the rare paths that log). */
 function backendLabel (reader: TableReader, slot: number): string {
   if (slot < 0) return ''
   const s = reader.readSlot(slot)
-  return `${s.host}:${s.port}`
+  return backendName(s.host, s.port)
 }
 
 export default async function serve (task: ServeTask): Promise<string> {
@@ -79,6 +83,7 @@ export default async function serve (task: ServeTask): Promise<string> {
   const listener = new Listener(a, task.host, task.port, task.paused)
   const slowBodies = new SlowBodyWatch()
   const budget = new RetryBudget()
+  const accessLog = createAccessLog(task, i32, wbase)
   const holds = new HoldQueue(task.queueLimit, task.queueTimeoutMs, () => reader.hasHealthy(), {
     held: () => { Atomics.add(i32, wbase + W_HELD, 1) },
     released: (waitedMs, expired) => {
@@ -95,6 +100,7 @@ export default async function serve (task: ServeTask): Promise<string> {
     app = null
     a.close()
     await pools.close()
+    await accessLog.close()
   })
   const ctx: ProxyContext = {
     reader,
@@ -104,10 +110,11 @@ export default async function serve (task: ServeTask): Promise<string> {
     holds,
     budget,
     onFinished: life.finished,
+    accessLog,
     onCut: (ex: Exchange, reason: number) => {
       Atomics.add(i32, wbase + W_CUT + reason, 1)
       log('warn', 'answer cut short: the upstream failed mid-body, so the client connection was closed', {
-        reason: errorReasonNames[reason], method: ex.method, path: ex.path, backend: backendLabel(reader, ex.backendSlot)
+        reason: errorReasonNames[reason], method: ex.method, path: ex.path, backend: backendLabel(reader, ex.backendSlot), requestId: ex.requestId
       })
     }
   }
@@ -116,9 +123,10 @@ export default async function serve (task: ServeTask): Promise<string> {
     sweepPools: () => { pools.sweep() },
     sweepSlowBodies: (now) => { slowBodies.sweep(now) },
     refillBudget: () => { budget.refill() },
-    retryListen: () => { listener.retry() }
+    retryListen: () => { listener.retry() },
+    tickAccessLog: accessLog.tick
   })
-  task.ctl.on('message', (msg: { type: string }) => { control(msg.type, listener, life) })
+  task.ctl.on('message', (msg: { type: string }) => { control(msg.type, listener, life, accessLog) })
   a.any('/*', intake.onRequest)
 
   const port = await listener.open()
@@ -136,8 +144,11 @@ export default async function serve (task: ServeTask): Promise<string> {
 }
 
 /** A control message from the main thread (src/gateway/proxy-threads.ts). */
-function control (type: string, listener: Listener, life: ThreadLife): void {
+function control (type: string, listener: Listener, life: ThreadLife, accessLog: AccessLog): void {
   switch (type) {
+    case 'reopen':
+      accessLog.reopen()
+      return
     case 'drain':
       listener.close()
       life.drain()

@@ -10,6 +10,8 @@ export interface Tended {
   refillBudget: () => void
   /** Retry a listen that failed after a pause. */
   retryListen: () => void
+  /** Write the access log's buffered lines; every other tick, reopen it if it was moved. */
+  tickAccessLog: () => void
 }
 
 export const TICK_MS = 500
@@ -38,6 +40,7 @@ export class Ticker {
     this.tended.sweepSlowBodies(now)
     if (++this.ticks % 2 === 0) this.tended.refillBudget()
     this.tended.retryListen()
+    this.tended.tickAccessLog()
   }
 
   close (): void { clearInterval(this.timer) }

@@ -1,6 +1,7 @@
 import { ProxyErrorCodes } from '../errors'
 import { ErrorReason, MAX_BACKENDS } from '../table/layout'
 import type { TableReader } from '../table/reader'
+import { backendName } from './backend-name'
 import { Connection, UpstreamError, type ConnectionOwner, type CoarseClock, type UpstreamHandler, type UpstreamRequest } from './connection'
 
 export interface UpstreamOptions {
@@ -26,7 +27,12 @@ export class Upstream implements ConnectionOwner {
   readonly all = new Set<Connection>()
   private closing = false
 
-  constructor (private readonly clock: CoarseClock, readonly host: string, readonly port: number) {}
+  /** How log lines name this backend (src/worker/backend-name.ts), made once. */
+  readonly name: string
+
+  constructor (private readonly clock: CoarseClock, readonly host: string, readonly port: number) {
+    this.name = backendName(host, port)
+  }
 
   private get hostHeader (): string { return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}` }
 

@@ -49,3 +49,8 @@ t.test('--baseline-root: the baseline is a tree inside another root filesystem, 
   writeFileSync(path.join(rootfs, 'repo', 'bin', 'symphony.js'), '')
   t.match(parseBenchArgs(['--baseline-root', rootfs, '--baseline', 'repo']), { baseline: '/repo', baselineRoot: rootfs })
 })
+
+t.test('--access-log: the symphony target writes an access log (an A/B against --baseline .)', async (t) => {
+  t.equal(parseBenchArgs([])?.accessLog, false)
+  t.equal(parseBenchArgs(['--access-log'])?.accessLog, true)
+})

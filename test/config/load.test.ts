@@ -54,7 +54,9 @@ t.test('defaults', async t => {
     adminPort: 9180,
     adminToken: null,
     logLevel: 'info',
-    logFormat: 'auto'
+    logFormat: 'auto',
+    accessLog: null,
+    accessLogFormat: 'json'
   })
 })
 
@@ -65,7 +67,8 @@ t.test('every option sets its Config field from a flag', async t => {
     '--memory=512mb', '--cpus=1.5', '--cleanup-on-exit', '--window=90', '--base-scale-count=5', '--min-containers=2',
     '--max-containers=4', '--fault-interval=2s', '--health-path=/ping', '--health-timeout=500ms', '--unhealthy-threshold=5', '--threads=64',
     '--connect-timeout=250ms', '--response-timeout=1m', '--max-body-size=64KiB', '--max-header-size=8kb', '--drain-timeout=0', '--max-connections=65536', '--queue-timeout=0', '--queue-limit=5', '--replay-body-limit=1kb',
-    '--admin-host=0.0.0.0', '--admin-port=0', '--admin-token=0123456789abcdef', '--log-level=DEBUG', '--log-format=JSON'
+    '--admin-host=0.0.0.0', '--admin-port=0', '--admin-token=0123456789abcdef', '--log-level=DEBUG', '--log-format=JSON',
+    '--access-log=/var/log/symphony/access.log', '--access-log-format=COMMON'
   ])
   t.same(config, {
     port: 0,
@@ -108,7 +111,9 @@ t.test('every option sets its Config field from a flag', async t => {
     adminPort: 0,
     adminToken: '0123456789abcdef',
     logLevel: 'debug',
-    logFormat: 'json'
+    logFormat: 'json',
+    accessLog: '/var/log/symphony/access.log',
+    accessLogFormat: 'common'
   })
   const keys = OPTIONS.flatMap(o => o.key === null ? [] : [o.key]).sort()
   t.same(Object.keys(config).sort(), keys, 'the schema covers exactly the Config fields')
