@@ -7,11 +7,10 @@ import type { ContainerFleet } from './fleet/containers'
 import type { CounterSampler } from './metrics/sampler'
 import type { AdminServer } from './admin/server'
 import { DockerRuntime } from './runtime/docker'
-import type { Runtime } from './runtime/types'
 import { openRuntime } from './startup/runtime'
-import { openTable, type SharedTable } from './startup/table'
-import { createBackends, startBackends, type Backends } from './startup/fleet'
-import { createAdmin } from './startup/admin'
+import { openTable } from './startup/table'
+import { createBackends, startBackends } from './startup/fleet'
+import { createAdmin, type AdminSources } from './startup/admin'
 import { Clients, startThreads } from './startup/threads'
 import { wireSignals } from './startup/signals'
 import { loadUws } from './uws/load'
@@ -31,13 +30,7 @@ export interface Gateway {
 }
 
 /** The parts a stop releases, in the order it releases them. */
-interface Parts {
-  readonly config: Config
-  readonly runtime: Runtime | null
-  readonly shared: SharedTable
-  readonly backends: Backends
-  readonly workers: ProxyWorkers
-  readonly clients: Clients
+interface Parts extends Omit<AdminSources, 'runtimeStatus'> {
   readonly admin: AdminServer
 }
 

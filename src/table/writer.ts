@@ -50,15 +50,7 @@ export class TableWriter {
     Atomics.store(i32, base + S_STATE, State.STARTING)
     Atomics.store(i32, base + S_ID, id)
     Atomics.store(i32, base + S_PORT, port)
-    Atomics.store(i32, base + S_HOST_LEN, host.length)
-    for (let w = 0; w < SLOT_HOST_WORDS; w++) {
-      let word = 0
-      for (let b = 0; b < 4; b++) {
-        const c = w * 4 + b
-        if (c < host.length) word |= host.charCodeAt(c) << (b * 8)
-      }
-      Atomics.store(i32, base + S_HOST + w, word)
-    }
+    storeHost(i32, base, host)
     Atomics.add(i32, base + S_SEQ, 1)
     Atomics.store(i32, bstatBase(slot) + B_SUSPECT, 0)
     const wasInRotation = this.views[slot]?.state === State.HEALTHY
@@ -148,5 +140,21 @@ export class TableWriter {
 function checkSlot (slot: number): void {
   if (!Number.isInteger(slot) || slot < 0 || slot >= MAX_BACKENDS) {
     throw new RangeError(`slot must be an integer 0..${MAX_BACKENDS - 1}, got ${slot}`)
+  }
+}
+
+/**
+ * Write a slot's host (length and bytes, four to a word). The caller holds the slot's seqlock
+ * (odd sequence); only the torn-read test's negative control calls it without.
+ */
+export function storeHost (i32: Int32Array, base: number, host: string): void {
+  Atomics.store(i32, base + S_HOST_LEN, host.length)
+  for (let w = 0; w < SLOT_HOST_WORDS; w++) {
+    let word = 0
+    for (let b = 0; b < 4; b++) {
+      const c = w * 4 + b
+      if (c < host.length) word |= host.charCodeAt(c) << (b * 8)
+    }
+    Atomics.store(i32, base + S_HOST + w, word)
   }
 }

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import Docker from 'dockerode'
+import { request } from 'undici'
 import { DOCKER_API_VERSION } from '../../src/runtime/docker'
 import { serviceLabelFilter } from '../../src/runtime/names'
 
@@ -101,4 +102,13 @@ export async function serviceContainers (service: string, docker: Docker = docke
   return list
     .map((c) => ({ id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), port: Number(c.Labels['io.symphony.port']), running: c.State === 'running' }))
     .sort((a, b) => a.port - b.port)
+}
+
+/** The replicas symphony's /status lists once `n` are all healthy (ports and container ids), within `ms`. */
+export async function healthyReplicas (adminPort: number, n: number, ms: number): Promise<Array<{ port: number, id: string }>> {
+  return await waitFor(`${n} healthy`, async () => {
+    const res = await request(`http://127.0.0.1:${adminPort}/status`)
+    const s = await res.body.json() as { backends: Array<{ port: number, state: string, id: string }> }
+    return s.backends.length === n && s.backends.every((b) => b.state === 'healthy') ? s.backends.map((b) => ({ port: b.port, id: b.id })) : undefined
+  }, ms, 100)
 }

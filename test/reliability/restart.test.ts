@@ -6,17 +6,13 @@
 import t from 'tap'
 import { request } from 'undici'
 import { startCli, type RunningCli } from '../helpers/cli'
-import { TEST_IMAGE, dockerClient, ensureEngineAndImage, exampleServer, removeServiceContainers, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
+import { TEST_IMAGE, healthyReplicas, dockerClient, ensureEngineAndImage, exampleServer, removeServiceContainers, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
 import { alive } from '../../src/runtime/orphans'
 
 ensureEngineAndImage()
 
-async function healthy (cli: RunningCli, n: number): Promise<Array<{ port: number, id: string }>> {
-  return await waitFor(`${n} healthy`, async () => {
-    const res = await request(`http://127.0.0.1:${cli.adminPort}/status`)
-    const s = await res.body.json() as { backends: Array<{ port: number, state: string, id: string }> }
-    return s.backends.length === n && s.backends.every((b) => b.state === 'healthy') ? s.backends.map((b) => ({ port: b.port, id: b.id })) : undefined
-  }, 20_000, 100)
+function healthy (cli: RunningCli, n: number): Promise<Array<{ port: number, id: string }>> {
+  return healthyReplicas(cli.adminPort, n, 20_000)
 }
 
 t.test('SIGKILL, then a new start adopts the survivors and replaces the dead: no duplicates, no orphans', async (t) => {

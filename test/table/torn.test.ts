@@ -1,8 +1,8 @@
 import t from 'tap'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { createTableBuffer, State, S_HOST, S_HOST_LEN, S_PORT, SLOT_HOST_WORDS, slotBase } from '../../src/table/layout'
-import { TableWriter } from '../../src/table/writer'
+import { createTableBuffer, State, S_PORT, slotBase } from '../../src/table/layout'
+import { TableWriter, storeHost } from '../../src/table/writer'
 import { expectedHost } from './torn-pattern'
 
 const SLOTS = 8
@@ -74,15 +74,7 @@ t.test('negative control: written without the sequence protocol, torn snapshots 
     const base = slotBase(slot)
     const host = expectedHost(port)
     Atomics.store(i32, base + S_PORT, port)
-    Atomics.store(i32, base + S_HOST_LEN, host.length)
-    for (let w = 0; w < SLOT_HOST_WORDS; w++) {
-      let word = 0
-      for (let b = 0; b < 4; b++) {
-        const c = w * 4 + b
-        if (c < host.length) word |= host.charCodeAt(c) << (b * 8)
-      }
-      Atomics.store(i32, base + S_HOST + w, word)
-    }
+    storeHost(i32, base, host)
   }
   const r = await hammer(writer, unprotected, (reads, torn) => torn >= 10 || reads >= 5_000_000)
   t.comment(`writes=${r.writes} reads=${r.reads} torn=${r.torn} (examples: ${JSON.stringify(r.examples.slice(0, 3))})`)
