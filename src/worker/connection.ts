@@ -167,8 +167,8 @@ export class Connection implements ResponseSink, UpstreamLink {
    * Write a bodiless request's head (nearly every GET) straight to the socket's native handle,
    * as Node's own `writeGeneric` does underneath `socket.write`, but without the Writable
    * around it (`_write`, `writeOrBuffer`, a new WriteWrap per write, `afterWriteDispatched`):
-   * about 3 % of a proxy thread's CPU for the one write a small request needs (perf, session 4
-   * of bench/NOTES.md). Safe only while nothing is queued in the Writable (the bytes would
+   * about 3 % of a proxy thread's CPU for the one write a small request needs (perf; paired A/B
+   * 0.96x, bench/results/s4-ab-direct-write-quiet.md). Safe only while nothing is queued in the Writable (the bytes would
    * overtake it) and once connected; otherwise, or without the private API (src/worker/native-write.ts
    * holds it), `socket.write`.
    * A write the kernel takes at once (the usual case) leaves the request object unused and it

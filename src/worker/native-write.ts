@@ -2,7 +2,7 @@
  * The one place symphony touches private Node.js internals: `process.binding('stream_wrap')` and
  * a socket's `_handle`, to write a bodiless request's head straight to the socket's native handle
  * (src/worker/connection.ts, Connection.writeDirect): about 3 % of a proxy thread's CPU for a
- * small GET (perf, session 4 of bench/NOTES.md). Both exist without a warning on Node 20, 22 and
+ * small GET (perf; docs/performance.md, "What we tried"). Both exist without a warning on Node 20, 22 and
  * 24; a release that drops either makes `nativeWrites` null and every write takes `socket.write`,
  * as before. test/worker/native-write.test.ts fails loudly when that happens, so the loss is seen.
  */
