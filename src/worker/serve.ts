@@ -32,7 +32,6 @@ import { ThreadLife } from './drain'
 import { Ticker } from './ticker'
 import { log, logTo, type LogMessage } from './thread-log'
 import { createAccessLog, type AccessLog } from './access-log'
-import { backendName } from './backend-name'
 
 /** One thread's task: the proxy settings, with `port` the one every thread shares (never 0 here). */
 export interface ServeTask extends ProxySettings {
@@ -64,13 +63,6 @@ process.on('uncaughtException', (err) => {
   try { app?.close() } catch {}
   process.exit(1)
 })
-
-/** How a slot's backend is named in a log line (allocates: only on the rare paths that log). */
-function backendLabel (reader: TableReader, slot: number): string {
-  if (slot < 0) return ''
-  const s = reader.readSlot(slot)
-  return backendName(s.host, s.port)
-}
 
 export default async function serve (task: ServeTask): Promise<string> {
   logTo(task.ctl)
@@ -114,7 +106,7 @@ export default async function serve (task: ServeTask): Promise<string> {
     onCut: (ex: Exchange, reason: number) => {
       Atomics.add(i32, wbase + W_CUT + reason, 1)
       log('warn', 'answer cut short: the upstream failed mid-body, so the client connection was closed', {
-        reason: errorReasonNames[reason], method: ex.method, path: ex.path, backend: backendLabel(reader, ex.backendSlot), requestId: ex.requestId
+        reason: errorReasonNames[reason], method: ex.method, path: ex.path, backend: ex.backendName, requestId: ex.requestId
       })
     }
   }
