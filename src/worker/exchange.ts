@@ -154,8 +154,6 @@ export class Exchange implements UpstreamHandler, Holdable, AccessRecord {
   get over (): boolean { return isTerminal(this.state) }
   /** True while a replayable body is still arriving: start() waits for its last byte. */
   get gathering (): boolean { return this.state === S_GATHERING }
-  /** The slot of the backend that answered or was last tried (-1: none). */
-  get backendSlot (): number { return this.slot }
   /** AccessRecord: host:port of the backend that answered or was last tried, '' for none. */
   get backendName (): string { return this.pool === null ? '' : this.pool.name }
   /** AccessRecord: attempts after the first. */
