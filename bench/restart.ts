@@ -11,8 +11,9 @@
  *
  * Load: 16 undici keep-alive connections, GETs (one in three takes 100 ms at the backend, so
  * answers are in flight at the signal), 3 s before the signal and until 4 s after symphony
- * listens again; every outcome counted by status or error code. Writes bench/results/NAME.json
- * and NAME.md (default `restart-<mode>`). Every loop is bounded in time.
+ * listens again; every outcome counted by status or error code. Writes a .json and a .md
+ * result named by --out under bench/results (default `restart-<mode>`). Every loop is bounded
+ * in time.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
