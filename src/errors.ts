@@ -150,6 +150,8 @@ export const allErrorCodes: readonly string[] = [
   'SYM_ERR_SWARM_SETUP',
   'SYM_ERR_UNSUPPORTED_RUNTIME',
   'SYM_ERR_ACCESS_LOG',
+  'SYM_ERR_STILL_MANAGED',
+  'SYM_ERR_REMOVE_INCOMPLETE',
   ...Object.values(ProxyErrorCodes),
   ...Object.values(AdminErrorCodes)
 ]
