@@ -175,7 +175,7 @@ async function round (n: number, target: Target, port: number): Promise<Round> {
 async function main (): Promise<void> {
   const mode = arg('mode', 'plain')
   const rounds = Number(arg('rounds', '3'))
-  const image = arg('image', 'symphony:local')
+  const image = arg('image', 'symphony')
   const out = arg('out', `restart-${mode}`)
   if (mode !== 'plain' && mode !== 'docker') throw new Error(`--mode ${mode}: expected plain or docker`)
   const be = await startBackend()

@@ -137,7 +137,8 @@ async function removeContainers (docker: Docker, service: string, say: Say): Pro
  * that the overlay they used can be removed right after.
  */
 async function removeSwarmServices (docker: Docker, service: string, say: Say): Promise<string[]> {
-  const list = await docker.listServices({ filters: { label: serviceLabelFilter(service) } })
+  const list = (await docker.listServices({ filters: { label: serviceLabelFilter(service) } }))
+    .sort((a, b) => (a.Spec?.Name ?? a.ID).localeCompare(b.Spec?.Name ?? b.ID, 'en', { numeric: true }))
   const failures: string[] = []
   for (const s of list) {
     const name = s.Spec?.Name ?? s.ID
