@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build symphony's own image (symphony:local) with no registry, for tests and CI: the equivalent of
+# Build symphony's own image (`symphony`, the name the docs and the stack use) with no registry, for tests and CI: the equivalent of
 # the repository's Dockerfile (node:24-trixie-slim), made from a Debian 13 root filesystem with
 # Node 24 (scripts/trixie-rootfs.sh image, imported as a base image), the compiled dist/ and the
 # production dependencies that npm ci installed with Node 24 on Debian 13 (in a chroot), the
@@ -13,7 +13,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
-image=${SYMPHONY_IMAGE:-symphony:local}
+image=${SYMPHONY_IMAGE:-symphony}
 
 log() { printf 'build-symphony-image: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -14,9 +14,11 @@ const EX_SOFTWARE = 70
  * message on stderr and an exit status.
  */
 export async function main (argv: string[]): Promise<void> {
+  // `symphony remove [options]`: the same options as the gateway it follows (src/remove/command.ts).
+  const remove = argv[0] === 'remove'
   let result: LoadResult
   try {
-    result = loadConfig(argv, process.env)
+    result = loadConfig(remove ? argv.slice(1) : argv, process.env)
   } catch (err) {
     // Nothing is running yet: set the status and let the process end on its own, which also
     // lets stdout/stderr flush when they are pipes.
@@ -29,6 +31,16 @@ export async function main (argv: string[]): Promise<void> {
   }
   if ('version' in result) {
     process.stdout.write(`${result.version}, Node ${process.version}, ${uwsVersion()}\n`)
+    return
+  }
+
+  if (remove) {
+    try {
+      const { runRemove } = await import('./remove/command')
+      await runRemove(result.config, (line) => { process.stdout.write(`${line}\n`) })
+    } catch (err) {
+      process.exitCode = report(err)
+    }
     return
   }
 

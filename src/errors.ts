@@ -75,6 +75,22 @@ export class AccessLogError extends SymphonyError {
   override readonly exitCode = 8
 }
 
+/**
+ * `symphony remove` refused: a symphony still manages the service (its admin API answers for it,
+ * or a running container or Swarm service runs symphony for it), and would start the replicas
+ * again. Stop that symphony first.
+ */
+export class StillManagedError extends SymphonyError {
+  readonly code = 'SYM_ERR_STILL_MANAGED'
+  override readonly exitCode = 22
+}
+
+/** `symphony remove` removed some of the service's replicas but not all; the line names what remains. */
+export class RemoveIncompleteError extends SymphonyError {
+  readonly code = 'SYM_ERR_REMOVE_INCOMPLETE'
+  override readonly exitCode = 23
+}
+
 /** A container or process could not be started. Logged and retried by the control loops. */
 export class StartError extends SymphonyError {
   readonly code = 'SYM_ERR_START'
@@ -134,6 +150,8 @@ export const allErrorCodes: readonly string[] = [
   'SYM_ERR_SWARM_SETUP',
   'SYM_ERR_UNSUPPORTED_RUNTIME',
   'SYM_ERR_ACCESS_LOG',
+  'SYM_ERR_STILL_MANAGED',
+  'SYM_ERR_REMOVE_INCOMPLETE',
   ...Object.values(ProxyErrorCodes),
   ...Object.values(AdminErrorCodes)
 ]

@@ -1,12 +1,33 @@
+/** A thread's life: serving → draining (no new connections) → closed; or serving → closed. */
+const LIFE_SERVING = 0
+const LIFE_DRAINING = 1
+const LIFE_CLOSED = 2
+
+/** What an answer needs to know of its thread's life: whether it is the connection's last. */
+export interface DrainView {
+  /**
+   * The thread is draining: every answer from now on says `Connection: close` (RFC 9112
+   * section 9.6), so a keep-alive client opens its next request elsewhere instead of sending it
+   * on a connection that is about to close (issue #23).
+   */
+  readonly draining: boolean
+}
+
 /**
  * Drain: how a proxy thread finishes. It counts the exchanges in flight; on `drain` it stops
  * accepting and closes once the last one has ended; on `close` it closes at once. Closing runs
  * the thread's `close` steps once, and `closed` settles when they are done.
+ *
+ * Closing the App closes every connection still open: by then nothing is in flight, so these
+ * are idle keep-alive connections (a clean FIN, which a keep-alive client takes as "open a new
+ * one"). uWS 20.30 gives JavaScript no handle on a single idle connection (`app.filter` came in
+ * 20.40), so idle connections close when the thread's last exchange has ended (at once when
+ * none is in flight), and one that sends a request before then is answered with
+ * `Connection: close`.
  */
-export class ThreadLife {
+export class ThreadLife implements DrainView {
   private inflight = 0
-  private draining = false
-  private over = false
+  private state = LIFE_SERVING
   private timer: NodeJS.Timeout | null = null
   private settle: () => void = () => {}
   /** Settles once the thread's parts are closed. */
@@ -16,6 +37,7 @@ export class ThreadLife {
   constructor (private readonly closeParts: () => Promise<void>) {}
 
   get inFlight (): number { return this.inflight }
+  get draining (): boolean { return this.state !== LIFE_SERVING }
 
   /** An exchange began (IntakeLife). */
   readonly began = (): void => { this.inflight++ }
@@ -23,19 +45,20 @@ export class ThreadLife {
   /** An exchange ended (ProxyContext.onFinished). */
   readonly finished = (): void => {
     this.inflight--
-    if (this.draining && this.inflight === 0) this.closeSoon()
+    if (this.state === LIFE_DRAINING && this.inflight === 0) this.closeSoon()
   }
 
   /** Stop accepting (the caller closed the listen socket); close when nothing is in flight. */
   drain (): void {
-    this.draining = true
+    if (this.state !== LIFE_SERVING) return
+    this.state = LIFE_DRAINING
     if (this.inflight === 0) this.closeSoon()
   }
 
   /** Close now: open connections are cut. Idempotent. */
   close (): void {
-    if (this.over) return
-    this.over = true
+    if (this.state === LIFE_CLOSED) return
+    this.state = LIFE_CLOSED
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
     void this.closeParts().finally(this.settle)
@@ -44,10 +67,11 @@ export class ThreadLife {
   /**
    * Close once the last response had a moment to flush. `finished` runs inside res.cork(), and
    * closing there would drop the corked bytes of the very response that just ended. Requests
-   * that arrive meanwhile on open keep-alive connections are still served (and counted).
+   * that arrive meanwhile on open keep-alive connections are still served (and counted), with
+   * `Connection: close`.
    */
   private closeSoon (): void {
-    if (this.timer !== null || this.over) return
+    if (this.timer !== null || this.state === LIFE_CLOSED) return
     this.timer = setTimeout(() => {
       this.timer = null
       if (this.inflight === 0) this.close()

@@ -11,6 +11,7 @@ import { connectionTokens } from './headers'
 import { Answers, type GatewayAnswer } from './respond'
 import { HOLD_SENT, HOLD_AGAIN, HOLD_GAVE_UP, type HoldQueue, type Holdable } from './holds'
 import type { RetryBudget } from './budget'
+import type { DrainView } from './drain'
 import { answerFor, classify, mayRetry } from './retry'
 import { CORK_ROOM, NAME_CONNECTION, NAME_CONTENT_LENGTH, NAME_SKIP, classifyName, framedByLength, headSize, nameIs, statusLine } from './response-head'
 import {
@@ -31,6 +32,8 @@ export interface ProxyContext {
   readonly budget: RetryBudget
   /** Called when an exchange ends (drain accounting). */
   onFinished: () => void
+  /** Whether the thread is draining: answers then say `Connection: close` (src/worker/drain.ts). */
+  readonly life: DrainView
   /** An answer already on the wire had to be cut (the upstream failed mid-body): said once per answer. */
   onCut: (ex: Exchange, reason: number) => void
   /** Where finished requests are written (NO_ACCESS_LOG without --access-log). */
@@ -313,7 +316,7 @@ export class Exchange implements UpstreamHandler, Holdable, AccessRecord {
     // uWS writes "200 OK" itself when no status is given: one native call less for most answers.
     if (this.status !== 200 || this.statusText !== 'OK') res.writeStatus(statusLine(this.status, this.statusText))
     res.writeHeader('x-request-id', this.requestId)
-    if (this.clientClose) res.writeHeader('connection', 'close')
+    if (this.clientClose || this.ctx.life.draining) res.writeHeader('connection', 'close')
     // Names are classified without lower-casing: toLowerCase() of every name, twice, cost about
     // 1.5 µs of the ~2 µs writeHead took per request (a cpuprofile of the worker); only a
     // Connection header with tokens still builds strings.
@@ -545,7 +548,7 @@ export class Exchange implements UpstreamHandler, Holdable, AccessRecord {
     res.writeHeader('content-type', 'application/json')
     res.writeHeader('x-request-id', this.requestId)
     if (a.retryAfter > 0) res.writeHeader('retry-after', String(a.retryAfter))
-    if (a.close || this.clientClose) res.writeHeader('connection', 'close')
+    if (a.close || this.clientClose || this.ctx.life.draining) res.writeHeader('connection', 'close')
     this.sent = a.body.length
     res.end(a.body, a.close)
     if (this.upstream !== null) this.upstream.abort(this)

@@ -178,7 +178,7 @@ export class Intake {
     res.writeHeader('content-type', 'application/json')
     res.writeHeader('x-request-id', r.requestId)
     if (a.retryAfter > 0) res.writeHeader('retry-after', String(a.retryAfter))
-    if (a.close) res.writeHeader('connection', 'close')
+    if (a.close || this.ctx.life.draining) res.writeHeader('connection', 'close')
     r.sentBytes = a.body.length
     res.end(a.body, a.close)
     recordResponse(this.i32, NO_BACKEND, r.methodIdx, a.statusCode, this.ctx.workerBase, r.t0)

@@ -102,6 +102,7 @@ export default async function serve (task: ServeTask): Promise<string> {
     holds,
     budget,
     onFinished: life.finished,
+    life,
     accessLog,
     onCut: (ex: Exchange, reason: number) => {
       Atomics.add(i32, wbase + W_CUT + reason, 1)

@@ -15,7 +15,7 @@ import type { StatusDoc } from '../fleet/harness'
 const run = promisify(execFile)
 
 /** The image scripts/build-symphony-image.sh builds. */
-export const SYMPHONY_IMAGE = process.env.SYMPHONY_IMAGE ?? 'symphony:local'
+export const SYMPHONY_IMAGE = process.env.SYMPHONY_IMAGE ?? 'symphony'
 /** Admin token of every symphony container the tests start (the admin API listens off loopback there). */
 export const ADMIN_TOKEN = 'swarm-test-token-0123456789'
 

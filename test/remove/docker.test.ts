@@ -1,0 +1,61 @@
+/**
+ * `symphony remove` on the docker runtime (issue #23 point 4), with the real CLI and engine:
+ * refused while the symphony that manages the service answers, then every replica removed, one
+ * line each, nothing left.
+ */
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { request } from 'undici'
+import { startCli } from '../helpers/cli'
+import { TEST_IMAGE, ensureEngineAndImage, removeServiceContainers, repoRoot, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
+
+ensureEngineAndImage()
+
+const BIN = path.join(repoRoot, 'bin', 'symphony.js')
+
+/** Run `symphony remove …`; its exit code and output. */
+function remove (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'remove', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => { stdout += d })
+    child.stderr.on('data', (d) => { stderr += d })
+    child.on('exit', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+t.test('remove: refused while its symphony runs, then every replica removed, one line each', async (t) => {
+  const service = uniqueService('remove')
+  t.teardown(() => removeServiceContainers(service))
+  const common = ['--image', TEST_IMAGE, '--service', service, '--base-port', '18760']
+  const cli = await startCli(t, [...common, '--min-containers', '2', '--fault-interval', '500ms', '--threads', '1'])
+  await waitFor('2 healthy', async () => {
+    const s = await (await request(`http://127.0.0.1:${cli.adminPort}/status`)).body.json() as { backends: Array<{ state: string }> }
+    return s.backends.length === 2 && s.backends.every((b) => b.state === 'healthy') ? true : undefined
+  }, 20_000, 100)
+  const before = await serviceContainers(service)
+  t.equal(before.length, 2, 'two replicas running')
+
+  const refused = await remove([...common, '--admin-port', String(cli.adminPort)])
+  t.equal(refused.code, 22, `exit 22 while the symphony runs (${refused.stderr.trim()})`)
+  t.match(refused.stderr, new RegExp(`^symphony: a symphony manages service ${service} \\(its admin API at 127\\.0\\.0\\.1:${cli.adminPort} says so\\); stop it first`), 'one line naming it and the fix')
+  t.equal(refused.stderr.trim().split('\n').length, 1, 'one line')
+  t.same((await serviceContainers(service)).map((c) => c.id), before.map((c) => c.id), 'nothing removed')
+
+  cli.child.kill('SIGTERM')
+  t.equal(await cli.exited, 0, 'symphony stopped (without --cleanup-on-exit: its containers stay)')
+  t.equal((await serviceContainers(service)).length, 2, 'the replicas outlived it, as designed')
+
+  const done = await remove([...common, '--admin-port', String(cli.adminPort)])
+  t.equal(done.code, 0, `exit 0 (${done.stderr})`)
+  const lines = done.stdout.trim().split('\n')
+  t.same(lines.filter((l) => l.startsWith('removed container ')).sort(), before.map((c) => `removed container ${c.name} (${c.id.slice(0, 12)})`).sort(), 'one line per container removed')
+  t.equal(lines.at(-1), `service ${service}: 2 of 2 containers removed`)
+  t.same(await serviceContainers(service), [], 'nothing left, running or stopped')
+
+  const again = await remove(common)
+  t.equal(again.code, 0, 'a second run is harmless')
+  t.equal(again.stdout.trim(), `service ${service}: no containers to remove`)
+})
