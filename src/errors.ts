@@ -75,6 +75,24 @@ export class AccessLogError extends SymphonyError {
   override readonly exitCode = 8
 }
 
+/**
+ * --state-dir cannot be created or written (src/tls/acme/store.ts): ACME could keep neither its
+ * account nor its certificates, so nothing is started.
+ */
+export class StateDirError extends SymphonyError {
+  readonly code = 'SYM_ERR_STATE_DIR'
+  override readonly exitCode = 11
+}
+
+/**
+ * An ACME order failed (the server refused it, a challenge was not validated, the directory was
+ * unreachable). Logged and counted; retried with a backoff, never stopping the gateway
+ * (src/tls/acme/manager.ts).
+ */
+export class AcmeOrderError extends SymphonyError {
+  readonly code = 'SYM_ERR_ACME_ORDER'
+}
+
 /** A container or process could not be started. Logged and retried by the control loops. */
 export class StartError extends SymphonyError {
   readonly code = 'SYM_ERR_START'
@@ -134,6 +152,8 @@ export const allErrorCodes: readonly string[] = [
   'SYM_ERR_SWARM_SETUP',
   'SYM_ERR_UNSUPPORTED_RUNTIME',
   'SYM_ERR_ACCESS_LOG',
+  'SYM_ERR_STATE_DIR',
+  'SYM_ERR_ACME_ORDER',
   ...Object.values(ProxyErrorCodes),
   ...Object.values(AdminErrorCodes)
 ]
