@@ -15,6 +15,7 @@ import { Clients, startThreads } from './startup/threads'
 import { wireSignals } from './startup/signals'
 import { loadUws } from './uws/load'
 import { checkAccessLogFile } from './gateway/access-log-file'
+import { openAcme } from './startup/acme'
 
 /** A running gateway: what `run()` drives and what in-process tests hold. */
 export interface Gateway {
@@ -47,6 +48,8 @@ export async function startGateway (config: Config, log: Logger = processLogger(
   const runtimeStatus = { node: process.version, uws: loadUws().runtime.build }
   // A user's mistake, found before anything is started (AccessLogError, exit 8).
   checkAccessLogFile(config.accessLog)
+  // --state-dir, before anything is started (StateDirError, exit 11).
+  openAcme(config)
   const runtime = await openRuntime(config, log)
   const shared = openTable(config.threads)
   const backends = createBackends(config, runtime, shared, log)

@@ -7,6 +7,7 @@ import { ConfigError } from '../errors'
 import { MAX_BACKENDS, MAX_HOST_BYTES, MAX_WORKERS } from '../table/layout'
 import { formatDuration, formatSize, show } from './parse-values'
 import type { Config } from './types'
+import { checkAcme } from './acme'
 
 /** Where a value came from: its spelling for messages, and whether it is only the default. */
 export interface Origin {
@@ -90,6 +91,7 @@ export function checkConfig (values: Record<string, unknown>, origins: ReadonlyM
   }
 
   checkTableLimits(c, name)
+  checkAcme(c, name, show)
 
   // Swarm replicas publish no host port: the host-port range rules do not apply.
   if (!hasBackends && c.runtime !== 'swarm') {

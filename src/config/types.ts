@@ -24,6 +24,17 @@ export interface Config {
   readonly port: number
   readonly host: string
 
+  /** Plain-HTTP listener that redirects to HTTPS (308) and answers ACME's HTTP-01; null = none. */
+  readonly httpPort: number | null
+  /** ACME (docs/acme.md): names to get certificates for; empty = no ACME. Lowercase, unique. */
+  readonly acmeDomains: readonly string[]
+  readonly acmeEmail: string | null
+  readonly acmeDirectory: string
+  /** A CA to trust for the ACME directory, besides the system's; null = none. */
+  readonly acmeCaFile: string | null
+  /** ACME's account, keys and certificates live under here. */
+  readonly stateDir: string
+
   /** Docker image of the service (the control plane). Null when static backends are used. */
   readonly image: string | null
   /** Service name used in container names and labels; defaults from the image name. */
