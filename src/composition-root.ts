@@ -15,6 +15,8 @@ import { Clients, startThreads } from './startup/threads'
 import { wireSignals } from './startup/signals'
 import { loadUws } from './uws/load'
 import { checkAccessLogFile } from './gateway/access-log-file'
+import { openTls } from './startup/tls'
+import type { CertificateSet } from './tls/certificate-set'
 
 /** A running gateway: what `run()` drives and what in-process tests hold. */
 export interface Gateway {
@@ -25,6 +27,10 @@ export interface Gateway {
   readonly workers: ProxyWorkers
   /** The replicas, with --image or --runtime process; null with static backends. */
   readonly fleet: ContainerFleet | null
+  /** With --tls-cert: the certificates served (add a pair with `add`, reload with `reload`); null for plain HTTP. */
+  readonly certificates: CertificateSet | null
+  /** The bound --http-port, or null without one. */
+  readonly httpPort: number | null
   /** Drain (bounded by --drain-timeout) and release everything. Idempotent. */
   stop (): Promise<void>
 }
@@ -47,13 +53,17 @@ export async function startGateway (config: Config, log: Logger = processLogger(
   const runtimeStatus = { node: process.version, uws: loadUws().runtime.build }
   // A user's mistake, found before anything is started (AccessLogError, exit 8).
   checkAccessLogFile(config.accessLog)
-  const runtime = await openRuntime(config, log)
+  // CertificateFileError (exit 9) or CertificateKeyMismatchError (exit 10), before anything starts.
+  const tls = openTls(config, log)
+  const runtime = await openRuntime(config, log).catch((err) => { tls?.certificates.close(); throw err })
   const shared = openTable(config.threads)
   const backends = createBackends(config, runtime, shared, log)
-  const workers = new ProxyWorkers({ sab: shared.sab, settings: proxySettings(config), log })
+  const workers = new ProxyWorkers({ sab: shared.sab, settings: proxySettings(config), log, tls: tls?.threads ?? null })
+  const certificates = tls?.certificates ?? null
+  if (certificates !== null) certificates.onChange = (c) => { workers.setCertificates(c) }
   const clients = new Clients(config)
-  const admin = createAdmin({ config, runtime, shared, backends, workers, clients, runtimeStatus })
-  const parts: Parts = { config, runtime, shared, backends, workers, clients, admin }
+  const admin = createAdmin({ config, runtime, shared, backends, workers, clients, runtimeStatus, certificates })
+  const parts: Parts = { config, runtime, shared, backends, workers, clients, admin, certificates }
   let stopped: Promise<void> | null = null
   const stop = (): Promise<void> => { stopped ??= stopInOrder(parts); return stopped }
   try {
@@ -62,7 +72,7 @@ export async function startGateway (config: Config, log: Logger = processLogger(
     const port = await startThreads(workers, clients, log)
     shared.liveness.started(Date.now())
     announce(parts, port, adminPort, log)
-    return { port, adminPort, table: shared.table, sampler: shared.sampler, workers, fleet: backends.fleet, stop }
+    return { port, adminPort, table: shared.table, sampler: shared.sampler, workers, fleet: backends.fleet, certificates, httpPort: workers.httpPort, stop }
   } catch (err) {
     await stop().catch(() => {})
     throw err
@@ -70,8 +80,10 @@ export async function startGateway (config: Config, log: Logger = processLogger(
 }
 
 /** Drain and release everything, each part after what depends on it. */
-async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, health }, workers, clients, admin }: Parts): Promise<void> {
+async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, health }, workers, clients, admin, certificates }: Parts): Promise<void> {
   shared.close()
+  // No reload once stopping; the private copies go (threads loaded theirs long ago).
+  certificates?.close()
   // Before the drain, so nothing asks the workers to listen again once it began.
   clients.close()
   await loop?.close()
@@ -87,11 +99,14 @@ async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, 
 }
 
 /** The start-up's last log lines: where it listens and what it serves. */
-function announce ({ config, runtime, backends: { fleet } }: Parts, port: number, adminPort: number, log: Logger): void {
+function announce (parts: Parts, port: number, adminPort: number, log: Logger): void {
+  const { config, runtime, backends: { fleet } } = parts
   if (config.adminToken !== null) log.info('admin API requires a bearer token (--admin-token) on /metrics and /status', { adminHost: config.adminHost })
   log.info('symphony listening', {
     port,
     host: config.host,
+    scheme: config.tlsCerts.length > 0 ? 'https' : 'http',
+    ...(config.httpPort !== null ? { httpPort: parts.workers.httpPort } : {}),
     adminPort,
     adminHost: config.adminHost,
     threads: config.threads,

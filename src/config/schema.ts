@@ -18,7 +18,7 @@ export type OptionKind =
   /** Repeatable text, each value checked against `pattern`. */
   | 'string-list'
 
-export type OptionGroup = 'proxy' | 'containers' | 'autoscaling' | 'health' | 'admin' | 'misc'
+export type OptionGroup = 'proxy' | 'https' | 'containers' | 'autoscaling' | 'health' | 'admin' | 'misc'
 
 /** Defaults computed from other options or from the machine, at load time (see load.ts). */
 export type DerivedDefault = 'service' | 'health-timeout' | 'threads' | 'max-connections'
@@ -74,6 +74,11 @@ const DEFS: readonly OptionDef[] = [
   { flag: 'replay-body-limit', key: 'replayBodyLimit', kind: 'size', group: 'proxy', default: '64kb', min: 0, max: 16 * 1024 * 1024, help: 'Request bodies up to this size are kept so the request can be held or retried; larger ones stream' },
   { flag: 'max-connections', key: 'maxConnections', kind: 'int', group: 'proxy', default: { derived: 'max-connections', text: 'half of (open-file limit - 256 - 8 per thread)' }, min: 0, max: 2 ** 30, help: 'Client connections at which new ones are refused until the count is back at 90 % (0 = no limit); checked every 250 ms' },
   { flag: 'drain-timeout', key: 'drainTimeoutMs', kind: 'duration', group: 'proxy', default: '30s', allowZero: true, help: 'On shutdown, time given to in-flight requests (0 = do not wait)' },
+
+  // https (docs/https.md)
+  { flag: 'tls-cert', key: 'tlsCerts', kind: 'string-list', group: 'https', default: [], metavar: 'FILE', help: 'PEM certificate (chain) file: --port then serves HTTPS. Repeatable, paired in order with --tls-key; the first pair is the default for clients without SNI, the others are chosen by the names in their certificates' },
+  { flag: 'tls-key', key: 'tlsKeys', kind: 'string-list', group: 'https', default: [], metavar: 'FILE', help: 'PEM private key file of the --tls-cert at the same position (repeatable)' },
+  { flag: 'http-port', key: 'httpPort', kind: 'port', group: 'https', default: null, allowEphemeral: true, help: 'Plain-HTTP port that answers every request with a 308 redirect to HTTPS (path and query kept; 0 = any free port); needs --tls-cert' },
 
   // containers
   { flag: 'image', key: 'image', kind: 'string', group: 'containers', default: null, metavar: 'IMAGE', pattern: NO_SPACES, help: 'Docker image of the service to run and scale' },
@@ -149,6 +154,7 @@ export function isRepeatable (option: OptionDef): boolean {
 /** Group titles, in help order. */
 export const GROUPS: ReadonlyArray<readonly [OptionGroup, string]> = [
   ['proxy', 'Proxy'],
+  ['https', 'HTTPS'],
   ['containers', 'Containers'],
   ['autoscaling', 'Autoscaling'],
   ['health', 'Health checks'],

@@ -56,7 +56,10 @@ t.test('defaults', async t => {
     logLevel: 'info',
     logFormat: 'auto',
     accessLog: null,
-    accessLogFormat: 'json'
+    accessLogFormat: 'json',
+    tlsCerts: [],
+    tlsKeys: [],
+    httpPort: null
   })
 })
 
@@ -68,7 +71,8 @@ t.test('every option sets its Config field from a flag', async t => {
     '--max-containers=4', '--fault-interval=2s', '--health-path=/ping', '--health-timeout=500ms', '--unhealthy-threshold=5', '--threads=64',
     '--connect-timeout=250ms', '--response-timeout=1m', '--max-body-size=64KiB', '--max-header-size=8kb', '--drain-timeout=0', '--max-connections=65536', '--queue-timeout=0', '--queue-limit=5', '--replay-body-limit=1kb',
     '--admin-host=0.0.0.0', '--admin-port=0', '--admin-token=0123456789abcdef', '--log-level=DEBUG', '--log-format=JSON',
-    '--access-log=/var/log/symphony/access.log', '--access-log-format=COMMON'
+    '--access-log=/var/log/symphony/access.log', '--access-log-format=COMMON',
+    '--tls-cert=/etc/tls/a.pem', '--tls-key=/etc/tls/a.key', '--tls-cert', '/etc/tls/b.pem', '--tls-key', '/etc/tls/b.key', '--http-port=8081'
   ])
   t.same(config, {
     port: 0,
@@ -113,7 +117,10 @@ t.test('every option sets its Config field from a flag', async t => {
     logLevel: 'debug',
     logFormat: 'json',
     accessLog: '/var/log/symphony/access.log',
-    accessLogFormat: 'common'
+    accessLogFormat: 'common',
+    tlsCerts: ['/etc/tls/a.pem', '/etc/tls/b.pem'],
+    tlsKeys: ['/etc/tls/a.key', '/etc/tls/b.key'],
+    httpPort: 8081
   })
   const keys = OPTIONS.flatMap(o => o.key === null ? [] : [o.key]).sort()
   t.same(Object.keys(config).sort(), keys, 'the schema covers exactly the Config fields')
