@@ -76,6 +76,22 @@ export class AccessLogError extends SymphonyError {
 }
 
 /**
+ * A --tls-cert or --tls-key file is missing, unreadable, or not a PEM certificate or private key
+ * that node:crypto can parse (src/tls/certificate.ts). At start-up nothing listens; on a reload
+ * the certificate in use stays, and the failure is logged and counted (docs/https.md).
+ */
+export class CertificateFileError extends SymphonyError {
+  readonly code = 'SYM_ERR_TLS_FILE'
+  override readonly exitCode = 9
+}
+
+/** A private key does not belong to the certificate it is paired with. As above otherwise. */
+export class CertificateKeyMismatchError extends SymphonyError {
+  readonly code = 'SYM_ERR_TLS_KEY_MISMATCH'
+  override readonly exitCode = 10
+}
+
+/**
  * --state-dir cannot be created or written (src/tls/acme/store.ts): ACME could keep neither its
  * account nor its certificates, so nothing is started.
  */
@@ -152,6 +168,8 @@ export const allErrorCodes: readonly string[] = [
   'SYM_ERR_SWARM_SETUP',
   'SYM_ERR_UNSUPPORTED_RUNTIME',
   'SYM_ERR_ACCESS_LOG',
+  'SYM_ERR_TLS_FILE',
+  'SYM_ERR_TLS_KEY_MISMATCH',
   'SYM_ERR_STATE_DIR',
   'SYM_ERR_ACME_ORDER',
   ...Object.values(ProxyErrorCodes),

@@ -1,5 +1,5 @@
 /**
- * The rules between the ACME options (docs/acme.md): HTTP-01 needs --http-port, the other ACME
+ * The rules between the ACME options (docs/https.md): HTTP-01 needs --http-port, the other ACME
  * options need a name to act on, and names are compared lowercase.
  */
 import { ConfigError } from '../errors'

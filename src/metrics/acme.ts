@@ -2,7 +2,7 @@ import type { AcmeManager } from '../tls/acme/manager'
 import { SnapshotMetric } from './registry'
 
 /**
- * ACME's metrics (docs/acme.md), read from the manager at scrape time. The time left on each
+ * ACME's metrics (docs/https.md), read from the manager at scrape time. The time left on each
  * certificate is the HTTPS listener's expiry gauge, which covers ACME's certificates like any
  * other; these say how ordering goes.
  */

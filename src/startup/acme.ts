@@ -1,8 +1,8 @@
 /**
- * Start-up of ACME (docs/acme.md), in two steps: `openAcme` before anything is started (a state
+ * Start-up of ACME (docs/https.md), in two steps: `openAcme` before anything is started (a state
  * directory that cannot be written is exit 11, an unreadable --acme-ca-file exit 2, and nothing
- * is left behind), and `startAcme` once the certificate set exists, which hands every name's
- * pair to it and orders in the background.
+ * is left behind), and `prepareAcme` once the certificate set exists, which hands every name's
+ * pair to it; the composition root starts the orders once the threads listen.
  */
 import { readFileSync } from 'node:fs'
 import type { Config } from '../config/types'
@@ -39,9 +39,12 @@ export function openAcme (config: Config): AcmeParts | null {
   return { store, orderer, challengeDir: store.challengeDir }
 }
 
-/** Hands each name's pair to `sink` and starts ordering what is missing or due. */
-export async function startAcme (config: Config, parts: AcmeParts, sink: CertificateSink, log: Logger): Promise<AcmeManager> {
+/**
+ * Hands each name's pair (stored, or a placeholder) to `sink`; the orders start with
+ * `begin()`, once --http-port listens to answer their challenges.
+ */
+export async function prepareAcme (config: Config, parts: AcmeParts, sink: CertificateSink, log: Logger): Promise<AcmeManager> {
   const manager = new AcmeManager({ domains: config.acmeDomains, store: parts.store, orderer: parts.orderer, sink, log })
-  await manager.start()
+  await manager.serveStored()
   return manager
 }

@@ -38,7 +38,7 @@ export class AcmeOrderer {
     const chain = await client.auto({
       csr,
       email: this.options.email ?? undefined,
-      // Using --acme-domain is agreeing to the CA's terms (docs/acme.md), as with Caddy and Traefik.
+      // Using --acme-domain is agreeing to the CA's terms (docs/https.md), as with Caddy and Traefik.
       termsOfServiceAgreed: true,
       // acme-client would first fetch the challenge itself through the system's DNS and port 80;
       // the CA's own validation is the one that counts, and reports why it failed.

@@ -63,6 +63,7 @@ export class AcmeManager {
   private readonly renewal: RenewalParams
   private readonly now: () => number
   readonly orders: Record<OrderOutcome, number> = { issued: 0, failed: 0 }
+  private begun = false
 
   constructor (private readonly options: AcmeManagerOptions) {
     this.renewal = options.renewal ?? DEFAULT_RENEWAL
@@ -70,14 +71,20 @@ export class AcmeManager {
     this.entries = options.domains.map((name) => ({ name, state: 'serving', timer: null, failures: 0, nextOrderAt: null, lastError: null }))
   }
 
-  /**
-   * Hands every name's pair to the certificate set — the stored certificate when it is usable,
-   * else a placeholder — and starts the orders that are due, in the background.
-   */
+  /** serveStored(), then begin(). */
   async start (): Promise<void> {
+    await this.serveStored()
+    this.begin()
+  }
+
+  /**
+   * Hands every name's pair to the certificate set: the stored certificate when it is usable,
+   * else a placeholder (written over the unusable one).
+   */
+  async serveStored (): Promise<void> {
+    const { store, sink, log } = this.options
     for (const entry of this.entries) {
       const { name } = entry
-      const { store, sink, log } = this.options
       const decision = decide(name, store.stored(name), this.now(), this.renewal)
       if (decision.kind === 'order') {
         store.saveCertificate(name, await createPlaceholder(name, store.certificateKey(name), this.now()))
@@ -86,6 +93,16 @@ export class AcmeManager {
         log.info('certificate from the state directory served', { name, notAfter: new Date(store.stored(name)?.notAfter ?? 0).toISOString() })
       }
       sink.add(store.paths(name))
+    }
+  }
+
+  /** Arms each name's timer: at once where an order is due, else at its renewal time. Once. */
+  begin (): void {
+    if (this.begun) return
+    this.begun = true
+    for (const entry of this.entries) {
+      if (entry.state === 'closed') continue
+      const decision = decide(entry.name, this.options.store.stored(entry.name), this.now(), this.renewal)
       this.schedule(entry, decision.kind === 'serve' ? decision.renewAt : this.now())
     }
   }

@@ -2,7 +2,7 @@
  * The certificate served for an --acme-domain before its first one is issued: self-signed, for
  * the name, with the name's own key (so the issued certificate later replaces only the
  * certificate file). A client that checks certificates refuses it, as it should; the HTTPS
- * listener is up and the name is served as soon as the issued certificate arrives (docs/acme.md).
+ * listener is up and the name is served as soon as the issued certificate arrives (docs/https.md).
  */
 import { webcrypto, createPrivateKey, createPublicKey, type X509Certificate } from 'node:crypto'
 import * as x509 from '@peculiar/x509'
