@@ -36,14 +36,12 @@ export async function freePort (): Promise<number> {
   })
 }
 
-/** Whether the pebble binaries are installed (CI installs them: .ci/run). */
-export function pebbleInstalled (): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v pebble && command -v pebble-challtestsrv'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
+/**
+ * Installs Debian's pebble when it is missing (scripts/pebble.sh: idempotent, needs root, as the
+ * Prometheus and nginx tests do); throws with the script's reason when it cannot.
+ */
+export function ensurePebble (): void {
+  execFileSync(join(__dirname, '..', '..', '..', 'scripts', 'pebble.sh'), [], { stdio: ['ignore', 'ignore', 'inherit'] })
 }
 
 /** Starts challtestsrv and pebble; pebble validates HTTP-01 on 127.0.0.1:`httpPort`. */

@@ -14,9 +14,9 @@ import { join } from 'node:path'
 import type { PeerCertificate } from 'node:tls'
 import { startBackend } from '../../helpers/backend'
 import { startTestGateway, waitFor } from '../../helpers/gateway'
-import { freePort, pebbleInstalled, startPebble } from '../../helpers/pebble'
+import { freePort, ensurePebble, startPebble } from '../../helpers/pebble'
 
-if (!pebbleInstalled()) throw new Error('pebble is not installed: apt-get install -y pebble (CI does, in .ci/run)')
+ensurePebble()
 
 const NAME = 'shop.symphony.test'
 

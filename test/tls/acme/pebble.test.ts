@@ -18,10 +18,10 @@ import { AcmeOrderer } from '../../../src/tls/acme/client'
 import { AcmeManager, type CertificateSink } from '../../../src/tls/acme/manager'
 import { DEFAULT_RENEWAL, renewalTime } from '../../../src/tls/acme/policy'
 import { createLogger } from '../../../src/log'
-import { freePort, pebbleInstalled, startPebble, type Pebble } from '../../helpers/pebble'
+import { freePort, ensurePebble, startPebble, type Pebble } from '../../helpers/pebble'
 import { waitFor } from '../../helpers/gateway'
 
-if (!pebbleInstalled()) throw new Error('pebble is not installed: apt-get install -y pebble (CI does, in .ci/run)')
+ensurePebble()
 
 /** Serves <dir>/<token> on 127.0.0.1:port, as the proxy threads' --http-port listener does. */
 async function challengeServer (dir: string, port: number): Promise<Server> {
