@@ -12,7 +12,7 @@
  * (the certificate set's file watch) never sees half a file.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
-import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto'
+import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto'
 import { join } from 'node:path'
 import { StateDirError } from '../../errors'
 import type { StoredCertificateInfo } from './policy'
@@ -83,10 +83,15 @@ export class AcmeStore {
     return readOrCreateKey(keyFile)
   }
 
-  /** What is on disk for `name`, or null when there is no readable certificate. */
+  /**
+   * What is on disk for `name`, or null when there is no readable certificate, or its key is
+   * missing or not the certificate's (the certificate set would refuse the pair).
+   */
   stored (name: string): StoredCertificateInfo | null {
     try {
-      const cert = new X509Certificate(readFileSync(this.paths(name).certFile))
+      const { certFile, keyFile } = this.paths(name)
+      const cert = new X509Certificate(readFileSync(certFile))
+      if (!cert.checkPrivateKey(createPrivateKey(readFileSync(keyFile)))) return null
       return { notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo), names: dnsNames(cert), placeholder: isPlaceholder(cert) }
     } catch {
       return null

@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { AcmeStore } from '../../../src/tls/acme/store'
 import { AcmeOrderer } from '../../../src/tls/acme/client'
 import { AcmeManager, type CertificateSink } from '../../../src/tls/acme/manager'
-import { DEFAULT_RENEWAL, renewalTime } from '../../../src/tls/acme/policy'
+import { DEFAULT_RENEWAL } from '../../../src/tls/acme/policy'
 import { createLogger } from '../../../src/log'
 import { freePort, ensurePebble, startPebble, type Pebble } from '../../helpers/pebble'
 import { waitFor } from '../../helpers/gateway'
@@ -40,6 +40,11 @@ function recordingSink (): CertificateSink & { added: string[], reloads: string[
   const added: string[] = []
   const reloads: string[] = []
   return { added, reloads, add: (s) => { added.push(s.certFile) }, reload: (why) => { reloads.push(why) } }
+}
+
+/** When a third of the certificate's lifetime is left, worked out here rather than by the policy under test. */
+function thirdLeft (c: { notBefore: number, notAfter: number }): number {
+  return c.notAfter - Math.floor((c.notAfter - c.notBefore) / 3)
 }
 
 function logger (lines: string[]): ReturnType<typeof createLogger> {
@@ -95,13 +100,13 @@ t.test('ACME against pebble', async (t) => {
     t.match(sink.reloads, [/issued for app.symphony.test/], 'the set was told to reload')
     const snap = manager.snapshot()[0]
     t.equal(snap.state, 'serving')
-    t.equal(snap.nextOrderAt, renewalTime(info!, fast), 'renewal scheduled at a third of the lifetime left')
+    t.equal(snap.nextOrderAt, thirdLeft(info!), 'renewal scheduled at a third of the lifetime left')
   })
   const issuedByPebble = (): number => (pebble.output().match(/Issued certificate serial/g) ?? []).length
 
   await t.test('renewal: at the policy\'s time a new certificate is ordered, stored and handed on', async (t) => {
     const before = new X509Certificate(readFileSync(store.paths(name).certFile))
-    const due = renewalTime(store.stored(name)!, fast) - Date.now() + 1000
+    const due = thirdLeft(store.stored(name)!) - Date.now() + 1000
     const renewLines: string[] = []
     const renewSink = recordingSink()
     // The clock stands just past the renewal time until the renewal is done, then goes back to
@@ -131,6 +136,24 @@ t.test('ACME against pebble', async (t) => {
     t.equal(issuedByPebble(), issued, 'pebble issued nothing more')
     t.equal(restarted.snapshot()[0].state, 'serving')
     t.ok((restarted.snapshot()[0].nextOrderAt ?? 0) > Date.now() + 365 * 24 * 3600_000, 'next order at the renewal time, years ahead for pebble\'s 5-year certificates')
+  })
+
+  await t.test('a certificate whose key went missing is not served: a placeholder with a new key, and a new order', async (t) => {
+    const other = 'rekey.symphony.test'
+    const rekeyLines: string[] = []
+    const first = new AcmeManager({ domains: [other], store, orderer: new AcmeOrderer({ directoryUrl: pebble.directoryUrl, email: null, ca }, store), sink: recordingSink(), log: logger(rekeyLines), renewal: fast })
+    t.teardown(() => first.close())
+    await first.start()
+    t.ok(await waitFor(() => first.orders.issued === 1, 60_000), 'issued')
+    first.close()
+    rmSync(store.paths(other).keyFile)
+    t.equal(store.stored(other), null, 'a certificate without its key counts as none')
+    const again = new AcmeManager({ domains: [other], store, orderer: new AcmeOrderer({ directoryUrl: pebble.directoryUrl, email: null, ca }, store), sink: recordingSink(), log: logger(rekeyLines), renewal: fast })
+    t.teardown(() => again.close())
+    await again.start()
+    t.equal(store.stored(other)?.placeholder, true, 'the placeholder, with a new key, holds the place')
+    t.ok(await waitFor(() => again.orders.issued === 1, 60_000), 'issued again for the new key')
+    t.equal(store.stored(other)?.placeholder, false)
   })
 
   await t.test('a failed order is logged with the server\'s reason, counted, and retried with a backoff', async (t) => {
