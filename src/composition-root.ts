@@ -15,6 +15,10 @@ import { Clients, startThreads } from './startup/threads'
 import { wireSignals } from './startup/signals'
 import { loadUws } from './uws/load'
 import { checkAccessLogFile } from './gateway/access-log-file'
+import { openTls } from './startup/tls'
+import type { CertificateSet } from './tls/certificate-set'
+import { openAcme, prepareAcme } from './startup/acme'
+import type { AcmeManager } from './tls/acme/manager'
 
 /** A running gateway: what `run()` drives and what in-process tests hold. */
 export interface Gateway {
@@ -25,6 +29,12 @@ export interface Gateway {
   readonly workers: ProxyWorkers
   /** The replicas, with --image or --runtime process; null with static backends. */
   readonly fleet: ContainerFleet | null
+  /** With --tls-cert: the certificates served (add a pair with `add`, reload with `reload`); null for plain HTTP. */
+  readonly certificates: CertificateSet | null
+  /** With --acme-domain: the ACME manager (its names' states and order counts); null without. */
+  readonly acme: AcmeManager | null
+  /** The bound --http-port, or null without one. */
+  readonly httpPort: number | null
   /** Drain (bounded by --drain-timeout) and release everything. Idempotent. */
   stop (): Promise<void>
 }
@@ -47,13 +57,22 @@ export async function startGateway (config: Config, log: Logger = processLogger(
   const runtimeStatus = { node: process.version, uws: loadUws().runtime.build }
   // A user's mistake, found before anything is started (AccessLogError, exit 8).
   checkAccessLogFile(config.accessLog)
-  const runtime = await openRuntime(config, log)
+  // --state-dir, before anything is started (StateDirError, exit 11).
+  const acmeParts = openAcme(config)
+  // CertificateFileError (exit 9) or CertificateKeyMismatchError (exit 10), before anything starts.
+  const tls = openTls(config, log, acmeParts?.challengeDir ?? null)
+  // ACME's pairs (stored, or placeholders) join the set before the threads load it; orders wait
+  // until --http-port listens (acme.begin() below).
+  const acme = acmeParts === null || tls === null ? null : await prepareAcme(config, acmeParts, tls.certificates, log).catch((err) => { tls.certificates.close(); throw err })
+  const runtime = await openRuntime(config, log).catch((err) => { tls?.certificates.close(); throw err })
   const shared = openTable(config.threads)
   const backends = createBackends(config, runtime, shared, log)
-  const workers = new ProxyWorkers({ sab: shared.sab, settings: proxySettings(config), log })
+  const workers = new ProxyWorkers({ sab: shared.sab, settings: proxySettings(config), log, tls: tls?.threads() ?? null })
+  const certificates = tls?.certificates ?? null
+  if (certificates !== null) certificates.onChange = (c) => { workers.setCertificates(c) }
   const clients = new Clients(config)
-  const admin = createAdmin({ config, runtime, shared, backends, workers, clients, runtimeStatus })
-  const parts: Parts = { config, runtime, shared, backends, workers, clients, admin }
+  const admin = createAdmin({ config, runtime, shared, backends, workers, clients, runtimeStatus, certificates, acme })
+  const parts: Parts = { config, runtime, shared, backends, workers, clients, admin, certificates, acme }
   let stopped: Promise<void> | null = null
   const stop = (): Promise<void> => { stopped ??= stopInOrder(parts); return stopped }
   try {
@@ -61,8 +80,9 @@ export async function startGateway (config: Config, log: Logger = processLogger(
     const adminPort = await admin.listen(config.adminHost, config.adminPort)
     const port = await startThreads(workers, clients, log)
     shared.liveness.started(Date.now())
+    acme?.begin()
     announce(parts, port, adminPort, log)
-    return { port, adminPort, table: shared.table, sampler: shared.sampler, workers, fleet: backends.fleet, stop }
+    return { port, adminPort, table: shared.table, sampler: shared.sampler, workers, fleet: backends.fleet, certificates, acme, httpPort: workers.httpPort, stop }
   } catch (err) {
     await stop().catch(() => {})
     throw err
@@ -70,8 +90,12 @@ export async function startGateway (config: Config, log: Logger = processLogger(
 }
 
 /** Drain and release everything, each part after what depends on it. */
-async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, health }, workers, clients, admin }: Parts): Promise<void> {
+async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, health }, workers, clients, admin, certificates, acme }: Parts): Promise<void> {
   shared.close()
+  // No order is started once stopping (one in flight finishes unseen).
+  acme?.close()
+  // No reload once stopping; the private copies go (threads loaded theirs long ago).
+  certificates?.close()
   // Before the drain, so nothing asks the workers to listen again once it began.
   clients.close()
   await loop?.close()
@@ -87,11 +111,15 @@ async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, 
 }
 
 /** The start-up's last log lines: where it listens and what it serves. */
-function announce ({ config, runtime, backends: { fleet } }: Parts, port: number, adminPort: number, log: Logger): void {
+function announce (parts: Parts, port: number, adminPort: number, log: Logger): void {
+  const { config, runtime, backends: { fleet } } = parts
   if (config.adminToken !== null) log.info('admin API requires a bearer token (--admin-token) on /metrics and /status', { adminHost: config.adminHost })
   log.info('symphony listening', {
     port,
     host: config.host,
+    scheme: parts.certificates !== null ? 'https' : 'http',
+    ...(config.acmeDomains.length > 0 ? { acmeDomains: config.acmeDomains } : {}),
+    ...(config.httpPort !== null ? { httpPort: parts.workers.httpPort } : {}),
     adminPort,
     adminHost: config.adminHost,
     threads: config.threads,

@@ -91,6 +91,40 @@ export class RemoveIncompleteError extends SymphonyError {
   override readonly exitCode = 23
 }
 
+/**
+ * A --tls-cert or --tls-key file is missing, unreadable, or not a PEM certificate or private key
+ * that node:crypto can parse (src/tls/certificate.ts). At start-up nothing listens; on a reload
+ * the certificate in use stays, and the failure is logged and counted (docs/https.md).
+ */
+export class CertificateFileError extends SymphonyError {
+  readonly code = 'SYM_ERR_TLS_FILE'
+  override readonly exitCode = 9
+}
+
+/** A private key does not belong to the certificate it is paired with. As above otherwise. */
+export class CertificateKeyMismatchError extends SymphonyError {
+  readonly code = 'SYM_ERR_TLS_KEY_MISMATCH'
+  override readonly exitCode = 10
+}
+
+/**
+ * --state-dir cannot be created or written (src/tls/acme/store.ts): ACME could keep neither its
+ * account nor its certificates, so nothing is started.
+ */
+export class StateDirError extends SymphonyError {
+  readonly code = 'SYM_ERR_STATE_DIR'
+  override readonly exitCode = 11
+}
+
+/**
+ * An ACME order failed (the server refused it, a challenge was not validated, the directory was
+ * unreachable). Logged and counted; retried with a backoff, never stopping the gateway
+ * (src/tls/acme/manager.ts).
+ */
+export class AcmeOrderError extends SymphonyError {
+  readonly code = 'SYM_ERR_ACME_ORDER'
+}
+
 /** A container or process could not be started. Logged and retried by the control loops. */
 export class StartError extends SymphonyError {
   readonly code = 'SYM_ERR_START'
@@ -152,6 +186,10 @@ export const allErrorCodes: readonly string[] = [
   'SYM_ERR_ACCESS_LOG',
   'SYM_ERR_STILL_MANAGED',
   'SYM_ERR_REMOVE_INCOMPLETE',
+  'SYM_ERR_TLS_FILE',
+  'SYM_ERR_TLS_KEY_MISMATCH',
+  'SYM_ERR_STATE_DIR',
+  'SYM_ERR_ACME_ORDER',
   ...Object.values(ProxyErrorCodes),
   ...Object.values(AdminErrorCodes)
 ]

@@ -7,6 +7,7 @@ import { ConfigError } from '../errors'
 import { MAX_BACKENDS, MAX_HOST_BYTES, MAX_WORKERS } from '../table/layout'
 import { formatDuration, formatSize, show } from './parse-values'
 import type { Config } from './types'
+import { checkAcme } from './acme'
 
 /** Where a value came from: its spelling for messages, and whether it is only the default. */
 export interface Origin {
@@ -90,6 +91,8 @@ export function checkConfig (values: Record<string, unknown>, origins: ReadonlyM
   }
 
   checkTableLimits(c, name)
+  checkAcme(c, name, show)
+  checkTls(c, name, show)
 
   // Swarm replicas publish no host port: the host-port range rules do not apply.
   if (!hasBackends && c.runtime !== 'swarm') {
@@ -126,6 +129,24 @@ function checkTableLimits (c: Config, name: (key: keyof Config) => string): void
   // Container replicas are dialled at --publish-host (process replicas at 127.0.0.1).
   if (c.runtime === 'docker' && c.image !== null && tooLong(c.publishHost)) {
     throw new ConfigError(`${name('publishHost')}: ${show(c.publishHost)} is ${Buffer.byteLength(c.publishHost)} bytes long; a backend table slot holds at most ${MAX_HOST_BYTES}; use a shorter name or the address`)
+  }
+}
+
+/** --tls-cert and --tls-key go in pairs; --http-port redirects to HTTPS, so it needs it. */
+function checkTls (c: Config, name: (key: keyof Config) => string, show: (key: keyof Config) => string): void {
+  if (c.tlsCerts.length !== c.tlsKeys.length) {
+    const [more, fewer] = c.tlsCerts.length > c.tlsKeys.length ? ['tlsCerts', 'tlsKeys'] as const : ['tlsKeys', 'tlsCerts'] as const
+    throw new ConfigError(`${name(more)} given ${c[more].length} time(s) but ${name(fewer)} ${c[fewer].length}: each certificate needs its key, paired in the order given`)
+  }
+  if (c.httpPort === null) return
+  if (c.tlsCerts.length === 0 && c.acmeDomains.length === 0) {
+    throw new ConfigError(`${show('httpPort')} redirects to HTTPS, which needs --tls-cert FILE and --tls-key FILE, or --acme-domain NAME; drop it or add them`)
+  }
+  if (c.httpPort !== 0 && c.httpPort === c.port && c.port !== 0) {
+    throw new ConfigError(`${show('httpPort')} is the HTTPS port ${show('port')}; choose different ports`)
+  }
+  if (c.httpPort !== 0 && c.httpPort === c.adminPort && overlap(c.host, c.adminHost)) {
+    throw new ConfigError(`${show('httpPort')} and ${show('adminPort')} are the same port on overlapping hosts; choose different ports`)
   }
 }
 

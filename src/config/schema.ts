@@ -18,7 +18,7 @@ export type OptionKind =
   /** Repeatable text, each value checked against `pattern`. */
   | 'string-list'
 
-export type OptionGroup = 'proxy' | 'containers' | 'autoscaling' | 'health' | 'admin' | 'misc'
+export type OptionGroup = 'proxy' | 'https' | 'containers' | 'autoscaling' | 'health' | 'admin' | 'misc'
 
 /** Defaults computed from other options or from the machine, at load time (see load.ts). */
 export type DerivedDefault = 'service' | 'health-timeout' | 'threads' | 'max-connections'
@@ -74,6 +74,16 @@ const DEFS: readonly OptionDef[] = [
   { flag: 'replay-body-limit', key: 'replayBodyLimit', kind: 'size', group: 'proxy', default: '64kb', min: 0, max: 16 * 1024 * 1024, help: 'Request bodies up to this size are kept so the request can be held or retried; larger ones stream' },
   { flag: 'max-connections', key: 'maxConnections', kind: 'int', group: 'proxy', default: { derived: 'max-connections', text: 'half of (open-file limit - 256 - 8 per thread)' }, min: 0, max: 2 ** 30, help: 'Client connections at which new ones are refused until the count is back at 90 % (0 = no limit); checked every 250 ms' },
   { flag: 'drain-timeout', key: 'drainTimeoutMs', kind: 'duration', group: 'proxy', default: '30s', allowZero: true, help: 'On shutdown, time given to in-flight requests (0 = do not wait)' },
+
+  // https (docs/https.md, docs/https.md)
+  { flag: 'tls-cert', key: 'tlsCerts', kind: 'string-list', group: 'https', default: [], metavar: 'FILE', help: 'PEM certificate (chain) file: --port then serves HTTPS. Repeatable, paired in order with --tls-key; the first pair is the default for clients without SNI, the others are chosen by the names in their certificates' },
+  { flag: 'tls-key', key: 'tlsKeys', kind: 'string-list', group: 'https', default: [], metavar: 'FILE', help: 'PEM private key file of the --tls-cert at the same position (repeatable)' },
+  { flag: 'http-port', key: 'httpPort', kind: 'port', group: 'https', default: null, allowEphemeral: true, help: 'Plain-HTTP port that answers every request with a 308 redirect to HTTPS (path and query kept; 0 = any free port), and ACME\'s HTTP-01 challenges; needs --tls-cert or --acme-domain' },
+  { flag: 'acme-domain', key: 'acmeDomains', kind: 'string-list', group: 'https', default: [], metavar: 'NAME', pattern: { re: /^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, expected: 'a DNS name such as api.example.com (no wildcard: HTTP-01 cannot validate one)' }, help: 'Get and renew a certificate for NAME from an ACME CA (Let\'s Encrypt by default) over HTTP-01 on --http-port, which must be reachable as port 80 of NAME (repeatable; docs/https.md)' },
+  { flag: 'acme-email', key: 'acmeEmail', kind: 'string', group: 'https', default: null, metavar: 'EMAIL', pattern: { re: /^[^@\s]+@[^@\s]+\.[^@\s]+$/, expected: 'an e-mail address' }, help: 'Contact address of the ACME account (the CA\'s expiry notices)' },
+  { flag: 'acme-directory', key: 'acmeDirectory', kind: 'string', group: 'https', default: 'https://acme-v02.api.letsencrypt.org/directory', metavar: 'URL', pattern: { re: /^https:\/\/[^\s/]+(\/\S*)?$/, expected: 'an https:// URL of an ACME directory' }, help: 'ACME directory of the CA (Let\'s Encrypt\'s staging: https://acme-staging-v02.api.letsencrypt.org/directory)' },
+  { flag: 'acme-ca-file', key: 'acmeCaFile', kind: 'path', group: 'https', default: null, metavar: 'FILE', help: 'PEM CA certificate to trust for the ACME directory\'s HTTPS besides the system\'s (a private or test CA such as pebble)' },
+  { flag: 'state-dir', key: 'stateDir', kind: 'path', group: 'https', default: '/var/lib/symphony', metavar: 'DIR', help: 'Where ACME keeps its account, keys and certificates (created 0700; keep it across restarts, e.g. a volume)' },
 
   // containers
   { flag: 'image', key: 'image', kind: 'string', group: 'containers', default: null, metavar: 'IMAGE', pattern: NO_SPACES, help: 'Docker image of the service to run and scale' },
@@ -149,6 +159,7 @@ export function isRepeatable (option: OptionDef): boolean {
 /** Group titles, in help order. */
 export const GROUPS: ReadonlyArray<readonly [OptionGroup, string]> = [
   ['proxy', 'Proxy'],
+  ['https', 'HTTPS'],
   ['containers', 'Containers'],
   ['autoscaling', 'Autoscaling'],
   ['health', 'Health checks'],

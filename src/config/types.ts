@@ -24,6 +24,20 @@ export interface Config {
   readonly port: number
   readonly host: string
 
+  /** HTTPS (docs/https.md): certificate and key files, paired by position; empty = plain HTTP. */
+  readonly tlsCerts: readonly string[]
+  readonly tlsKeys: readonly string[]
+  /** Plain-HTTP listener that redirects to HTTPS (308) and answers ACME's HTTP-01; null = none. */
+  readonly httpPort: number | null
+  /** ACME (docs/https.md): names to get certificates for; empty = no ACME. Lowercase, unique. */
+  readonly acmeDomains: readonly string[]
+  readonly acmeEmail: string | null
+  readonly acmeDirectory: string
+  /** A CA to trust for the ACME directory, besides the system's; null = none. */
+  readonly acmeCaFile: string | null
+  /** ACME's account, keys and certificates live under here. */
+  readonly stateDir: string
+
   /** Docker image of the service (the control plane). Null when static backends are used. */
   readonly image: string | null
   /** Service name used in container names and labels; defaults from the image name. */
@@ -107,4 +121,26 @@ export type ProxySettings = Pick<Config, typeof PROXY_SETTING_KEYS[number]>
  * The Config fields a proxy thread needs: the one list ProxySettings is made of. It lives here,
  * beside the type, so that this file imports nothing (src/config/proxy-settings.ts imports it).
  */
-export const PROXY_SETTING_KEYS = ['threads', 'host', 'port', 'connectTimeoutMs', 'responseTimeoutMs', 'maxBodySize', 'maxHeaderSize', 'queueTimeoutMs', 'queueLimit', 'replayBodyLimit', 'accessLog', 'accessLogFormat'] as const
+export const PROXY_SETTING_KEYS = ['threads', 'host', 'port', 'httpPort', 'connectTimeoutMs', 'responseTimeoutMs', 'maxBodySize', 'maxHeaderSize', 'queueTimeoutMs', 'queueLimit', 'replayBodyLimit', 'accessLog', 'accessLogFormat'] as const
+
+/**
+ * One certificate as a proxy thread loads it: files the main thread wrote after it checked them
+ * (src/tls/certificate-set.ts), never the user's files themselves, so a thread cannot read a file
+ * half-written or changed since the check.
+ */
+export interface ServedCertificate {
+  readonly certFile: string
+  readonly keyFile: string
+  /** The DNS names in the certificate (SAN, or CN without SAN), wildcards as written (`*.example.com`). */
+  readonly names: readonly string[]
+}
+
+/**
+ * What a proxy thread needs for HTTPS: the certificates (the first is the default, for clients
+ * without SNI) and where HTTP-01 challenge answers live (null = no ACME: every request on
+ * --http-port is redirected).
+ */
+export interface ThreadTls {
+  readonly certificates: readonly ServedCertificate[]
+  readonly acmeChallengeDir: string | null
+}

@@ -2,18 +2,20 @@ import net from 'node:net'
 import path from 'node:path'
 import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import { ListenError } from '../errors'
-import type { ProxySettings } from '../config/types'
+import type { ProxySettings, ServedCertificate, ThreadTls } from '../config/types'
 import type { Logger } from '../log'
 import type { AcceptGate } from './connection-limit'
 import { backoffDelay, type BackoffParams } from '../backoff'
 import { defaultRespawn } from './respawn'
-import type { ServeTask, WorkerMessage } from '../worker/serve'
+import type { ControlMessage, ServeTask, WorkerMessage } from '../worker/serve'
 import { runServe, servePool, type ServePool } from './serve-pool'
 
 export interface ProxyWorkersOptions {
   readonly sab: SharedArrayBuffer
   readonly settings: ProxySettings
   readonly log: Logger
+  /** HTTPS: the certificates at start (src/tls/certificate-set.ts); null or absent = plain HTTP. */
+  readonly tls?: ThreadTls | null
   /** Backoff between failed attempts to bring a thread back (tests shorten it). */
   readonly respawn?: Partial<BackoffParams>
   /**
@@ -80,6 +82,10 @@ export class ProxyWorkers implements AcceptGate {
   private accepting = true
   /** The port all workers listen on (resolved when --port was 0). */
   port = 0
+  /** The --http-port all workers redirect on (resolved when 0); null without it. */
+  httpPort: number | null = null
+  /** What a thread started now serves: the certificates of the last reload. */
+  private tls: ThreadTls | null
   /** Threads that died after serving (each is brought back). */
   restarts = 0
   /** Attempts to bring a thread back that failed before it served. */
@@ -91,6 +97,7 @@ export class ProxyWorkers implements AcceptGate {
 
   constructor (private readonly options: ProxyWorkersOptions) {
     this.respawn = { ...defaultRespawn, ...options.respawn }
+    this.tls = options.tls ?? null
     for (let i = 0; i < options.settings.threads; i++) {
       this.slots.push({ pool: null, attempts: 0, failures: 0, serving: false, startedAt: 0, downSince: null, timer: null })
     }
@@ -121,8 +128,9 @@ export class ProxyWorkers implements AcceptGate {
    * port here.
    */
   async start (): Promise<number> {
-    const { host, port, threads } = this.options.settings
+    const { host, port, threads, httpPort } = this.options.settings
     const wanted = port === 0 ? await freePort(host) : port
+    this.httpPort = httpPort === 0 ? await freePort(host) : httpPort
     this.port = await this.run(0, wanted)
     const rest: Array<Promise<number>> = []
     for (let i = 1; i < threads; i++) rest.push(this.run(i, this.port))
@@ -148,8 +156,10 @@ export class ProxyWorkers implements AcceptGate {
       sab: this.options.sab,
       workerIndex: index,
       port,
+      httpPort: this.tls === null ? null : this.httpPort,
       paused: !this.accepting,
-      ctl: port2
+      ctl: port2,
+      tls: this.tls
     }
     return new Promise<number>((resolve, reject) => {
       let started = false
@@ -241,6 +251,19 @@ export class ProxyWorkers implements AcceptGate {
    */
   reopenAccessLog (): void {
     this.post('reopen')
+  }
+
+  /**
+   * Every thread serves `certificates` to its new connections from now on (a reload); open
+   * connections keep theirs. A thread started later (a replacement) starts with them.
+   */
+  setCertificates (certificates: readonly ServedCertificate[]): void {
+    if (this.tls === null) return
+    this.tls = { ...this.tls, certificates }
+    const msg: ControlMessage = { type: 'tls', certificates }
+    for (const ctl of this.ctls) {
+      try { ctl?.postMessage(msg) } catch {}
+    }
   }
 
   /**

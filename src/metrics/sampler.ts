@@ -1,6 +1,6 @@
 import {
   MAX_BACKENDS, MAX_WORKERS, W_REQUESTS, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, W_CUT, W_HIST, W_HIST_SUM_US, W_HIST_COUNT, B_RETRIES, B_ERRORS,
-  W_ACCESS_DROPPED, W_ACCESS_ERRORS,
+  W_ACCESS_DROPPED, W_ACCESS_ERRORS, W_TLS_UNKNOWN_NAME, W_TLS_SWAP_FAILED, W_REDIRECTS, W_ACME_CHALLENGES,
   B_RESPONSES, errorReasonNames, methodNames, STATUS_CLASSES, latencyBucketsUs, workerBase, bstatBase,
   TOTAL_WORDS
 } from '../table/layout'
@@ -25,7 +25,7 @@ export class CounterSampler {
     const words: number[] = []
     for (let w = 0; w < MAX_WORKERS; w++) {
       const base = workerBase(w)
-      words.push(base + W_REQUESTS, base + W_HIST_SUM_US, base + W_HIST_COUNT, base + W_HELD, base + W_HOLD_EXPIRED, base + W_HOLD_MS, base + W_ACCESS_DROPPED, base + W_ACCESS_ERRORS)
+      words.push(base + W_REQUESTS, base + W_HIST_SUM_US, base + W_HIST_COUNT, base + W_HELD, base + W_HOLD_EXPIRED, base + W_HOLD_MS, base + W_ACCESS_DROPPED, base + W_ACCESS_ERRORS, base + W_TLS_UNKNOWN_NAME, base + W_TLS_SWAP_FAILED, base + W_REDIRECTS, base + W_ACME_CHALLENGES)
       for (let b = 0; b < latencyBucketsUs.length; b++) words.push(base + W_HIST + b)
       for (let r = 0; r < errorReasonNames.length; r++) words.push(base + W_CUT + r)
     }

@@ -8,6 +8,10 @@ import type { ProxyWorkers } from '../gateway/proxy-threads'
 import { backendLabels } from '../metrics/backend-label'
 import { createRegistry } from '../metrics/registry'
 import { accessLogMetrics } from '../metrics/access-log'
+import { tlsMetrics } from '../metrics/tls'
+import { acmeMetrics } from '../metrics/acme'
+import type { AcmeManager } from '../tls/acme/manager'
+import type { CertificateSet } from '../tls/certificate-set'
 import { DockerRuntime } from '../runtime/docker'
 import type { Runtime } from '../runtime/types'
 import type { Backends } from './fleet'
@@ -22,12 +26,16 @@ export interface AdminSources {
   readonly backends: Backends
   readonly workers: ProxyWorkers
   readonly clients: Clients
+  /** With --tls-cert: the certificates served (their expiry and reloads are metrics). */
+  readonly certificates: CertificateSet | null
+  /** With --acme-domain: the ACME manager (its orders are metrics). */
+  readonly acme: AcmeManager | null
   /** Which Node and which uWebSockets.js build serve (/status's `runtime`). */
   readonly runtimeStatus: RuntimeStatus
 }
 
 /** The Prometheus registry over the shared counters, the threads, health and the connection count. */
-function metricsRegistry ({ config, shared, backends: { fleet, health }, workers, clients }: AdminSources): Registry {
+function metricsRegistry ({ config, shared, backends: { fleet, health }, workers, clients, certificates, acme }: AdminSources): Registry {
   const registry = createRegistry({
     sampler: shared.sampler,
     table: shared.table,
@@ -43,6 +51,8 @@ function metricsRegistry ({ config, shared, backends: { fleet, health }, workers
     acceptPauses: () => clients.pauses
   })
   for (const m of accessLogMetrics(shared.sampler)) registry.registerMetric(m as never)
+  if (certificates !== null) for (const m of tlsMetrics(shared.sampler, certificates)) registry.registerMetric(m as never)
+  if (acme !== null) for (const m of acmeMetrics(acme)) registry.registerMetric(m as never)
   return registry
 }
 

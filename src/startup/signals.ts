@@ -1,10 +1,12 @@
 import type { Config } from '../config/types'
 import type { ProxyWorkers } from '../gateway/proxy-threads'
 import type { Logger } from '../log'
+import type { CertificateSet } from '../tls/certificate-set'
 
 /** What the signal handlers act on: a started gateway. */
 export interface Stoppable {
   readonly workers: ProxyWorkers
+  readonly certificates: CertificateSet | null
   stop (): Promise<void>
 }
 
@@ -38,12 +40,18 @@ export function wireSignals (gateway: Stoppable, config: Config, log: Logger): v
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  // logrotate's `postrotate kill -HUP` (docs/logs.md). Only with a file to reopen: otherwise
-  // SIGHUP keeps its default, ending the process, as before --access-log existed.
-  if (config.accessLog !== null && config.accessLog !== '-') {
+  // logrotate's `postrotate kill -HUP` (docs/logs.md), and a certificate reload (docs/https.md).
+  // Only with a file to reopen or certificates to reload: otherwise SIGHUP keeps its default,
+  // ending the process, as before either existed.
+  const reopen = config.accessLog !== null && config.accessLog !== '-'
+  const certificates = gateway.certificates
+  if (reopen || certificates !== null) {
     process.on('SIGHUP', () => {
-      log.info('SIGHUP: reopening the access log', { path: config.accessLog })
-      gateway.workers.reopenAccessLog()
+      if (reopen) {
+        log.info('SIGHUP: reopening the access log', { path: config.accessLog })
+        gateway.workers.reopenAccessLog()
+      }
+      certificates?.reload('SIGHUP')
     })
   }
   // A bug in the main thread must not take the process down while uWS sockets are open in the

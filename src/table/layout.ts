@@ -122,6 +122,16 @@ export const W_ACCESS_ERRORS = 13
 export const W_HIST = 16
 export const W_HIST_SUM_US = 40
 export const W_HIST_COUNT = 41
+/**
+ * HTTPS (src/worker/tls-app.ts, src/worker/redirect.ts): TLS client hellos naming a server name
+ * that no certificate has (they get the default certificate, which their client will likely
+ * refuse); certificate reloads a thread could not take (its new listener failed: it kept the
+ * old certificates); 308 answers on --http-port; HTTP-01 challenge answers (200 or 404).
+ */
+export const W_TLS_UNKNOWN_NAME = 42
+export const W_TLS_SWAP_FAILED = 43
+export const W_REDIRECTS = 44
+export const W_ACME_CHALLENGES = 45
 
 /**
  * Request duration histogram upper bounds in seconds (Prometheus `le`), 0.5 ms to 30 s.

@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
-import type { ProxySettings } from '../config/types'
+import type { ProxySettings, ThreadTls } from '../config/types'
 import { methodIndex, NO_BACKEND, W_REQUESTS } from '../table/layout'
 import { Exchange, type ProxyContext } from './exchange'
 import { isHopByHop, isChunked, connectionTokens, dropNamed, parseContentLength, clientAddress } from './headers'
@@ -10,7 +10,10 @@ import { RequestIds, saneRequestId } from './request-id'
 import type { SlowBodyWatch } from './slow-body'
 
 /** What the intake needs of the thread's settings. */
-export type IntakeSettings = Pick<ProxySettings, 'maxHeaderSize' | 'maxBodySize' | 'replayBodyLimit'>
+export type IntakeSettings = Pick<ProxySettings, 'maxHeaderSize' | 'maxBodySize' | 'replayBodyLimit'> & {
+  /** Non-null when the port serves HTTPS: X-Forwarded-Proto says so. */
+  readonly tls: ThreadTls | null
+}
 
 /** The thread's side of a request's life the intake reports to (src/worker/drain.ts). */
 export interface IntakeLife {
@@ -41,6 +44,8 @@ export class Intake {
   private readonly refusals: Refusals
   private readonly i32: Int32Array
   private readonly ids = new RequestIds()
+  /** X-Forwarded-Proto: what the client spoke to this port, fixed for the thread's life. */
+  private readonly proto: string
 
   constructor (
     private readonly ctx: ProxyContext,
@@ -49,6 +54,7 @@ export class Intake {
     private readonly life: IntakeLife
   ) {
     this.i32 = ctx.reader.i32
+    this.proto = settings.tls === null ? 'http' : 'https'
     this.refusals = new Refusals(this.answerNow, (r) => {
       recordResponse(this.i32, NO_BACKEND, r.methodIdx, r.answer.statusCode, ctx.workerBase, r.t0)
       ctx.accessLog.write(r, 499)
@@ -146,7 +152,7 @@ export class Intake {
       if (tokens !== null) headers = dropNamed(headers, tokens)
     }
     headers.push('x-forwarded-for', this.xff === '' ? client : this.xff + ', ' + client)
-    headers.push('x-forwarded-proto', 'http')
+    headers.push('x-forwarded-proto', this.proto)
     if (this.hostHeader !== '') headers.push('x-forwarded-host', this.hostHeader)
     headers.push('x-request-id', requestId)
 

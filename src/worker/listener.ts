@@ -20,10 +20,55 @@ export class Listener {
   /** Never listen again: the thread is draining or closed. */
   private closedForGood = false
   private relistenFailed = false
+  /**
+   * Apps replaced by `swap`: their listen sockets are closed, but their open connections are
+   * still served (a certificate reload must not cut them), so they are closed only with the thread.
+   */
+  private readonly retired: ClosableApp[] = []
 
-  constructor (private readonly app: ClosableApp, private readonly host: string, port: number, paused: boolean) {
+  constructor (private app: ClosableApp, private readonly host: string, port: number, paused: boolean) {
     this.port = port
     this.paused = paused
+  }
+
+  /**
+   * Serve new connections with `next` (new certificates), open ones staying on the old App. The
+   * new listen socket is bound (SO_REUSEPORT) before the old one closes, so the port is never
+   * without a listener. Resolves false when `next` could not listen: it is closed and the old App
+   * stays in use.
+   */
+  swap (next: ClosableApp): Promise<boolean> {
+    if (this.closedForGood) {
+      next.close()
+      return Promise.resolve(false)
+    }
+    if (this.socket === null) { // paused (or not yet listening): `next` listens on resume
+      this.retired.push(this.app)
+      this.app = next
+      return Promise.resolve(true)
+    }
+    return new Promise<boolean>((resolve) => {
+      next.listen(this.host, this.port, (socket) => {
+        if (socket === false) {
+          next.close()
+          resolve(false)
+          return
+        }
+        this.closeSocket()
+        this.retired.push(this.app)
+        this.app = next
+        this.socket = socket
+        resolve(true)
+      })
+    })
+  }
+
+  /** Close every App of this listener, the current and the retired ones: every connection ends. */
+  closeApps (): void {
+    this.closeSocket()
+    for (const a of this.retired) a.close()
+    this.retired.length = 0
+    this.app.close()
   }
 
   /** Listen for the first time; resolves the bound port, or -1 when the address cannot be had. */

@@ -18,9 +18,9 @@
  */
 import type { MessagePort } from 'node:worker_threads'
 import { uWS } from '../uws'
-import type { ProxySettings } from '../config/types'
+import type { ProxySettings, ServedCertificate, ThreadTls } from '../config/types'
 import { TableReader } from '../table/reader'
-import { workerBase, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, W_CUT, errorReasonNames } from '../table/layout'
+import { workerBase, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, W_CUT, W_TLS_SWAP_FAILED, errorReasonNames } from '../table/layout'
 import { HoldQueue } from './holds'
 import { SlowBodyWatch } from './slow-body'
 import { RetryBudget } from './budget'
@@ -32,6 +32,8 @@ import { ThreadLife } from './drain'
 import { Ticker } from './ticker'
 import { log, logTo, type LogMessage } from './thread-log'
 import { createAccessLog, type AccessLog } from './access-log'
+import { createServingApp } from './tls-app'
+import { createRedirectApp } from './redirect'
 
 /** One thread's task: the proxy settings, with `port` the one every thread shares (never 0 here). */
 export interface ServeTask extends ProxySettings {
@@ -40,11 +42,13 @@ export interface ServeTask extends ProxySettings {
   /** Start without listening: the gateway is at --max-connections (a replacement thread). */
   readonly paused: boolean
   readonly ctl: MessagePort
+  /** HTTPS on `port` (and the redirect on `httpPort`), or null for plain HTTP. */
+  readonly tls: ThreadTls | null
 }
 
 export type WorkerMessage =
   /** Serving: listening on `port`, or ready to listen there on `resume` when started paused. */
-  | { type: 'started', port: number }
+  | { type: 'started', port: number, httpPort: number | null }
   | { type: 'listen-failed', message: string }
   | { type: 'drained' }
   | LogMessage
@@ -53,14 +57,15 @@ export type WorkerMessage =
 // (issue #12). `_cfg` exists in the 20.30 build but not in its typings.
 ;(uWS as unknown as { _cfg?: (flags: string) => void })._cfg?.('silent')
 
-let app: ClosableApp | null = null
+/** Closes every App of this thread (set while serving), for the crash handler below. */
+let closeApps: (() => void) | null = null
 
 // An uncaught exception in a thread that still has uWS sockets on its loop aborts the whole
 // process (uv_loop_close with open handles). Close the App, then end only this thread; the
 // pool in the main thread starts a replacement.
 process.on('uncaughtException', (err) => {
   try { log('error', 'proxy worker crashed', { error: err instanceof Error ? err.stack : String(err) }) } catch {}
-  try { app?.close() } catch {}
+  try { closeApps?.() } catch {}
   process.exit(1)
 })
 
@@ -70,9 +75,6 @@ export default async function serve (task: ServeTask): Promise<string> {
   const i32 = reader.i32
   const wbase = workerBase(task.workerIndex)
   const pools = new PoolSet(reader, task)
-  const a = uWS.App() as ClosableApp
-  app = a
-  const listener = new Listener(a, task.host, task.port, task.paused)
   const slowBodies = new SlowBodyWatch()
   const budget = new RetryBudget()
   const accessLog = createAccessLog(task, i32, wbase)
@@ -85,12 +87,14 @@ export default async function serve (task: ServeTask): Promise<string> {
   })
   const life: ThreadLife = new ThreadLife(async () => {
     listener.close()
+    redirect?.close()
     ticker.close()
     holds.close()
     intake.flush()
     slowBodies.close()
-    app = null
-    a.close()
+    closeApps = null
+    listener.closeApps()
+    redirect?.closeApps()
     await pools.close()
     await accessLog.close()
   })
@@ -112,6 +116,9 @@ export default async function serve (task: ServeTask): Promise<string> {
     }
   }
   const intake = new Intake(ctx, task, slowBodies, life)
+  const listener = new Listener(createServingApp(task.tls?.certificates ?? null, intake.onRequest, i32, wbase), task.host, task.port, task.paused)
+  let redirect: Listener | null = null
+  closeApps = () => { listener.closeApps(); redirect?.closeApps() }
   const ticker = new Ticker(i32, wbase, {
     sweepPools: () => { pools.sweep() },
     sweepSlowBodies: (now) => { slowBodies.sweep(now) },
@@ -119,31 +126,65 @@ export default async function serve (task: ServeTask): Promise<string> {
     retryListen: () => { listener.retry() },
     tickAccessLog: accessLog.tick
   })
-  task.ctl.on('message', (msg: { type: string }) => { control(msg.type, listener, life, accessLog) })
-  a.any('/*', intake.onRequest)
+  task.ctl.on('message', (msg: ControlMessage) => {
+    if (msg.type === 'tls') void swapCertificates(msg.certificates, listener, () => createServingApp(msg.certificates, intake.onRequest, i32, wbase), i32, wbase)
+    else control(msg.type, listener, redirect, life, accessLog)
+  })
 
   const port = await listener.open()
-  if (port < 0) {
-    const message = `cannot listen on ${task.host}:${task.port} (address in use or not available)`
+  if (port >= 0 && task.httpPort !== null && task.tls !== null) {
+    redirect = new Listener(createRedirectApp({ httpsPort: port, acmeChallengeDir: task.tls.acmeChallengeDir, i32, wbase }), task.host, task.httpPort, false)
+  }
+  const httpPort = redirect === null ? null : await redirect.open()
+  if (port < 0 || (httpPort !== null && httpPort < 0)) {
+    const message = port < 0
+      ? `cannot listen on ${task.host}:${task.port} (address in use or not available)`
+      : `cannot listen on ${task.host}:${String(task.httpPort)} (--http-port: address in use or not available)`
     task.ctl.postMessage({ type: 'listen-failed', message } satisfies WorkerMessage)
     life.close()
     await life.closed
     return end(task.ctl, 'listen-failed')
   }
-  task.ctl.postMessage({ type: 'started', port } satisfies WorkerMessage)
+  task.ctl.postMessage({ type: 'started', port, httpPort } satisfies WorkerMessage)
   await life.closed
   task.ctl.postMessage({ type: 'drained' } satisfies WorkerMessage)
   return end(task.ctl, 'closed')
 }
 
+/** What the main thread sends on the task's port (src/gateway/proxy-threads.ts). */
+export type ControlMessage =
+  | { type: 'drain' | 'close' | 'pause' | 'resume' | 'reopen' | 'crash' }
+  /** New certificates (a reload): new connections get them, open ones keep theirs. */
+  | { type: 'tls', certificates: readonly ServedCertificate[] }
+
+/**
+ * A certificate reload: a new App with the new certificates takes over the listen socket. When it
+ * cannot listen, the old certificates stay in use, said once and counted (W_TLS_SWAP_FAILED).
+ */
+async function swapCertificates (certificates: readonly ServedCertificate[], listener: Listener, build: () => ClosableApp, i32: Int32Array, wbase: number): Promise<void> {
+  let next: ClosableApp
+  try {
+    next = build()
+  } catch (err) {
+    Atomics.add(i32, wbase + W_TLS_SWAP_FAILED, 1)
+    log('error', 'proxy worker kept its old certificates: uWS refused the new ones', { error: err instanceof Error ? err.message : String(err), names: certificates.flatMap((c) => c.names) })
+    return
+  }
+  if (!(await listener.swap(next))) {
+    Atomics.add(i32, wbase + W_TLS_SWAP_FAILED, 1)
+    log('error', 'proxy worker kept its old certificates: the new listener could not bind the port', { names: certificates.flatMap((c) => c.names) })
+  }
+}
+
 /** A control message from the main thread (src/gateway/proxy-threads.ts). */
-function control (type: string, listener: Listener, life: ThreadLife, accessLog: AccessLog): void {
+function control (type: string, listener: Listener, redirect: Listener | null, life: ThreadLife, accessLog: AccessLog): void {
   switch (type) {
     case 'reopen':
       accessLog.reopen()
       return
     case 'drain':
       listener.close()
+      redirect?.close()
       life.drain()
       return
     case 'pause':

@@ -9,6 +9,11 @@ const fail = (argv: string[], env: NodeJS.ProcessEnv = {}): string => configMess
 
 /** [what, argv, env, expected message] — every message must also be a single line. */
 const cases: Array<[string, string[], NodeJS.ProcessEnv, RegExp]> = [
+  ['--tls-cert without --tls-key', [...IMAGE, '--tls-cert', 'a.pem'], {}, /^--tls-cert given 1 time\(s\) but --tls-key 0: each certificate needs its key, paired in the order given$/],
+  ['--tls-key without --tls-cert', [...IMAGE, '--tls-key', 'a.key'], {}, /^--tls-key given 1 time\(s\) but --tls-cert 0/],
+  ['two certs, one key', [...IMAGE, '--tls-cert', 'a.pem', '--tls-key', 'a.key', '--tls-cert', 'b.pem'], {}, /^--tls-cert given 2 time\(s\) but --tls-key 1/],
+  ['--http-port without TLS', [...IMAGE, '--http-port', '80'], {}, /^--http-port \(80\) redirects to HTTPS, which needs --tls-cert FILE and --tls-key FILE, or --acme-domain NAME; drop it or add them$/],
+  ['--http-port is --port', [...IMAGE, '--tls-cert', 'a.pem', '--tls-key', 'a.key', '--http-port', '8080'], {}, /^--http-port \(8080\) is the HTTPS port --port \(default 8080\); choose different ports$/],
   ['unknown flag, suggestion', ['--max-contaners', '3', ...IMAGE], {}, /^--max-contaners: unknown option; did you mean --max-containers\?$/],
   ['unknown SYMPHONY_ variable, suggestion', IMAGE, { SYMPHONY_PROT: '1' }, /^SYMPHONY_PROT: unknown environment variable; did you mean SYMPHONY_PORT\?$/],
   ['unknown SYMPHONY_ variable', IMAGE, { SYMPHONY_FOO: '1' }, /^SYMPHONY_FOO: unknown environment variable; unset it/],

@@ -16,6 +16,11 @@ t.test('defaults', async t => {
   t.same(load(['--backend', '127.0.0.1:3000']), {
     port: 8080,
     host: '0.0.0.0',
+    acmeDomains: [],
+    acmeEmail: null,
+    acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory',
+    acmeCaFile: null,
+    stateDir: '/var/lib/symphony',
     image: null,
     service: 'static',
     runtime: 'docker',
@@ -56,7 +61,10 @@ t.test('defaults', async t => {
     logLevel: 'info',
     logFormat: 'auto',
     accessLog: null,
-    accessLogFormat: 'json'
+    accessLogFormat: 'json',
+    tlsCerts: [],
+    tlsKeys: [],
+    httpPort: null
   })
 })
 
@@ -68,11 +76,19 @@ t.test('every option sets its Config field from a flag', async t => {
     '--max-containers=4', '--fault-interval=2s', '--health-path=/ping', '--health-timeout=500ms', '--unhealthy-threshold=5', '--threads=64',
     '--connect-timeout=250ms', '--response-timeout=1m', '--max-body-size=64KiB', '--max-header-size=8kb', '--drain-timeout=0', '--max-connections=65536', '--queue-timeout=0', '--queue-limit=5', '--replay-body-limit=1kb',
     '--admin-host=0.0.0.0', '--admin-port=0', '--admin-token=0123456789abcdef', '--log-level=DEBUG', '--log-format=JSON',
-    '--access-log=/var/log/symphony/access.log', '--access-log-format=COMMON'
+    '--access-log=/var/log/symphony/access.log', '--access-log-format=COMMON',
+    '--tls-cert=/etc/tls/a.pem', '--tls-key=/etc/tls/a.key', '--tls-cert', '/etc/tls/b.pem', '--tls-key', '/etc/tls/b.key', '--http-port=8081',
+    '--acme-domain=API.example.com', '--acme-domain=www.example.com', '--acme-email=ops@example.com',
+    '--acme-directory=https://acme-staging-v02.api.letsencrypt.org/directory', '--acme-ca-file=/etc/ca.pem', '--state-dir=/srv/symphony'
   ])
   t.same(config, {
     port: 0,
     host: '::',
+    acmeDomains: ['api.example.com', 'www.example.com'],
+    acmeEmail: 'ops@example.com',
+    acmeDirectory: 'https://acme-staging-v02.api.letsencrypt.org/directory',
+    acmeCaFile: '/etc/ca.pem',
+    stateDir: '/srv/symphony',
     image: 'ghcr.io/acme/Orders_API:1.2',
     service: 'orders',
     runtime: 'docker',
@@ -113,7 +129,10 @@ t.test('every option sets its Config field from a flag', async t => {
     logLevel: 'debug',
     logFormat: 'json',
     accessLog: '/var/log/symphony/access.log',
-    accessLogFormat: 'common'
+    accessLogFormat: 'common',
+    tlsCerts: ['/etc/tls/a.pem', '/etc/tls/b.pem'],
+    tlsKeys: ['/etc/tls/a.key', '/etc/tls/b.key'],
+    httpPort: 8081
   })
   const keys = OPTIONS.flatMap(o => o.key === null ? [] : [o.key]).sort()
   t.same(Object.keys(config).sort(), keys, 'the schema covers exactly the Config fields')
