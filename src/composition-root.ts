@@ -15,6 +15,9 @@ import { Clients, startThreads } from './startup/threads'
 import { wireSignals } from './startup/signals'
 import { loadUws } from './uws/load'
 import { checkAccessLogFile } from './gateway/access-log-file'
+import { ControlPlane } from './control/plane'
+import { createLease } from './startup/lease'
+import type { Lease } from './lease/lease'
 
 /** A running gateway: what `run()` drives and what in-process tests hold. */
 export interface Gateway {
@@ -32,6 +35,9 @@ export interface Gateway {
 /** The parts a stop releases, in the order it releases them. */
 interface Parts extends Omit<AdminSources, 'runtimeStatus'> {
   readonly admin: AdminServer
+  readonly plane: ControlPlane
+  readonly lease: Lease | null
+  readonly log: Logger
 }
 
 /**
@@ -48,15 +54,19 @@ export async function startGateway (config: Config, log: Logger = processLogger(
   // A user's mistake, found before anything is started (AccessLogError, exit 8).
   checkAccessLogFile(config.accessLog)
   const runtime = await openRuntime(config, log)
+  const plane = new ControlPlane()
+  const lease = createLease(config, runtime, plane, log)
   const shared = openTable(config.threads)
-  const backends = createBackends(config, runtime, shared, log)
+  const backends = createBackends(config, runtime, shared, plane, log)
   const workers = new ProxyWorkers({ sab: shared.sab, settings: proxySettings(config), log })
   const clients = new Clients(config)
   const admin = createAdmin({ config, runtime, shared, backends, workers, clients, runtimeStatus })
-  const parts: Parts = { config, runtime, shared, backends, workers, clients, admin }
+  const parts: Parts = { config, runtime, shared, backends, workers, clients, admin, plane, lease, log }
   let stopped: Promise<void> | null = null
   const stop = (): Promise<void> => { stopped ??= stopInOrder(parts); return stopped }
   try {
+    // Before anything is adopted or started: LeaseHeldError (exit 20) when another instance controls the service.
+    await lease?.acquire()
     await startBackends(backends, log)
     const adminPort = await admin.listen(config.adminHost, config.adminPort)
     const port = await startThreads(workers, clients, log)
@@ -70,7 +80,11 @@ export async function startGateway (config: Config, log: Logger = processLogger(
 }
 
 /** Drain and release everything, each part after what depends on it. */
-async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, health }, workers, clients, admin }: Parts): Promise<void> {
+async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, health }, workers, clients, admin, plane, lease, log }: Parts): Promise<void> {
+  // First of all: from here on nothing is re-created, scaled or replaced (issue 23), even if
+  // replicas vanish during the drain (a `docker stack rm` removing them under us).
+  // (Not said by an instance refused for the lease: it never controlled anything.)
+  if (plane.transition('stopping') && fleet !== null && (lease === null || lease.held !== null)) log.info('control plane stopping: nothing is re-created, scaled or replaced from here on', { event: 'plane', state: plane.state })
   shared.close()
   // Before the drain, so nothing asks the workers to listen again once it began.
   clients.close()
@@ -82,6 +96,8 @@ async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, 
   // start can still adopt processes (src/runtime/orphans.ts finds them through /proc), but
   // only those a crash or SIGKILL left. Containers stay for adoption unless --cleanup-on-exit.
   await fleet?.close({ cleanup: config.cleanupOnExit || runtime?.kind === 'process' })
+  // Last, once nothing acts on the fleet any more: the next instance may take over at once.
+  await lease?.release()
   await runtime?.close()
   await workers.close()
 }

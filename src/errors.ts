@@ -75,6 +75,16 @@ export class AccessLogError extends SymphonyError {
   override readonly exitCode = 8
 }
 
+/**
+ * Another symphony holds the service's lease on this engine or swarm (src/lease/): a second
+ * control plane would fight the first over the same replicas, so nothing is started. The message
+ * names the holder (pid, host, admin address) and how to hand over instead.
+ */
+export class LeaseHeldError extends SymphonyError {
+  readonly code = 'SYM_ERR_LEASE_HELD'
+  override readonly exitCode = 20
+}
+
 /** A container or process could not be started. Logged and retried by the control loops. */
 export class StartError extends SymphonyError {
   readonly code = 'SYM_ERR_START'
@@ -134,6 +144,7 @@ export const allErrorCodes: readonly string[] = [
   'SYM_ERR_SWARM_SETUP',
   'SYM_ERR_UNSUPPORTED_RUNTIME',
   'SYM_ERR_ACCESS_LOG',
+  'SYM_ERR_LEASE_HELD',
   ...Object.values(ProxyErrorCodes),
   ...Object.values(AdminErrorCodes)
 ]
