@@ -16,7 +16,7 @@ import { wireSignals } from './startup/signals'
 import { loadUws } from './uws/load'
 import { checkAccessLogFile } from './gateway/access-log-file'
 import { ControlPlane } from './control/plane'
-import { createLease } from './startup/lease'
+import { createLease, listenAndLease } from './startup/lease'
 import type { Lease } from './lease/lease'
 
 /** A running gateway: what `run()` drives and what in-process tests hold. */
@@ -41,11 +41,12 @@ interface Parts extends Omit<AdminSources, 'runtimeStatus'> {
 }
 
 /**
- * Wire and start everything, in named steps (src/startup/): open the runtime, open the shared
- * table, build the backends (fleet, autoscaler, health), the threads and the admin listener,
- * then start the backends, listen on the admin port, and start the threads. On a failure
- * part-way, whatever was started is closed again before the error propagates, so a failed start
- * leaves nothing behind (replicas already started stay, as on a stop: the next start adopts them).
+ * Wire and start everything, in named steps (src/startup/): open the runtime, build the control
+ * plane and the service's lease, open the shared table, build the backends (fleet, autoscaler,
+ * health), the threads and the admin listener, then listen on the admin port and take the lease,
+ * start the backends, and start the threads. On a failure part-way, whatever was started is
+ * closed again before the error propagates, so a failed start leaves nothing behind (replicas
+ * already started stay, as on a stop: the next start adopts them).
  */
 export async function startGateway (config: Config, log: Logger = processLogger(config)): Promise<Gateway> {
   // Before Docker or any thread: UnsupportedRuntimeError where no native uWS build loads (the
@@ -66,9 +67,8 @@ export async function startGateway (config: Config, log: Logger = processLogger(
   const stop = (): Promise<void> => { stopped ??= stopInOrder(parts); return stopped }
   try {
     // Before anything is adopted or started: LeaseHeldError (exit 20) when another instance controls the service.
-    await lease?.acquire()
+    const adminPort = await listenAndLease(admin, config, lease)
     await startBackends(backends, log)
-    const adminPort = await admin.listen(config.adminHost, config.adminPort)
     const port = await startThreads(workers, clients, log)
     shared.liveness.started(Date.now())
     announce(parts, port, adminPort, log)

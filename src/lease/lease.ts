@@ -26,7 +26,8 @@ const BEAT_WRAP = 1_000_000
 
 export interface LeaseOptions {
   readonly carrier: LeaseCarrier
-  readonly holder: Holder
+  /** Who this instance is; its admin address comes with acquire(), once the listener is bound. */
+  readonly holder: Omit<Holder, 'admin'>
   readonly service: string
   readonly log: Logger
   /** Called once when a renewal finds the lease gone or taken: another instance holds it now. */
@@ -51,12 +52,13 @@ export class Lease {
   get held (): LeaseRecord | null { return this.#held }
 
   /**
-   * Take the lease, waiting out one whose holder stopped renewing (at most ttlMs), and begin
-   * renewing it.
+   * Take the lease for this instance, whose admin listener is at `admin` (host:port), waiting
+   * out one whose holder stopped renewing (at most ttlMs), and begin renewing it.
    * @throws LeaseHeldError when a live instance holds it (its counter moved while watched).
    */
-  async acquire (): Promise<void> {
-    const { carrier, holder, log } = this.#o
+  async acquire (admin: string): Promise<void> {
+    const { carrier, log } = this.#o
+    const holder: Holder = { ...this.#o.holder, admin }
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const found = await carrier.read()
       if (found === null) {
@@ -74,6 +76,16 @@ export class Lease {
       await carrier.remove(expired)
     }
     throw new LeaseHeldError(`service "${this.#o.service}": other instances keep taking its lease (${carrier.describe}); start one symphony per service`)
+  }
+
+  /**
+   * Throw LeaseHeldError if a live instance holds the lease (watching it up to ttlMs); return
+   * otherwise. Takes nothing: for a start that fails before acquire() (the admin port is taken,
+   * by that same instance most likely), so that its one line names the instance.
+   */
+  async refuseIfHeld (): Promise<void> {
+    const found = await this.#o.carrier.read()
+    if (found !== null) await this.#judge(found)
   }
 
   /** Watch `record` until its counter moves (throws LeaseHeldError) or it expires (returns the expired record). */
