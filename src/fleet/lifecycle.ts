@@ -99,7 +99,8 @@ export class Lifecycle {
     if ((m.phase !== 'starting' && m.phase !== 'ready') || m.replica === null) return
     if (c.closing()) {
       // Shutdown never heals (issue 23): out of rotation, so no request is sent to it, but not
-      // replaced. Its member keeps its phase: a stand-down is never undone.
+      // replaced. Its member keeps its phase: a stand-down is never undone. Said once per replica.
+      if (c.table.view(m.slot)?.state === State.UNHEALTHY) return
       c.table.setState(m.slot, State.UNHEALTHY)
       c.log.warn('replica failed while the control plane stands down; out of rotation, not replaced', { event: 'replica-failed', reason, port: m.port, id: m.replica.id, replaced: false, ...details })
       return
