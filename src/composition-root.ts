@@ -17,7 +17,6 @@ import { loadUws } from './uws/load'
 import { checkAccessLogFile } from './gateway/access-log-file'
 import { ControlPlane } from './control/plane'
 import { createLease, listenAndLease } from './startup/lease'
-import type { Lease } from './lease/lease'
 
 /** A running gateway: what `run()` drives and what in-process tests hold. */
 export interface Gateway {
@@ -35,8 +34,6 @@ export interface Gateway {
 /** The parts a stop releases, in the order it releases them. */
 interface Parts extends Omit<AdminSources, 'runtimeStatus'> {
   readonly admin: AdminServer
-  readonly plane: ControlPlane
-  readonly lease: Lease | null
   readonly log: Logger
 }
 
@@ -61,7 +58,7 @@ export async function startGateway (config: Config, log: Logger = processLogger(
   const backends = createBackends(config, runtime, shared, plane, log)
   const workers = new ProxyWorkers({ sab: shared.sab, settings: proxySettings(config), log })
   const clients = new Clients(config)
-  const admin = createAdmin({ config, runtime, shared, backends, workers, clients, runtimeStatus })
+  const admin = createAdmin({ config, runtime, shared, backends, workers, clients, plane, lease, runtimeStatus })
   const parts: Parts = { config, runtime, shared, backends, workers, clients, admin, plane, lease, log }
   let stopped: Promise<void> | null = null
   const stop = (): Promise<void> => { stopped ??= stopInOrder(parts); return stopped }

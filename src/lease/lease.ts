@@ -48,6 +48,9 @@ export class Lease {
     this.#o = { ttlMs: LEASE_TTL_MS, renewMs: LEASE_RENEW_MS, now: Date.now, ...options }
   }
 
+  /** What and where the lease is (its carrier). */
+  get describe (): string { return this.#o.carrier.describe }
+
   /** The lease held, or null. */
   get held (): LeaseRecord | null { return this.#held }
 

@@ -45,6 +45,8 @@ t.test('replicas removed during the drain are not re-created; the request in fli
   // The replicas the request does not need go away while the drain goes on.
   await Promise.all(others.map((c) => docker.getContainer(c.id).remove({ force: true })))
   const removedAt = Date.now()
+  const status = await (await request(`${admin}/status`)).body.json() as { controlPlane: { state: string } }
+  t.equal(status.controlPlane.state, 'stopping', '/status: the plane is stopping during the drain')
 
   const answer = await slow
   t.equal(answer.status, 200, 'the request in flight was served through the drain')

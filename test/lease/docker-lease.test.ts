@@ -6,6 +6,7 @@
  */
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { request } from 'undici'
 import path from 'node:path'
 import { startCli, type RunningCli } from '../helpers/cli'
 import { TEST_IMAGE, dockerClient, ensureEngineAndImage, removeServiceContainers, repoRoot, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
@@ -63,6 +64,8 @@ t.test('a second instance for the same service is refused with exit 20 and one l
     return list.length === 2 && list.every((c) => c.running) ? list : undefined
   }, 20_000, 100)
   t.equal(await leaseHolderPid(service), first.child.pid, 'the lease names the first instance')
+  const status = await (await request(`http://127.0.0.1:${first.adminPort}/status`)).body.json() as { controlPlane: { state: string, lease: string | null } }
+  t.match(status.controlPlane, { state: 'acting', lease: `container ${leaseName(service)}` }, '/status shows the plane acting and the lease it holds')
 
   const holder = `pid ${first.child.pid as number} on \\S+ \\(admin 127\\.0\\.0\\.1:${first.adminPort};`
   for (const [what, ports] of [['another admin port', ['--admin-port', '0']], ['the same admin port', ['--admin-port', String(first.adminPort)]]] as const) {
