@@ -113,9 +113,10 @@ t.test('a SIGKILLed holder: its lease expires and a new instance takes over the 
   t.equal(expired?.pid, first.child.pid, 'naming the dead holder')
   const takenAt = Date.parse(String(lines.find((o) => o.event === 'lease')?.time))
   const afterKill = takenAt - killedAt
-  // At least the TTL (the newcomer watches the counter that long on its own clock); at most the TTL
-  // plus a start-up of the CLI on a loaded machine.
-  t.ok(afterKill >= LEASE_TTL_MS && afterKill < LEASE_TTL_MS + 15_000, `lease taken ${afterKill} ms after the SIGKILL (TTL ${LEASE_TTL_MS} ms)`)
+  // At least the TTL (the newcomer watches the counter that long on its own clock). The rest is
+  // the CLI's own start-up (Node, the engine's ping and image check), 2-3 s on a quiet machine and
+  // up to 9 s seen with three system tests beside it: the upper bound only catches a hang.
+  t.ok(afterKill >= LEASE_TTL_MS && afterKill < LEASE_TTL_MS + 30_000, `lease taken ${afterKill} ms after the SIGKILL (TTL ${LEASE_TTL_MS} ms)`)
   t.equal(await leaseHolderPid(service), second.child.pid, 'the lease names the new instance')
   t.same(lines.filter((o) => o.event === 'adopt').map((o) => o.id), [replica.id], 'the replica adopted')
   t.same(lines.filter((o) => o.event === 'start'), [], 'nothing new started')
