@@ -19,6 +19,8 @@ import { openTls } from './startup/tls'
 import type { CertificateSet } from './tls/certificate-set'
 import { openAcme, prepareAcme } from './startup/acme'
 import type { AcmeManager } from './tls/acme/manager'
+import { ControlPlane } from './control/plane'
+import { createLease, listenAndLease } from './startup/lease'
 
 /** A running gateway: what `run()` drives and what in-process tests hold. */
 export interface Gateway {
@@ -42,14 +44,16 @@ export interface Gateway {
 /** The parts a stop releases, in the order it releases them. */
 interface Parts extends Omit<AdminSources, 'runtimeStatus'> {
   readonly admin: AdminServer
+  readonly log: Logger
 }
 
 /**
- * Wire and start everything, in named steps (src/startup/): open the runtime, open the shared
- * table, build the backends (fleet, autoscaler, health), the threads and the admin listener,
- * then start the backends, listen on the admin port, and start the threads. On a failure
- * part-way, whatever was started is closed again before the error propagates, so a failed start
- * leaves nothing behind (replicas already started stay, as on a stop: the next start adopts them).
+ * Wire and start everything, in named steps (src/startup/): open the runtime, build the control
+ * plane and the service's lease, open the shared table, build the backends (fleet, autoscaler,
+ * health), the threads and the admin listener, then listen on the admin port and take the lease,
+ * start the backends, and start the threads. On a failure part-way, whatever was started is
+ * closed again before the error propagates, so a failed start leaves nothing behind (replicas
+ * already started stay, as on a stop: the next start adopts them).
  */
 export async function startGateway (config: Config, log: Logger = processLogger(config)): Promise<Gateway> {
   // Before Docker or any thread: UnsupportedRuntimeError where no native uWS build loads (the
@@ -65,19 +69,22 @@ export async function startGateway (config: Config, log: Logger = processLogger(
   // until --http-port listens (acme.begin() below).
   const acme = acmeParts === null || tls === null ? null : await prepareAcme(config, acmeParts, tls.certificates, log).catch((err) => { tls.certificates.close(); throw err })
   const runtime = await openRuntime(config, log).catch((err) => { tls?.certificates.close(); throw err })
+  const plane = new ControlPlane()
+  const lease = createLease(config, runtime, plane, log)
   const shared = openTable(config.threads)
-  const backends = createBackends(config, runtime, shared, log)
+  const backends = createBackends(config, runtime, shared, plane, log)
   const workers = new ProxyWorkers({ sab: shared.sab, settings: proxySettings(config), log, tls: tls?.threads() ?? null })
   const certificates = tls?.certificates ?? null
   if (certificates !== null) certificates.onChange = (c) => { workers.setCertificates(c) }
   const clients = new Clients(config)
-  const admin = createAdmin({ config, runtime, shared, backends, workers, clients, runtimeStatus, certificates, acme })
-  const parts: Parts = { config, runtime, shared, backends, workers, clients, admin, certificates, acme }
+  const admin = createAdmin({ config, runtime, shared, backends, workers, clients, plane, lease, runtimeStatus, certificates, acme })
+  const parts: Parts = { config, runtime, shared, backends, workers, clients, admin, plane, lease, log, certificates, acme }
   let stopped: Promise<void> | null = null
   const stop = (): Promise<void> => { stopped ??= stopInOrder(parts); return stopped }
   try {
+    // Before anything is adopted or started: LeaseHeldError (exit 20) when another instance controls the service.
+    const adminPort = await listenAndLease(admin, config, lease)
     await startBackends(backends, log)
-    const adminPort = await admin.listen(config.adminHost, config.adminPort)
     const port = await startThreads(workers, clients, log)
     shared.liveness.started(Date.now())
     acme?.begin()
@@ -90,7 +97,11 @@ export async function startGateway (config: Config, log: Logger = processLogger(
 }
 
 /** Drain and release everything, each part after what depends on it. */
-async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, health }, workers, clients, admin, certificates, acme }: Parts): Promise<void> {
+async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, health }, workers, clients, admin, plane, lease, log, certificates, acme }: Parts): Promise<void> {
+  // First of all: from here on nothing is re-created, scaled or replaced (issue 23), even if
+  // replicas vanish during the drain (a `docker stack rm` removing them under us).
+  // (Not said by an instance refused for the lease: it never controlled anything.)
+  if (plane.transition('stopping') && fleet !== null && (lease === null || lease.held !== null)) log.info('control plane stopping: nothing is re-created, scaled or replaced from here on', { event: 'plane', state: plane.state })
   shared.close()
   // No order is started once stopping (one in flight finishes unseen).
   acme?.close()
@@ -106,6 +117,8 @@ async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, 
   // start can still adopt processes (src/runtime/orphans.ts finds them through /proc), but
   // only those a crash or SIGKILL left. Containers stay for adoption unless --cleanup-on-exit.
   await fleet?.close({ cleanup: config.cleanupOnExit || runtime?.kind === 'process' })
+  // Last, once nothing acts on the fleet any more: the next instance may take over at once.
+  await lease?.release()
   await runtime?.close()
   await workers.close()
 }

@@ -125,6 +125,16 @@ export class AcmeOrderError extends SymphonyError {
   readonly code = 'SYM_ERR_ACME_ORDER'
 }
 
+/**
+ * Another symphony holds the service's lease on this engine or swarm (src/lease/): a second
+ * control plane would fight the first over the same replicas, so nothing is started. The message
+ * names the holder (pid, host, admin address) and how to hand over instead.
+ */
+export class LeaseHeldError extends SymphonyError {
+  readonly code = 'SYM_ERR_LEASE_HELD'
+  override readonly exitCode = 20
+}
+
 /** A container or process could not be started. Logged and retried by the control loops. */
 export class StartError extends SymphonyError {
   readonly code = 'SYM_ERR_START'
@@ -190,6 +200,7 @@ export const allErrorCodes: readonly string[] = [
   'SYM_ERR_TLS_KEY_MISMATCH',
   'SYM_ERR_STATE_DIR',
   'SYM_ERR_ACME_ORDER',
+  'SYM_ERR_LEASE_HELD',
   ...Object.values(ProxyErrorCodes),
   ...Object.values(AdminErrorCodes)
 ]

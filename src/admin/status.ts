@@ -13,6 +13,8 @@ export interface ControlPlaneStatus {
   readonly counters: () => unknown
   /** Whether the runtime's event stream is connected. */
   readonly connected: () => boolean
+  /** The control plane's state and since when (epoch ms), and the lease it holds (null: none). */
+  readonly plane: () => { readonly state: string, readonly since: number, readonly lease: string | null }
   /** Docker only: direct to the containers' addresses or through published ports, and why (null: undecided). */
   readonly upstream?: () => { readonly mode: string, readonly reason: string } | null
 }
@@ -85,6 +87,7 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
     mode,
     service: config.service,
     runtimeConnected: control.connected(),
+    controlPlane: planeStatus(control),
     ...(control.upstream !== undefined ? { upstream: control.upstream() } : {}),
     backends,
     ...checks,
@@ -109,4 +112,10 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
     },
     counters: control.counters()
   }
+}
+
+/** /status's `controlPlane`: `acting`, `stopping` or `lease-lost`, since when, and the lease held. */
+function planeStatus (control: ControlPlaneStatus): { state: string, since: string, lease: string | null } {
+  const p = control.plane()
+  return { state: p.state, since: new Date(p.since).toISOString(), lease: p.lease }
 }

@@ -1,3 +1,4 @@
+import { alwaysActing, type PlaneView } from '../control/plane'
 import type { Logger } from '../log'
 import { decide, initialScaleState, type Decision, type ScaleParams, type ScaleState } from './policy'
 import { ringWindow, type RingWindow } from './window'
@@ -26,6 +27,8 @@ export interface AutoscalerLoopOptions {
   readonly target: ScaleTarget
   readonly params: ScaleParams
   readonly log: Logger
+  /** The control plane's state: the loop scales only while it acts (the window keeps counting). */
+  readonly plane?: PlaneView
   /** Default 1000: the window is counted in one-second slots. */
   readonly intervalMs?: number
   readonly now?: () => number
@@ -65,7 +68,7 @@ export class AutoscalerLoop {
   #snapshot: AutoscalerSnapshot
 
   constructor (options: AutoscalerLoopOptions) {
-    this.#o = { intervalMs: 1000, now: Date.now, ...options }
+    this.#o = { intervalMs: 1000, now: Date.now, plane: alwaysActing, ...options }
     this.#window = ringWindow(options.params.windowMs)
     this.#o.source.sample()
     this.#lastTotal = this.#o.source.requests()
@@ -126,13 +129,14 @@ export class AutoscalerLoop {
     this.#window.push(total - this.#lastTotal)
     this.#lastTotal = total
     this.#lastPush = now
+    if (!this.#o.plane.acts()) return
 
     try {
       await target.tick()
     } catch (err) {
       log.error('autoscaler: target tick failed', { error: (err as Error).message })
     }
-    if (this.#closed) return
+    if (this.#closed || !this.#o.plane.acts()) return
     const { running, starting } = target.counts()
     const count = this.#window.total()
     const d: Decision = decide(this.#state, { now, requests: count, running, starting }, params)

@@ -6,6 +6,7 @@ import type { Replica, Runtime, RuntimeEvent } from '../runtime/types'
 import { MAX_BACKENDS, State } from '../table/layout'
 import type { TableWriter } from '../table/writer'
 import type { BackoffParams } from '../backoff'
+import { alwaysActing, type PlaneView } from '../control/plane'
 import { defaultBackoff } from './backoff'
 import { FleetCounters } from './counters'
 import { Lifecycle, RETRY_MS } from './lifecycle'
@@ -29,6 +30,8 @@ export interface ContainerFleetOptions {
   /** How long a host port held by something else is passed over. Default 60 s. */
   readonly portBlockMs?: number
   readonly backoff?: Partial<BackoffParams>
+  /** The control plane's state: the fleet starts, stops and replaces replicas only while it acts. */
+  readonly plane?: PlaneView
   /** The clock; tests may replace it. */
   readonly now?: () => number
 }
@@ -70,6 +73,7 @@ export class ContainerFleet implements StatusSink {
       startTimeoutMs: 60_000,
       resyncMs: 10_000,
       portBlockMs: 60_000,
+      plane: alwaysActing,
       now: Date.now,
       ...options,
       backoff: { ...defaultBackoff, ...options.backoff }
@@ -77,7 +81,7 @@ export class ContainerFleet implements StatusSink {
     this.#life = new Lifecycle({
       ...o,
       counters: this.counters,
-      closing: () => this.#closing !== null,
+      closing: () => !this.#acts(),
       blockPort: (port) => { this.#blocked.set(port, o.now() + o.portBlockMs); return o.portBlockMs },
       used: (slot) => this.#everUsed.add(slot),
       forget: (m) => {
@@ -128,6 +132,7 @@ export class ContainerFleet implements StatusSink {
       this.#o.log.info('replica healthy; in rotation', { port: m.port, id: m.replica?.id, startMs: m.healthySince - m.startedAt })
     } else if (m.phase === 'ready') {
       // A starting replica may refuse or fail probes while it boots; startTimeoutMs bounds that.
+      // While the plane stands down, replace() only takes it out of rotation.
       this.#life.replace(m, `health-${result.reason}`, { status: result.status })
     }
   }
@@ -147,7 +152,7 @@ export class ContainerFleet implements StatusSink {
 
   /** Start `n` replicas at once, in parallel, on the lowest free host ports; returns the ports. */
   scaleUp (n: number): number[] {
-    if (this.#closing !== null || !this.#synced || !this.#connected) return []
+    if (!this.#acts() || !this.#synced || !this.#connected) return []
     const ports: number[] = []
     const now = this.#o.now()
     for (let port = this.#o.basePort; ports.length < n && port <= 65535 && port - this.#o.basePort < MAX_BACKENDS; port++) {
@@ -162,7 +167,7 @@ export class ContainerFleet implements StatusSink {
 
   /** Drain and remove `n` serving replicas, highest host ports first; returns the ports. */
   scaleDown (n: number): number[] {
-    if (this.#closing !== null) return []
+    if (!this.#acts()) return []
     const leaving = [...this.#members.values()].filter((m) => m.phase === 'ready').sort((a, b) => b.port - a.port).slice(0, n)
     for (const m of leaving) this.#life.drain(m)
     return leaving.map((m) => m.port)
@@ -173,7 +178,7 @@ export class ContainerFleet implements StatusSink {
    * retry timers, failure-count resets. Never throws.
    */
   async tick (): Promise<void> {
-    if (this.#closing !== null) return
+    if (!this.#acts()) return
     const now = this.#o.now()
     for (const [id, e] of this.#earlyExits) if (now - e.at > EARLY_EXIT_TTL_MS) this.#earlyExits.delete(id)
     if (this.#connected && (!this.#synced || now >= this.#resyncAt)) await this.#reconcile(false)
@@ -274,7 +279,7 @@ export class ContainerFleet implements StatusSink {
     }
     this.#synced = true
     this.#resyncAt = this.#o.now() + this.#o.resyncMs
-    if (this.#closing !== null) return
+    if (!this.#acts()) return
     const snapshot = [...this.#members.values()].map((m) => ({ port: m.port, phase: m.phase, replicaId: m.replica?.id ?? null, knownSince: m.knownSince }))
     const inRange = (port: number): boolean => port >= this.#o.basePort && port - this.#o.basePort < MAX_BACKENDS
     for (const a of planReconcile(snapshot, listed, listedAt, inRange)) {
@@ -320,6 +325,14 @@ export class ContainerFleet implements StatusSink {
         this.#runtimeError('stop', err, r.key)
       }
     }))
+  }
+
+  /**
+   * Whether the fleet may start, stop or replace replicas: not once it is closing, nor while the
+   * control plane stands down (a signal came, or another instance holds the lease).
+   */
+  #acts (): boolean {
+    return this.#closing === null && this.#o.plane.acts()
   }
 
   #runtimeError (op: string, err: unknown, port: number | null): void {

@@ -18,7 +18,10 @@ export interface LifecycleContext {
   readonly drainTimeoutMs: number
   readonly stopGraceMs: number
   readonly now: () => number
-  /** True once the fleet is closing: no new replica is started. */
+  /**
+   * True once the fleet no longer acts (closing, or the control plane stands down): no replica
+   * is started or replaced.
+   */
   readonly closing: () => boolean
   /** The port is held by something else: pass over it for a while. */
   readonly blockPort: (port: number) => number
@@ -93,7 +96,15 @@ export class Lifecycle {
    */
   replace (m: Member, reason: string, details: Record<string, unknown>): void {
     const c = this.c
-    if ((m.phase !== 'starting' && m.phase !== 'ready') || m.replica === null || c.closing()) return
+    if ((m.phase !== 'starting' && m.phase !== 'ready') || m.replica === null) return
+    if (c.closing()) {
+      // Shutdown never heals (issue 23): out of rotation, so no request is sent to it, but not
+      // replaced. Its member keeps its phase: a stand-down is never undone. Said once per replica.
+      if (c.table.view(m.slot)?.state === State.UNHEALTHY) return
+      c.table.setState(m.slot, State.UNHEALTHY)
+      c.log.warn('replica failed while the control plane stands down; out of rotation, not replaced', { event: 'replica-failed', reason, port: m.port, id: m.replica.id, replaced: false, ...details })
+      return
+    }
     if (m.healthySince !== null && c.now() - m.healthySince >= c.backoff.resetAfterMs) m.failures = 0
     m.failures++
     m.healthySince = null

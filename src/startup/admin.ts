@@ -17,6 +17,8 @@ import type { Runtime } from '../runtime/types'
 import type { Backends } from './fleet'
 import type { SharedTable } from './table'
 import type { Clients } from './threads'
+import type { ControlPlane } from '../control/plane'
+import type { Lease } from '../lease/lease'
 
 /** Everything the admin endpoints read. */
 export interface AdminSources {
@@ -30,6 +32,9 @@ export interface AdminSources {
   readonly certificates: CertificateSet | null
   /** With --acme-domain: the ACME manager (its orders are metrics). */
   readonly acme: AcmeManager | null
+  readonly plane: ControlPlane
+  /** The service's lease; null with static backends and --runtime process. */
+  readonly lease: Lease | null
   /** Which Node and which uWebSockets.js build serve (/status's `runtime`). */
   readonly runtimeStatus: RuntimeStatus
 }
@@ -60,7 +65,7 @@ function metricsRegistry ({ config, shared, backends: { fleet, health }, workers
  * The replicas' side of /status, with their metrics registered on `registry`; null with static
  * backends.
  */
-function controlPlane ({ config, runtime, backends: { fleet, loop } }: AdminSources, registry: Registry): ControlPlaneStatus | null {
+function controlPlane ({ config, runtime, backends: { fleet, loop }, plane, lease }: AdminSources, registry: Registry): ControlPlaneStatus | null {
   if (fleet === null || loop === null) return null
   // The last decision's numbers, with the replica counts as they are now rather than then.
   const autoscaler = (): AutoscalerSnapshot => {
@@ -73,6 +78,7 @@ function controlPlane ({ config, runtime, backends: { fleet, loop } }: AdminSour
     autoscaler,
     counters: () => fleet.counters.toJSON(),
     connected: () => fleet.connected,
+    plane: () => ({ state: plane.state, since: plane.since, lease: lease !== null && lease.held !== null ? lease.describe : null }),
     ...(runtime instanceof DockerRuntime ? { upstream: () => runtime.upstream } : {})
   }
 }

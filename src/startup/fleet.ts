@@ -1,4 +1,5 @@
 import type { Config } from '../config/types'
+import type { PlaneView } from '../control/plane'
 import type { Logger } from '../log'
 import { AutoscalerLoop } from '../autoscaler/loop'
 import { ContainerFleet, waitUntilServing } from '../fleet/containers'
@@ -19,7 +20,7 @@ export type Backends =
   | { readonly fleet: ContainerFleet, readonly loop: AutoscalerLoop, readonly health: HealthChecker }
 
 /** Start-up step 3a: build the fleet (or the static backends), the autoscaler and the health checker. */
-export function createBackends (config: Config, runtime: Runtime | null, shared: SharedTable, log: Logger): Backends {
+export function createBackends (config: Config, runtime: Runtime | null, shared: SharedTable, plane: PlaneView, log: Logger): Backends {
   const healthOptions = {
     intervalMs: config.faultIntervalMs, timeoutMs: config.healthTimeoutMs, path: config.healthPath, unhealthyThreshold: config.unhealthyThreshold, log
   }
@@ -27,11 +28,12 @@ export function createBackends (config: Config, runtime: Runtime | null, shared:
     const sink: StatusSink = new StaticFleet(config.backends, shared.table, log)
     return { fleet: null, loop: null, health: new HealthChecker(healthOptions, sink) }
   }
-  const fleet = new ContainerFleet({ runtime, table: shared.table, log, basePort: config.basePort, drainTimeoutMs: config.drainTimeoutMs })
+  const fleet = new ContainerFleet({ runtime, table: shared.table, log, basePort: config.basePort, drainTimeoutMs: config.drainTimeoutMs, plane })
   const loop = new AutoscalerLoop({
     source: shared.sampler,
     target: fleet,
     params: { baseScaleCount: config.baseScaleCount, minContainers: config.minContainers, maxContainers: config.maxContainers, windowMs: config.windowMs },
+    plane,
     log
   })
   return { fleet, loop, health: new HealthChecker(healthOptions, fleet) }

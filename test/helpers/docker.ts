@@ -10,6 +10,7 @@ import Docker from 'dockerode'
 import { request } from 'undici'
 import { DOCKER_API_VERSION } from '../../src/runtime/docker'
 import { serviceLabelFilter } from '../../src/runtime/names'
+import { leaseName } from '../../src/lease/carrier'
 
 /**
  * The image scripts/build-test-image.sh builds (examples/api/server.js on FROM scratch). TEST_IMAGE
@@ -49,10 +50,14 @@ export function uniqueService (prefix: string): string {
   return `t-${prefix}-${process.pid}-${randomBytes(3).toString('hex')}`
 }
 
-/** Remove every container labelled with this service, whatever its state. */
+/**
+ * Remove every container labelled with this service, whatever its state, and its lease container
+ * (src/lease/docker.ts), which a SIGKILLed instance leaves behind.
+ */
 export async function removeServiceContainers (service: string, docker: Docker = dockerClient()): Promise<void> {
   const list = await docker.listContainers({ all: true, filters: { label: serviceLabelFilter(service) } })
-  await Promise.all(list.map(async (c) => {
+  const lease = await docker.listContainers({ all: true, filters: { name: [`^/${leaseName(service)}$`] } })
+  await Promise.all([...list, ...lease].map(async (c) => {
     try {
       await docker.getContainer(c.Id).remove({ force: true })
     } catch (err) {

@@ -9,6 +9,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { request } from 'undici'
 import { serviceLabelFilter } from '../../src/runtime/names'
+import { leaseName } from '../../src/lease/carrier'
 import { dockerClient, repoRoot, waitFor } from './docker'
 import type { StatusDoc } from '../fleet/harness'
 
@@ -90,9 +91,11 @@ export async function createOverlay (t: Teardown, name: string, image: string): 
   return id
 }
 
-/** Remove every Swarm service of a symphony service (by label). */
+/** Remove every Swarm service of a symphony service (by label), and its lease config. */
 export async function removeSwarmServices (service: string): Promise<void> {
   const docker = dockerClient()
+  // The service's lease (src/lease/swarm.ts): a symphony removed with `docker rm -f` leaves it.
+  await docker.getConfig(leaseName(service)).remove().catch(() => {})
   const list = await docker.listServices({ filters: { label: serviceLabelFilter(service) } }) as unknown as Array<{ ID: string }>
   await Promise.all(list.map(async (s) => {
     try {

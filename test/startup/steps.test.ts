@@ -5,6 +5,7 @@ import { openRuntime } from '../../src/startup/runtime'
 import { openTable } from '../../src/startup/table'
 import { createBackends } from '../../src/startup/fleet'
 import { Clients } from '../../src/startup/threads'
+import { ControlPlane } from '../../src/control/plane'
 import { configFrom } from '../helpers/gateway'
 
 /**
@@ -18,7 +19,7 @@ t.test('static backends: no runtime, no fleet, no autoscaler; the health checker
   t.equal(await openRuntime(config, log), null)
   const shared = openTable(config.threads)
   t.teardown(() => shared.close())
-  const backends = createBackends(config, null, shared, log)
+  const backends = createBackends(config, null, shared, new ControlPlane(), log)
   t.equal(backends.fleet, null)
   t.equal(backends.loop, null)
   t.same(shared.table.slots().map((v) => [v.slot, v.port]), [[0, 1], [1, 2]], 'each backend in its slot')
