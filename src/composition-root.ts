@@ -4,6 +4,7 @@ import { createLogger, resolveLogFormat, type Logger } from './log'
 import type { TableWriter } from './table/writer'
 import { ProxyWorkers } from './gateway/proxy-threads'
 import type { ContainerFleet } from './fleet/containers'
+import type { RolloutController } from './rollout/controller'
 import type { CounterSampler } from './metrics/sampler'
 import type { AdminServer } from './admin/server'
 import { DockerRuntime } from './runtime/docker'
@@ -25,6 +26,8 @@ export interface Gateway {
   readonly workers: ProxyWorkers
   /** The replicas, with --image or --runtime process; null with static backends. */
   readonly fleet: ContainerFleet | null
+  /** Rollouts of the replicas (null with static backends). */
+  readonly rollouts: RolloutController | null
   /** Drain (bounded by --drain-timeout) and release everything. Idempotent. */
   stop (): Promise<void>
 }
@@ -62,7 +65,7 @@ export async function startGateway (config: Config, log: Logger = processLogger(
     const port = await startThreads(workers, clients, log)
     shared.liveness.started(Date.now())
     announce(parts, port, adminPort, log)
-    return { port, adminPort, table: shared.table, sampler: shared.sampler, workers, fleet: backends.fleet, stop }
+    return { port, adminPort, table: shared.table, sampler: shared.sampler, workers, fleet: backends.fleet, rollouts: backends.rollouts, stop }
   } catch (err) {
     await stop().catch(() => {})
     throw err
@@ -70,10 +73,12 @@ export async function startGateway (config: Config, log: Logger = processLogger(
 }
 
 /** Drain and release everything, each part after what depends on it. */
-async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, health }, workers, clients, admin }: Parts): Promise<void> {
+async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, rollouts, health }, workers, clients, admin }: Parts): Promise<void> {
   shared.close()
   // Before the drain, so nothing asks the workers to listen again once it began.
   clients.close()
+  // A rollout stops where it is: each slot keeps its one replica (docs/deploy.md#stopping).
+  await rollouts?.close()
   await loop?.close()
   await workers.drain(config.drainTimeoutMs)
   await Promise.all([health.close(), admin.close()])

@@ -18,6 +18,8 @@ export interface LifecycleContext {
   readonly drainTimeoutMs: number
   readonly stopGraceMs: number
   readonly now: () => number
+  /** The image ID new replicas run (undefined: the runtime's configured one), read at each start. */
+  readonly image: () => string | undefined
   /** True once the fleet is closing: no new replica is started. */
   readonly closing: () => boolean
   /** The port is held by something else: pass over it for a while. */
@@ -55,7 +57,7 @@ export class Lifecycle {
     m.startedAt = c.now()
     let replica: Replica
     try {
-      replica = await c.runtime.start(m.port)
+      replica = await c.runtime.start(m.port, c.image())
     } catch (err) {
       const message = (err as Error).message
       if (err instanceof PortInUseError) {
