@@ -53,6 +53,28 @@ t.test('a restart with another --image adopts the running replicas, then rolls t
   t.same((await containerImages(service)).map((c) => c.image), [v2, v2, v2], 'every replica runs v2: not a mixed fleet')
 })
 
+t.test('stopped mid-rollout, every slot holds one version; the next start with the new --image finishes it', async (t) => {
+  const service = uniqueService('midway')
+  const [v1, v2] = [await imageId(V1), await imageId(V2)]
+  const args = ['--base-port', '18895', '--min-containers', '3', ...FAST]
+  const first = await startFleet(t, service, ['--image', V1, '--rollout-pace', '60s', ...args])
+  await waitForStatus(first, 'three healthy v1 replicas', (x) => healthyPorts(x).length === 3)
+  t.equal((await postRollout(first, V2)).status, 202)
+  // The pace holds the rollout after its first step: one v2 serving, two v1.
+  await waitForStatus(first, 'one v2 replica serving', (x) => x.backends.filter((b) => b.state === 'healthy' && (b as unknown as { image: string }).image === v2).length === 1, 30_000)
+  await first.stop()
+  t.equal(first.rollouts?.status()?.phase, 'stopped', 'the rollout ended as stopped')
+  const left = (await containerImages(service)).filter((c) => c.running)
+  t.equal(new Set(left.map((c) => c.port)).size, left.length, 'one container per slot')
+  t.ok(left.some((c) => c.image === v1) && left.some((c) => c.image === v2), 'a mixed fleet, each slot on one version')
+
+  const gw = await startFleet(t, service, ['--image', V2, ...args])
+  const end = await rolloutEnd(gw, 60_000)
+  t.match(end, { origin: 'restart', imageId: v2, phase: 'succeeded' })
+  const after = await containerImages(service)
+  t.ok(after.length >= 3 && after.every((c) => c.image === v2), 'finished: every replica runs v2')
+})
+
 t.test('refusals change nothing: another rollout runs; the image cannot be had', async (t) => {
   const service = uniqueService('refuse')
   const gw = await startFleet(t, service, ['--image', V1, '--base-port', '18880', '--min-containers', '1', '--rollout-deadline', '4s', ...FAST])
