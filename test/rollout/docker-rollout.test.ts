@@ -29,6 +29,7 @@ t.test('a good version rolls replica by replica under load with no failed reques
   const ms = Date.now() - from
   const loaded = await loop.stop()
   t.equal(end.phase, 'succeeded', `succeeded in ${ms} ms`)
+  t.comment(end.events.map((e) => `${e.at.slice(11)} ${e.step} ${e.message}`).join('\n'))
   t.same(loaded.failed, [], `no failed request of ${loaded.total}`)
   t.ok(loaded.total > 50, `load went on during the rollout (${loaded.total} requests)`)
   // One at a time (surge 1): started, healthy, then one old drained, three times.
