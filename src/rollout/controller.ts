@@ -75,6 +75,8 @@ interface Rollout {
   readonly draining: Set<number>
   /** Pending ports whose turning healthy was told already (before the step that pairs them). */
   readonly announced: Set<number>
+  /** Once rolling back: the image rolled back from, whose replicas leave as soon as they can. */
+  bad: string | null
   /** Answers of new-version and old-version replicas over the ticks where both served. */
   fresh: Answers
   old: Answers
@@ -201,6 +203,7 @@ export class RolloutController {
       pending: new Map(),
       nextStepAt: now,
       reason: null,
+      bad: null,
       startedAt: now,
       endedAt: null,
       events: [],
@@ -255,6 +258,8 @@ export class RolloutController {
       }
     }
     if (r.phase === 'rolling' && this.#judge(r, members)) return
+    // A start of the bad image begun just before the rollback shows up now: it leaves at once.
+    if (r.bad !== null) this.#drainBad(r, members)
     const d = decide(members, r, params, now)
     if (d.kind === 'done') {
       if (r.draining.size === 0) this.#end(r, r.phase === 'rolling' ? 'succeeded' : 'rolled-back', r.phase === 'rolling' ? `every replica runs ${r.image}` : `rolled back: every replica runs ${short(r.target)} again (${r.reason ?? ''})`)
@@ -319,14 +324,22 @@ export class RolloutController {
     r.pending = new Map()
     r.announced.clear()
     r.nextStepAt = this.#o.now()
+    r.bad = bad
     fleet.setImage(r.previousId)
     log.warn('rollout failed; rolling back', { event: 'rollback', id: r.id, reason, image: r.image, previousId: r.previousId })
     this.#event(r, 'rollback', `rolling back to ${short(r.previousId)}: ${reason}`)
-    const members = fleet.view()
+    this.#drainBad(r, fleet.view())
+  }
+
+  /**
+   * Drain the replicas of the bad image that do not serve, and the serving ones too when a
+   * replica of the previous image is there to take the traffic.
+   */
+  #drainBad (r: Rollout, members: ReturnType<ContainerFleet['view']>): void {
     const covered = members.some((m) => m.phase === 'ready' && m.image === r.previousId)
     for (const m of members) {
-      if (m.image !== bad || (m.phase === 'ready' && !covered)) continue
-      if (fleet.drainPort(m.port)) {
+      if (m.image !== r.bad || (m.phase === 'ready' && !covered)) continue
+      if (this.#o.fleet.drainPort(m.port)) {
         r.draining.add(m.port)
         this.#event(r, 'draining', `draining new replica on port ${m.port}`, m.port)
       }

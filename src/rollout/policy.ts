@@ -84,7 +84,9 @@ export function decide (members: readonly MemberView[], p: Progress, params: Rol
   const drain: number[] = []
   for (let i = 0; i < healthy.length && old.length > 0; i++) drain.push((old.pop() as MemberView).port)
   const left = old.length
-  const stray = members.some((m) => m.image !== null && m.image !== p.target)
+  // A replica still launching has no image yet: it may be of the other image (a start that began
+  // before a rollback), so the rollout is not done until it is known.
+  const stray = members.some((m) => m.phase === 'launching' || (m.image !== null && m.image !== p.target))
   if (left === 0 && waiting === 0 && drain.length === 0 && !stray) return { kind: 'done' }
   const room = Math.min(params.surge - waiting, left - waiting)
   // A replica that turned healthy just now sets the next step's time (the pace), unless it is 0.

@@ -56,7 +56,10 @@ t.test('decide: the steps of a rollout', async (t) => {
       { kind: 'step', start: 0 }],
     ['rolling back: the bad ones are the ones replaced', [m(8000, 'bad'), m(8001, 'old')], progress([], { phase: 'rolling-back', target: 'old' }), {},
       { kind: 'step', start: 1 }],
-    ['a replica with no image yet (launching) is not counted as old', [m(8003, null, 'launching')], progress(), {}, { kind: 'done' }]
+    ['a replica with no image yet (launching) is not counted as old', [m(8000, 'old'), m(8003, null, 'launching')], progress(), {}, { kind: 'step', start: 1 }],
+    // Regression: a rollback ended while a start of the bad image begun just before it was still
+    // in flight, and that container stayed (test/rollout/docker-rollout.test.ts caught it).
+    ['not done while a replica is launching: its image is not known yet', [m(8003, 'new'), m(8004, null, 'launching')], progress(), {}, { kind: 'step', start: 0 }]
   ]
   for (const [name, members, p, over, want] of rows) t.match(decide(members, p, { ...params, ...over }, NOW), want, name)
 })
