@@ -14,6 +14,7 @@ const EX_SOFTWARE = 70
  * message on stderr and an exit status.
  */
 export async function main (argv: string[]): Promise<void> {
+  if (argv[0] === 'deploy') return await deployCommand(argv.slice(1))
   // `symphony remove [options]`: the same options as the gateway it follows (src/remove/command.ts).
   const remove = argv[0] === 'remove'
   let result: LoadResult
@@ -59,6 +60,21 @@ export async function main (argv: string[]): Promise<void> {
   } catch (err) {
     // Listeners or timers may be open after a failed start: exit rather than hang.
     process.exit(report(err))
+  }
+}
+
+/** `symphony deploy IMAGE …` (src/deploy/command.ts): a client of a running symphony's admin API. */
+async function deployCommand (argv: string[]): Promise<void> {
+  const { DEPLOY_USAGE, deploy, parseDeployArgs } = await import('./deploy/command')
+  try {
+    const args = parseDeployArgs(argv, process.env)
+    if (args === 'help') {
+      process.stdout.write(DEPLOY_USAGE)
+      return
+    }
+    await deploy(args, (line) => process.stdout.write(`${line}\n`))
+  } catch (err) {
+    process.exitCode = report(err)
   }
 }
 

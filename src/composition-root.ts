@@ -4,6 +4,7 @@ import { createLogger, resolveLogFormat, type Logger } from './log'
 import type { TableWriter } from './table/writer'
 import { ProxyWorkers } from './gateway/proxy-threads'
 import type { ContainerFleet } from './fleet/containers'
+import type { RolloutController } from './rollout/controller'
 import type { CounterSampler } from './metrics/sampler'
 import type { AdminServer } from './admin/server'
 import { DockerRuntime } from './runtime/docker'
@@ -37,6 +38,8 @@ export interface Gateway {
   readonly acme: AcmeManager | null
   /** The bound --http-port, or null without one. */
   readonly httpPort: number | null
+  /** Rollouts of the replicas (null with static backends). */
+  readonly rollouts: RolloutController | null
   /** Drain (bounded by --drain-timeout) and release everything. Idempotent. */
   stop (): Promise<void>
 }
@@ -89,7 +92,7 @@ export async function startGateway (config: Config, log: Logger = processLogger(
     shared.liveness.started(Date.now())
     acme?.begin()
     announce(parts, port, adminPort, log)
-    return { port, adminPort, table: shared.table, sampler: shared.sampler, workers, fleet: backends.fleet, certificates, acme, httpPort: workers.httpPort, stop }
+    return { port, adminPort, table: shared.table, sampler: shared.sampler, workers, fleet: backends.fleet, certificates, acme, httpPort: workers.httpPort, rollouts: backends.rollouts, stop }
   } catch (err) {
     await stop().catch(() => {})
     throw err
@@ -97,7 +100,7 @@ export async function startGateway (config: Config, log: Logger = processLogger(
 }
 
 /** Drain and release everything, each part after what depends on it. */
-async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, health }, workers, clients, admin, plane, lease, log, certificates, acme }: Parts): Promise<void> {
+async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, rollouts, health }, workers, clients, admin, plane, lease, log, certificates, acme }: Parts): Promise<void> {
   // First of all: from here on nothing is re-created, scaled or replaced (issue 23), even if
   // replicas vanish during the drain (a `docker stack rm` removing them under us).
   // (Not said by an instance refused for the lease: it never controlled anything.)
@@ -109,6 +112,8 @@ async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, 
   certificates?.close()
   // Before the drain, so nothing asks the workers to listen again once it began.
   clients.close()
+  // A rollout stops where it is: each slot keeps its one replica (docs/deploy.md#stopping).
+  await rollouts?.close()
   await loop?.close()
   await workers.drain(config.drainTimeoutMs)
   await Promise.all([health.close(), admin.close()])

@@ -135,6 +135,42 @@ export class LeaseHeldError extends SymphonyError {
   override readonly exitCode = 20
 }
 
+/** A rollout rolled back: the new version failed (symphony deploy). */
+export class RolledBackError extends SymphonyError {
+  readonly code = 'SYM_ERR_ROLLED_BACK'
+  override readonly exitCode = 12
+}
+
+/** A deploy was refused: another rollout runs (the message names its target). */
+export class RolloutRunningError extends SymphonyError {
+  readonly code = 'SYM_ERR_ROLLOUT_RUNNING'
+  override readonly exitCode = 13
+}
+
+/** A deploy was refused: the gateway proxies fixed --backend targets (or local processes) it does not start. */
+export class RolloutUnsupportedError extends SymphonyError {
+  readonly code = 'SYM_ERR_ROLLOUT_UNSUPPORTED'
+  override readonly exitCode = 14
+}
+
+/** symphony deploy: the admin API does not answer at the address given. */
+export class AdminUnreachableError extends SymphonyError {
+  readonly code = 'SYM_ERR_ADMIN_UNREACHABLE'
+  override readonly exitCode = 15
+}
+
+/** symphony deploy: the admin API refused the token (401), or the answer was not symphony's. */
+export class AdminRefusedError extends SymphonyError {
+  readonly code = 'SYM_ERR_ADMIN_REFUSED'
+  override readonly exitCode = 16
+}
+
+/** symphony deploy: the rollout did not end within --timeout (it goes on in the gateway). */
+export class RolloutTimeoutError extends SymphonyError {
+  readonly code = 'SYM_ERR_ROLLOUT_TIMEOUT'
+  override readonly exitCode = 17
+}
+
 /** A container or process could not be started. Logged and retried by the control loops. */
 export class StartError extends SymphonyError {
   readonly code = 'SYM_ERR_START'
@@ -175,8 +211,12 @@ export const AdminErrorCodes = {
   UNAUTHORIZED: 'SYM_ERR_UNAUTHORIZED',
   /** 404: no such admin route. */
   NOT_FOUND: 'SYM_ERR_NOT_FOUND',
-  /** 405: a method other than GET or HEAD. */
+  /** 405: a method the route does not accept (GET and HEAD, plus the write a route declares). */
   METHOD: 'SYM_ERR_METHOD',
+  /** 413: an admin request body past 64 KiB. */
+  BODY_TOO_LARGE: 'SYM_ERR_ADMIN_BODY_TOO_LARGE',
+  /** 400: a write's body is not what the route expects (the message says what is). */
+  BAD_REQUEST: 'SYM_ERR_ADMIN_BAD_REQUEST',
   /** 500: a route failed (a bug, or a scrape that threw). */
   INTERNAL: 'SYM_ERR_INTERNAL'
 } as const
@@ -201,6 +241,12 @@ export const allErrorCodes: readonly string[] = [
   'SYM_ERR_STATE_DIR',
   'SYM_ERR_ACME_ORDER',
   'SYM_ERR_LEASE_HELD',
+  'SYM_ERR_ROLLED_BACK',
+  'SYM_ERR_ROLLOUT_RUNNING',
+  'SYM_ERR_ROLLOUT_UNSUPPORTED',
+  'SYM_ERR_ADMIN_UNREACHABLE',
+  'SYM_ERR_ADMIN_REFUSED',
+  'SYM_ERR_ROLLOUT_TIMEOUT',
   ...Object.values(ProxyErrorCodes),
   ...Object.values(AdminErrorCodes)
 ]

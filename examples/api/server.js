@@ -16,6 +16,11 @@
  *   ANY  /echo               method, path, query, headers, body length and sha256 as JSON
  *   GET  /api/v1/hello       small JSON with hostname and pid (which replica answered)
  *   anything else            404 JSON
+ *
+ * Environment knobs (the rollout tests' versions, scripts/build-rollout-images.sh):
+ *   API_VERSION=TEXT         shown as `version` by /api/v1/hello
+ *   API_ANSWER_STATUS=N      every route but the health check answers N (a broken release: 500)
+ *   API_HEALTH=fail          the health check answers 500 from the start (never turns healthy)
  */
 const http = require('node:http')
 const os = require('node:os')
@@ -25,7 +30,9 @@ const port = Number(process.env.PORT || 80)
 const host = process.env.HOST || '0.0.0.0'
 const MAX_SLOW_MS = 600000
 
-let healthy = true
+const version = process.env.API_VERSION || null
+const answerStatus = Number(process.env.API_ANSWER_STATUS) || 0
+let healthy = process.env.API_HEALTH !== 'fail'
 /** Scripted late health answers: how late, and how many more (Infinity = until /admin/health/ok). */
 let stallMs = 0
 let stallLeft = 0
@@ -70,6 +77,8 @@ const server = http.createServer((req, res) => {
   // Every other route ignores the body; resume() so keep-alive connections stay usable.
   req.resume()
 
+  if (answerStatus !== 0 && path !== '/api/v1/_health') return send(res, answerStatus, { error: 'broken release', version })
+
   if (method === 'GET' && path === '/api/v1/_health') {
     const answer = () => healthy ? send(res, 200, { status: 'ok' }) : send(res, 500, { status: 'failing' })
     if (stallLeft <= 0) return answer()
@@ -79,7 +88,7 @@ const server = http.createServer((req, res) => {
     return
   }
   if (method === 'GET' && path === '/api/v1/hello') {
-    return send(res, 200, { hello: 'world', hostname: os.hostname(), pid: process.pid })
+    return send(res, 200, { hello: 'world', hostname: os.hostname(), pid: process.pid, version })
   }
   if (method === 'GET' && path === '/slow') {
     const ms = Math.min(Math.max(Number(url.searchParams.get('ms')) || 0, 0), MAX_SLOW_MS)

@@ -2,12 +2,26 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import http from 'node:http'
 import { AdminErrorCodes, ListenError, type AdminErrorCode } from '../errors'
 
-/** A route handler of the admin API: status code, content type and body. */
-export type AdminRoute = () => Promise<{ status: number, type: string, body: string }> | { status: number, type: string, body: string }
+/** What a route handler answers: status code, content type and body. */
+export interface AdminAnswer { status: number, type: string, body: string }
+
+/** A handler of the admin API; `body` is the request body (empty for GET). */
+export type AdminHandler = (body: string) => Promise<AdminAnswer> | AdminAnswer
+
+/**
+ * A route: a handler (GET and HEAD), or a handler per method. Any method but GET and HEAD is a
+ * write, which always needs the bearer token when --admin-token is set, whatever the path.
+ */
+export type AdminRoute = AdminHandler | { readonly [M in AdminMethod]?: AdminHandler }
+export type AdminMethod = 'GET' | 'POST' | 'PUT' | 'DELETE'
+
+/** Longest request body a write route reads; a deploy's JSON is a few hundred bytes. */
+const MAX_BODY_BYTES = 64 * 1024
 
 /**
  * The admin listener (main thread, node:http: a handful of requests a second at most).
- * GET only; anything else is 405, unknown paths 404, both as small JSON.
+ * Each route declares its methods (GET when it is a bare handler); any other is 405, unknown
+ * paths 404, both as small JSON.
  */
 export class AdminServer {
   private readonly server: http.Server
@@ -28,17 +42,23 @@ export class AdminServer {
   private async handle (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]
     const route = this.routes[path]
+    const read = req.method === 'GET' || req.method === 'HEAD'
     try {
-      if (this.tokenHash !== null && path !== '/healthz' && path !== '/readyz' && !this.authorized(req.headers.authorization)) {
+      if (this.tokenHash !== null && (!read || (path !== '/healthz' && path !== '/readyz')) && !this.authorized(req.headers.authorization)) {
         res.setHeader('www-authenticate', 'Bearer realm="symphony-admin"')
         return sendError(res, 401, AdminErrorCodes.UNAUTHORIZED, 'this admin API needs "Authorization: Bearer <--admin-token>"')
       }
       if (route === undefined) return sendError(res, 404, AdminErrorCodes.NOT_FOUND, `no admin route ${path}; try /status, /metrics, /healthz, /readyz`)
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.setHeader('allow', 'GET, HEAD')
-        return sendError(res, 405, AdminErrorCodes.METHOD, 'admin routes accept GET only')
+      const methods: { readonly [M in AdminMethod]?: AdminHandler } = typeof route === 'function' ? { GET: route } : route
+      const handler = methods[(req.method === 'HEAD' ? 'GET' : req.method) as AdminMethod]
+      if (handler === undefined) {
+        const allowed = Object.keys(methods).flatMap((m) => m === 'GET' ? ['GET', 'HEAD'] : [m])
+        res.setHeader('allow', allowed.join(', '))
+        return sendError(res, 405, AdminErrorCodes.METHOD, `${path} accepts ${allowed.join(', ')}`)
       }
-      const out = await route()
+      const body = read ? '' : await readBody(req)
+      if (body === null) return sendError(res, 413, AdminErrorCodes.BODY_TOO_LARGE, `admin request bodies are at most ${MAX_BODY_BYTES} bytes`)
+      const out = await handler(body)
       send(res, out.status, out.type, req.method === 'HEAD' ? '' : out.body)
     } catch (err) {
       sendError(res, 500, AdminErrorCodes.INTERNAL, (err as Error).message)
@@ -72,6 +92,18 @@ export class AdminServer {
     this.server.closeAllConnections()
     await new Promise<void>((resolve) => this.server.close(() => resolve()))
   }
+}
+
+/** The request body as text, or null past MAX_BODY_BYTES. */
+async function readBody (req: http.IncomingMessage): Promise<string | null> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_BODY_BYTES) return null
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 function send (res: http.ServerResponse, status: number, type: string, body: string): void {

@@ -8,9 +8,11 @@ import type { TableWriter } from '../table/writer'
 /** What the control plane adds to /status (absent with static backends). */
 export interface ControlPlaneStatus {
   /** The replica behind a slot. */
-  readonly replica: (slot: number) => { id: string | null, name: string | null, node: string | null, phase: string, failures: number } | undefined
+  readonly replica: (slot: number) => { id: string | null, name: string | null, node: string | null, phase: string, failures: number, image: string | null, current: boolean | null } | undefined
   readonly autoscaler: () => AutoscalerSnapshot
   readonly counters: () => unknown
+  /** The rollout in progress, or the last one (null before the first). */
+  readonly rollout: () => unknown
   /** Whether the runtime's event stream is connected. */
   readonly connected: () => boolean
   /** The control plane's state and since when (epoch ms), and the lease it holds (null: none). */
@@ -74,7 +76,7 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
       suspect: table.isSuspect(v.slot),
       healthTimeouts: health.healthTimeouts?.(v.slot, v.id) ?? 0,
       inflight: table.inflight(v.slot),
-      ...(control !== null ? { id: r?.id ?? null, name: r?.name ?? null, node: r?.node ?? null, phase: r?.phase ?? null, failures: r?.failures ?? 0 } : {})
+      ...(control !== null ? { id: r?.id ?? null, name: r?.name ?? null, node: r?.node ?? null, phase: r?.phase ?? null, failures: r?.failures ?? 0, image: r?.image ?? null, current: r?.current ?? null } : {})
     }
   })
   const client = connections === null ? {} : { connections }
@@ -110,7 +112,8 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
       scaleUps: a.scaleUps,
       scaleDowns: a.scaleDowns
     },
-    counters: control.counters()
+    counters: control.counters(),
+    rollout: control.rollout()
   }
 }
 

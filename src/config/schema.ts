@@ -102,6 +102,11 @@ const DEFS: readonly OptionDef[] = [
   { flag: 'cpus', key: 'cpus', kind: 'number', group: 'containers', default: 0, min: 0, max: 1024, help: 'CPU limit per container, fractions allowed (0 = none)' },
   { flag: 'cleanup-on-exit', key: 'cleanupOnExit', kind: 'bool', group: 'containers', default: false, help: 'Remove the replicas on shutdown (containers, or Swarm services); without it the next start adopts them. The process runtime always removes its processes' },
 
+  // rollouts (docs/deploy.md)
+  { flag: 'rollout-surge', key: 'rolloutSurge', kind: 'int', group: 'containers', default: 1, min: 1, max: MAX_BACKENDS, help: 'Rollouts: new replicas started at once, each before an old one is drained (docs/deploy.md)' },
+  { flag: 'rollout-pace', key: 'rolloutPaceMs', kind: 'duration', group: 'containers', default: '0s', allowZero: true, help: 'Rollouts: wait after a new replica turned healthy before starting the next' },
+  { flag: 'rollout-deadline', key: 'rolloutDeadlineMs', kind: 'duration', group: 'containers', default: '30s', min: 1000, help: 'Rollouts: a new replica not healthy this long after its start rolls the rollout back' },
+
   // autoscaling
   { flag: 'window', key: 'windowMs', kind: 'duration', group: 'autoscaling', default: '120s', help: 'Sliding window over which requests are counted' },
   { flag: 'base-scale-count', key: 'baseScaleCount', kind: 'int', group: 'autoscaling', default: 20, min: 1, help: 'Requests per window that one replica absorbs' },

@@ -63,6 +63,12 @@ export interface Config {
   /** Container CPU limit (cores, fractions allowed), 0 = none. */
   readonly cpus: number
   readonly cleanupOnExit: boolean
+  /** Rollouts: new replicas started at once (docs/deploy.md). */
+  readonly rolloutSurge: number
+  /** Rollouts: wait after a new replica turned healthy before the next step. */
+  readonly rolloutPaceMs: number
+  /** Rollouts: a new replica not healthy this long after its start rolls back. */
+  readonly rolloutDeadlineMs: number
 
   /** Autoscaler: the sliding window over which requests are counted. */
   readonly windowMs: number

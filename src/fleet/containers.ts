@@ -32,8 +32,25 @@ export interface ContainerFleetOptions {
   readonly backoff?: Partial<BackoffParams>
   /** The control plane's state: the fleet starts, stops and replaces replicas only while it acts. */
   readonly plane?: PlaneView
+  /**
+   * The image ID new replicas run (Runtime.resolveImage()); undefined leaves the runtime's
+   * configured image. A rollout changes it (setImage()).
+   */
+  readonly image?: string
   /** The clock; tests may replace it. */
   readonly now?: () => number
+}
+
+/** One member as a rollout sees it (src/rollout/policy.ts). */
+export interface MemberView {
+  readonly port: number
+  readonly slot: number
+  readonly phase: Phase
+  /** Image ID of its replica; null before a start returns or where the runtime has none. */
+  readonly image: string | null
+  readonly startedAt: number
+  readonly healthySince: number | null
+  readonly failures: number
 }
 
 /** Exits of unknown ids are kept this long, in case a start() that returns later owns them. */
@@ -49,7 +66,8 @@ const EARLY_EXIT_TTL_MS = 60_000
  */
 export class ContainerFleet implements StatusSink {
   readonly counters = new FleetCounters()
-  readonly #o: Required<Omit<ContainerFleetOptions, 'backoff'>> & { readonly backoff: BackoffParams }
+  readonly #o: Required<Omit<ContainerFleetOptions, 'backoff' | 'image'>> & { readonly backoff: BackoffParams }
+  #image: string | undefined
   readonly #life: Lifecycle
   readonly #members = new Map<number, Member>()
   /** Host ports held by something else, and until when they are passed over. */
@@ -78,8 +96,10 @@ export class ContainerFleet implements StatusSink {
       ...options,
       backoff: { ...defaultBackoff, ...options.backoff }
     }
+    this.#image = options.image
     this.#life = new Lifecycle({
       ...o,
+      image: () => this.#image,
       counters: this.counters,
       closing: () => !this.#acts(),
       blockPort: (port) => { this.#blocked.set(port, o.now() + o.portBlockMs); return o.portBlockMs },
@@ -165,10 +185,15 @@ export class ContainerFleet implements StatusSink {
     return ports
   }
 
-  /** Drain and remove `n` serving replicas, highest host ports first; returns the ports. */
+  /**
+   * Drain and remove `n` serving replicas, those not on the image new replicas run first (a
+   * rollout's old ones), then highest host ports first; returns the ports.
+   */
   scaleDown (n: number): number[] {
     if (!this.#acts()) return []
-    const leaving = [...this.#members.values()].filter((m) => m.phase === 'ready').sort((a, b) => b.port - a.port).slice(0, n)
+    const current = (m: Member): number => this.#image !== undefined && m.replica?.image === this.#image ? 1 : 0
+    const leaving = [...this.#members.values()].filter((m) => m.phase === 'ready')
+      .sort((a, b) => current(a) - current(b) || b.port - a.port).slice(0, n)
     for (const m of leaving) this.#life.drain(m)
     return leaving.map((m) => m.port)
   }
@@ -194,10 +219,36 @@ export class ContainerFleet implements StatusSink {
     }
   }
 
+  /**
+   * Drain and remove the replica on `port` as scaleDown() does (a rollout's old one, or a new
+   * one being rolled back); false when it is not starting or serving.
+   */
+  drainPort (port: number): boolean {
+    const m = this.#members.get(port)
+    if (this.#closing !== null || m === undefined || m.replica === null || (m.phase !== 'starting' && m.phase !== 'ready')) return false
+    this.#life.drain(m)
+    return true
+  }
+
+  /** The image ID new replicas (scale-ups, replacements) run; undefined: the runtime's own. */
+  get image (): string | undefined { return this.#image }
+
+  /** Set the image ID new replicas run from now on (a rollout's target, or its old one on rollback). */
+  setImage (id: string): void { this.#image = id }
+
+  /** Every member, for a rollout's policy. */
+  view (): MemberView[] {
+    return [...this.#members.values()].map((m) => ({
+      port: m.port, slot: m.slot, phase: m.phase, image: m.replica?.image ?? null, startedAt: m.startedAt, healthySince: m.healthySince, failures: m.failures
+    }))
+  }
+
   /** What /status shows beside a slot. */
-  describe (slot: number): { id: string | null, name: string | null, node: string | null, phase: Phase, failures: number } | undefined {
+  describe (slot: number): { id: string | null, name: string | null, node: string | null, phase: Phase, failures: number, image: string | null, current: boolean | null } | undefined {
     const m = this.#members.get(this.#o.basePort + slot)
-    return m === undefined ? undefined : { id: m.replica?.id ?? null, name: m.replica?.name ?? null, node: m.replica?.node ?? null, phase: m.phase, failures: m.failures }
+    if (m === undefined) return undefined
+    const image = m.replica?.image ?? null
+    return { id: m.replica?.id ?? null, name: m.replica?.name ?? null, node: m.replica?.node ?? null, phase: m.phase, failures: m.failures, image, current: image === null || this.#image === undefined ? null : image === this.#image }
   }
 
   /** Replicas by phase (every phase present, zero or not), for the metrics. */

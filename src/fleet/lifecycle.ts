@@ -18,6 +18,8 @@ export interface LifecycleContext {
   readonly drainTimeoutMs: number
   readonly stopGraceMs: number
   readonly now: () => number
+  /** The image ID new replicas run (undefined: the runtime's configured one), read at each start. */
+  readonly image: () => string | undefined
   /**
    * True once the fleet no longer acts (closing, or the control plane stands down): no replica
    * is started or replaced.
@@ -58,7 +60,7 @@ export class Lifecycle {
     m.startedAt = c.now()
     let replica: Replica
     try {
-      replica = await c.runtime.start(m.port)
+      replica = await c.runtime.start(m.port, c.image())
     } catch (err) {
       const message = (err as Error).message
       if (err instanceof PortInUseError) {

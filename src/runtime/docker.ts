@@ -105,18 +105,25 @@ export class DockerRuntime implements Runtime {
         '(scripts/docker-engine.sh), give this user access to the socket (root or the docker ' +
         'group), or set DOCKER_HOST to the engine\'s address', { cause: err })
     }
-    const { image } = this.#config
+    await this.resolveImage(this.#config.image)
+  }
+
+  /**
+   * The ID of image `ref`, pulled first when absent.
+   * @throws ImageUnavailableError when it is absent and cannot be pulled.
+   */
+  async resolveImage (ref: string): Promise<string> {
+    const docker = this.#client()
     try {
-      await docker.getImage(image).inspect()
-      return
+      return (await docker.getImage(ref).inspect()).Id
     } catch (err) {
-      if (statusOf(err) !== 404) throw this.#imageError(err)
+      if (statusOf(err) !== 404) throw this.#imageError(ref, err)
     }
     try {
-      await this.#pull(docker, image)
-      await docker.getImage(image).inspect()
+      await this.#pull(docker, ref)
+      return (await docker.getImage(ref).inspect()).Id
     } catch (err) {
-      throw this.#imageError(err)
+      throw this.#imageError(ref, err)
     }
   }
 
@@ -139,7 +146,8 @@ export class DockerRuntime implements Runtime {
         address: await this.#upstream.address(ip, this.#config.containerPort, this.#published(port)),
         // The list API has no start time; creation time is close enough for adopted replicas.
         startedAt: c.Created * 1000,
-        running: c.State === 'running'
+        running: c.State === 'running',
+        image: c.ImageID
       })
     }
     return replicas
@@ -149,7 +157,7 @@ export class DockerRuntime implements Runtime {
    * Create and start the replica published on `port`.
    * @throws StartError when the port is in use or the engine refuses; nothing is left behind.
    */
-  async start (port: number): Promise<Replica> {
+  async start (port: number, image: string = this.#config.image): Promise<Replica> {
     const docker = this.#client()
     const cfg = this.#config
     const name = replicaName(cfg.service, port)
@@ -169,7 +177,7 @@ export class DockerRuntime implements Runtime {
 
     const spec: Docker.ContainerCreateOptions = {
       name,
-      Image: cfg.image,
+      Image: image,
       Env: [...cfg.env],
       ...(cfg.command !== null ? { Cmd: splitCommand(cfg.command) } : {}),
       Labels: replicaLabels(cfg.service, port),
@@ -199,14 +207,17 @@ export class DockerRuntime implements Runtime {
       throw new StartError(`cannot start ${name}: ${messageOf(err)}`, { cause: err })
     }
     let ip: string | null = null
+    let imageId: string | undefined
     try {
-      ip = containerAddress((await container.inspect()).NetworkSettings, cfg.network)
+      const info = await container.inspect()
+      ip = containerAddress(info.NetworkSettings, cfg.network)
+      imageId = info.Image
     } catch {
       // Started but not inspectable (it died at once and was removed, or the engine hiccuped):
       // the published port still leads to it, and an exit event replaces it if it is gone.
     }
     const address = await this.#upstream.address(ip, cfg.containerPort, this.#published(port))
-    return { id: container.id, name, key: port, address, startedAt: Date.now(), running: true }
+    return { id: container.id, name, key: port, address, startedAt: Date.now(), running: true, ...(imageId !== undefined ? { image: imageId } : {}) }
   }
 
   #published (port: number): Address {
@@ -335,8 +346,7 @@ export class DockerRuntime implements Runtime {
     })
   }
 
-  #imageError (err: unknown): ImageUnavailableError {
-    const image = this.#config.image
+  #imageError (image: string, err: unknown): ImageUnavailableError {
     return new ImageUnavailableError(
       `image ${image} is not present on the Docker engine and could not be pulled ` +
       `(${messageOf(err)}): build or load it first (docker build -t ${image} … / docker load), ` +

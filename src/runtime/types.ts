@@ -28,6 +28,11 @@ export interface Replica {
   readonly startedAt: number
   /** False once the container/process has exited. */
   readonly running: boolean
+  /**
+   * The image's ID (`sha256:…`) the replica runs, where the runtime has images (docker, swarm):
+   * rollouts compare replicas by it, so a rebuilt `:latest` counts as a new version.
+   */
+  readonly image?: string
 }
 
 /** A TCP address to dial. */
@@ -53,13 +58,19 @@ export interface Runtime {
   list(): Promise<Replica[]>
   /**
    * Start one replica for the fleet's `key` (docker, process: the host port it is published
-   * on). Resolves with the replica's address once the runtime knows it.
+   * on). Resolves with the replica's address once the runtime knows it. `image` (an ID from
+   * resolveImage()) overrides the configured image: a rollout starts its replicas with it.
    */
-  start(key: number): Promise<Replica>
+  start(key: number, image?: string): Promise<Replica>
   /** Stop (SIGTERM, wait up to graceMs, then kill) and remove. Idempotent: an absent replica is fine. */
   stop(replica: Replica, graceMs: number): Promise<void>
   /** Exits and connection changes until the signal aborts. */
   events(signal: AbortSignal): AsyncIterable<RuntimeEvent>
+  /**
+   * The ID of image `ref` (a name, tag or ID), pulled first when absent; the runtimes without
+   * images leave it out. Throws ImageUnavailableError when it is absent and cannot be pulled.
+   */
+  resolveImage?(ref: string): Promise<string>
   /** Release connections and child processes' handles (not the replicas themselves). */
   close(): Promise<void>
 }

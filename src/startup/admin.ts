@@ -14,6 +14,7 @@ import type { AcmeManager } from '../tls/acme/manager'
 import type { CertificateSet } from '../tls/certificate-set'
 import { DockerRuntime } from '../runtime/docker'
 import type { Runtime } from '../runtime/types'
+import { registerRolloutMetrics, rolloutRoute } from '../rollout/routes'
 import type { Backends } from './fleet'
 import type { SharedTable } from './table'
 import type { Clients } from './threads'
@@ -65,15 +66,17 @@ function metricsRegistry ({ config, shared, backends: { fleet, health }, workers
  * The replicas' side of /status, with their metrics registered on `registry`; null with static
  * backends.
  */
-function controlPlane ({ config, runtime, backends: { fleet, loop }, plane, lease }: AdminSources, registry: Registry): ControlPlaneStatus | null {
-  if (fleet === null || loop === null) return null
+function controlPlane ({ config, runtime, backends: { fleet, loop, rollouts }, plane, lease }: AdminSources, registry: Registry): ControlPlaneStatus | null {
+  if (fleet === null || loop === null || rollouts === null) return null
   // The last decision's numbers, with the replica counts as they are now rather than then.
   const autoscaler = (): AutoscalerSnapshot => {
     const { running, starting } = fleet.counts()
     return { ...loop.snapshot(), running, starting, current: running + starting }
   }
   registerControlPlaneMetrics(registry, fleet.counters, autoscaler, () => fleet.phases(), config)
+  registerRolloutMetrics(registry, rollouts)
   return {
+    rollout: () => rollouts.status(),
     replica: (slot) => fleet.describe(slot),
     autoscaler,
     counters: () => fleet.counters.toJSON(),
@@ -83,9 +86,9 @@ function controlPlane ({ config, runtime, backends: { fleet, loop }, plane, leas
   }
 }
 
-/** Start-up step 4: the admin listener's routes (/metrics, /status, /healthz, /readyz); not yet listening. */
+/** Start-up step 4: the admin listener's routes (/metrics, /status, /rollout, /healthz, /readyz); not yet listening. */
 export function createAdmin (sources: AdminSources): AdminServer {
-  const { config, shared: { table, liveness }, backends: { health }, workers, clients } = sources
+  const { config, shared: { table, liveness }, backends: { health, rollouts }, workers, clients } = sources
   const registry = metricsRegistry(sources)
   const control = controlPlane(sources, registry)
   const json = (status: number, body: unknown): { status: number, type: string, body: string } =>
@@ -95,6 +98,7 @@ export function createAdmin (sources: AdminSources): AdminServer {
     '/status': () => json(200, statusDocument(table, config, control, clients.status(),
       { healthTimeouts: (slot, id) => health.timeoutsInARow(slot, id), timeoutsTolerated: () => health.toleratedTimeouts },
       { configured: config.threads, serving: workers.serving(), restarts: workers.restarts, startFailures: workers.startFailures }, sources.runtimeStatus)),
+    '/rollout': rolloutRoute(rollouts),
     '/healthz': () => {
       const stale = liveness.stale(Date.now())
       return stale.length === 0 ? json(200, { status: 'ok' }) : json(503, { status: 'proxy workers not turning', workers: stale })

@@ -6,6 +6,8 @@ import { ContainerFleet, waitUntilServing } from '../fleet/containers'
 import { StaticFleet } from '../fleet/static'
 import { HealthChecker, type StatusSink } from '../health/checker'
 import type { Runtime } from '../runtime/types'
+import { RolloutController } from '../rollout/controller'
+import type { RolloutParams } from '../rollout/policy'
 import type { SharedTable } from './table'
 
 /** How long start-up waits for a first healthy replica before listening anyway (503 until then). */
@@ -16,8 +18,13 @@ const FIRST_HEALTHY_WAIT_MS = 30_000
  * the autoscaler that sizes them. With static backends `fleet` and `loop` are null.
  */
 export type Backends =
-  | { readonly fleet: null, readonly loop: null, readonly health: HealthChecker }
-  | { readonly fleet: ContainerFleet, readonly loop: AutoscalerLoop, readonly health: HealthChecker }
+  | { readonly fleet: null, readonly loop: null, readonly rollouts: null, readonly health: HealthChecker }
+  | { readonly fleet: ContainerFleet, readonly loop: AutoscalerLoop, readonly rollouts: RolloutController, readonly health: HealthChecker }
+
+/** The rollout rules' tunables from the options, and the fixed ones (docs/deploy.md#rollback). */
+export function rolloutParams (config: Config): RolloutParams {
+  return { surge: config.rolloutSurge, paceMs: config.rolloutPaceMs, deadlineMs: config.rolloutDeadlineMs, crashLoopFailures: 2, minFailures: 5, maxErrorExcess: 0.1 }
+}
 
 /** Start-up step 3a: build the fleet (or the static backends), the autoscaler and the health checker. */
 export function createBackends (config: Config, runtime: Runtime | null, shared: SharedTable, plane: PlaneView, log: Logger): Backends {
@@ -26,17 +33,27 @@ export function createBackends (config: Config, runtime: Runtime | null, shared:
   }
   if (runtime === null) {
     const sink: StatusSink = new StaticFleet(config.backends, shared.table, log)
-    return { fleet: null, loop: null, health: new HealthChecker(healthOptions, sink) }
+    return { fleet: null, loop: null, rollouts: null, health: new HealthChecker(healthOptions, sink) }
   }
   const fleet = new ContainerFleet({ runtime, table: shared.table, log, basePort: config.basePort, drainTimeoutMs: config.drainTimeoutMs, plane })
+  const rollouts = new RolloutController({ fleet, runtime, sampler: shared.sampler, log, params: rolloutParams(config), image: config.runtime === 'process' ? null : config.image })
   const loop = new AutoscalerLoop({
     source: shared.sampler,
-    target: fleet,
+    // A rollout's new replicas not yet healthy stand in for old ones still serving: not counted.
+    target: {
+      counts: () => {
+        const c = fleet.counts()
+        return { running: c.running, starting: c.starting - Math.min(c.starting, rollouts.surging()) }
+      },
+      scaleUp: (n) => fleet.scaleUp(n),
+      scaleDown: (n) => fleet.scaleDown(n),
+      tick: () => fleet.tick()
+    },
     params: { baseScaleCount: config.baseScaleCount, minContainers: config.minContainers, maxContainers: config.maxContainers, windowMs: config.windowMs },
     plane,
     log
   })
-  return { fleet, loop, health: new HealthChecker(healthOptions, fleet) }
+  return { fleet, loop, rollouts, health: new HealthChecker(healthOptions, fleet) }
 }
 
 /**
@@ -44,13 +61,16 @@ export function createBackends (config: Config, runtime: Runtime | null, shared:
  * FIRST_HEALTHY_WAIT_MS) for a first healthy one; with static backends, one health round first,
  * so healthy backends serve from the first request.
  */
-export async function startBackends ({ fleet, loop, health }: Backends, log: Logger): Promise<void> {
+export async function startBackends ({ fleet, loop, rollouts, health }: Backends, log: Logger): Promise<void> {
   if (fleet === null) {
     await health.checkNow()
     health.start()
     return
   }
+  await rollouts.init()
   await fleet.start()
+  // Adopted replicas of another image than --image: roll them (a restart converges).
+  rollouts.start()
   // The first tick starts replicas up to --min-containers.
   await loop.start()
   health.start()

@@ -215,7 +215,9 @@ t.test('the real CLI refuses a sample of them with exit 2 and one line', async (
     { argv: many, message: '--backend: 300 backends given' },
     { argv: ['--backend', `${LONG_HOST}:80`], message: '--backend: host' },
     { argv: ['--image', 'acme/api', '--max-containers', '300'], message: '--max-containers: "300" is out of range' },
-    ...Array.from({ length: 16 }, () => refusedSamples[Math.floor(rand() * refusedSamples.length)]).filter((s) => s !== undefined)
+    // A process's argv cannot carry a NUL byte (spawn refuses it), so no user can type those cases;
+    // loadConfig's own refusal of them is checked above. (Adding options moved the sample onto one.)
+    ...Array.from({ length: 16 }, () => refusedSamples[Math.floor(rand() * refusedSamples.length)]).filter((s) => s !== undefined && !s.argv.some((a) => a.includes('\0')))
   ]
   t.ok(sample.length >= 10, `${sample.length} argument lists`)
   for (let i = 0; i < sample.length; i += 4) {

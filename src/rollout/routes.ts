@@ -1,0 +1,56 @@
+/**
+ * The admin API's side of rollouts: `GET /rollout` (the one in progress, or the last) and
+ * `POST /rollout` with `{"image":"IMAGE"}` (begin one), and `symphony_rollouts_total`.
+ */
+import { Counter, type Registry } from 'prom-client'
+import type { AdminAnswer, AdminRoute } from '../admin/server'
+import { AdminErrorCodes, ImageUnavailableError, RolloutRunningError, RolloutUnsupportedError, SymphonyError } from '../errors'
+import { rolloutOutcomes, type RolloutController } from './controller'
+
+const json = (status: number, body: unknown): AdminAnswer => ({ status, type: 'application/json', body: JSON.stringify(body) })
+const error = (status: number, code: string, message: string): AdminAnswer => json(status, { error: { code, message } })
+
+/** The /rollout route; `rollouts` is null with fixed backends (every POST is refused, 409). */
+export function rolloutRoute (rollouts: RolloutController | null): AdminRoute {
+  return {
+    GET: () => json(200, { rollout: rollouts?.status() ?? null }),
+    POST: async (body) => {
+      let image: unknown
+      try {
+        image = (JSON.parse(body) as { image?: unknown } | null)?.image
+      } catch {
+        image = undefined
+      }
+      if (typeof image !== 'string' || !/^\S+$/.test(image)) {
+        return error(400, AdminErrorCodes.BAD_REQUEST, 'POST /rollout needs a JSON body {"image":"IMAGE"} naming the image to roll to')
+      }
+      if (rollouts === null) {
+        const e = new RolloutUnsupportedError('this symphony proxies fixed --backend targets, which it does not start: it has no replicas to roll; deploy to those backends by their own means')
+        return error(409, e.code, e.message)
+      }
+      try {
+        return json(202, { rollout: await rollouts.deploy(image) })
+      } catch (err) {
+        if (err instanceof ImageUnavailableError) return error(422, err.code, err.message)
+        if (err instanceof RolloutRunningError || err instanceof RolloutUnsupportedError) return error(409, err.code, err.message)
+        if (err instanceof SymphonyError) return error(503, err.code, err.message)
+        throw err
+      }
+    }
+  }
+}
+
+/** `symphony_rollouts_total{outcome}`: every outcome from the start, at 0. */
+export function registerRolloutMetrics (registry: Registry, rollouts: RolloutController): void {
+  // eslint-disable-next-line no-new
+  new Counter({
+    name: 'symphony_rollouts_total',
+    help: 'Rollouts ended, by outcome (succeeded, rolled-back, stopped: symphony stopped during one).',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const outcome of rolloutOutcomes) this.inc({ outcome }, rollouts.outcomes.get(outcome) ?? 0)
+    }
+  })
+}
