@@ -17,8 +17,10 @@ export const SLAB_BYTES = 64 * 1024
 const KEEP = 256
 
 const free: Buffer[] = []
-/** Slabs handed out and not given back (a debug counter for tests: an abandoned answer must give its slab back). */
+/** Slabs handed out and not given back (an abandoned answer must give its slab back). */
 let out = 0
+/** Slabs ever allocated in this thread. */
+let made = 0
 
 /**
  * A copy of `src` that stays valid after the read buffer is reused. Up to SLAB_BYTES it is a
@@ -26,7 +28,11 @@ let out = 0
  */
 export function keepCopy (src: Uint8Array): Buffer {
   if (src.byteLength > SLAB_BYTES) return Buffer.from(src) // a head and its body in one parse: rare, left to the GC
-  const slab = free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES)
+  let slab = free.pop()
+  if (slab === undefined) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
+    made++
+  }
   slab.set(src)
   out++
   return slab.subarray(0, src.byteLength)
@@ -41,3 +47,6 @@ export function giveBack (copy: Buffer): void {
 
 /** Slabs handed out and not given back yet, in this thread. */
 export function slabsOut (): number { return out }
+
+/** Slabs ever allocated in this thread. */
+export function slabsMade (): number { return made }
