@@ -7,8 +7,8 @@
  * 10 KiB upload and a slow answer (`GET /slow`, 1 s), on a keep-alive connection each, with
  * `--pause-ms` between requests so the load stays bounded on a shared machine.
  *
- * `node dist/bench/soak.js [--minutes 30] [--idle-seconds 90] [--clients 20] [--pause-ms 20] [--out soak]`
- * writes bench/results/<out>.md (the targets, the RSS curve per minute) and <out>.json (every
+ * `node dist/bench/soak.js [--minutes 30] [--idle-seconds 90] [--clients 20] [--pause-ms 20] [--tree DIR] [--out soak]`
+ * (`--tree`: run the symphony of another built tree, DIR/bin/symphony.js, to compare builds) writes bench/results/<out>.md (the targets, the RSS curve per minute) and <out>.json (every
  * sample). Targets: RSS grows at most 5 MiB over the last 10 minutes of traffic, the high-water
  * mark stays under 250 MiB, and 60 s into the idle phase RSS is back at or below its level at the
  * end of the first minute of traffic.
@@ -38,6 +38,8 @@ interface SoakOptions {
   readonly clients: number
   readonly pauseMs: number
   readonly out: string
+  /** The tree whose bin/symphony.js runs (this one by default). */
+  readonly tree: string
 }
 
 /** One RSS sample: seconds since the traffic began (negative: before it), RSS in bytes. */
@@ -54,7 +56,8 @@ function parseOptions (argv: string[]): SoakOptions {
       'idle-seconds': { type: 'string', default: '90' },
       clients: { type: 'string', default: '20' },
       'pause-ms': { type: 'string', default: '20' },
-      out: { type: 'string', default: 'soak' }
+      out: { type: 'string', default: 'soak' },
+      tree: { type: 'string', default: ROOT }
     }
   })
   const num = (name: string, v: string, min: number): number => {
@@ -67,7 +70,8 @@ function parseOptions (argv: string[]): SoakOptions {
     idleSeconds: num('idle-seconds', values['idle-seconds'], 60),
     clients: Math.floor(num('clients', values.clients, 10)),
     pauseMs: num('pause-ms', values['pause-ms'], 0),
-    out: values.out
+    out: values.out,
+    tree: path.resolve(values.tree)
   }
 }
 
@@ -128,7 +132,7 @@ async function main (): Promise<void> {
     const line = await child.firstLine((l) => l.startsWith('{"port"'), 10_000)
     backendPorts.push((JSON.parse(line) as { port: number }).port)
   }
-  const proxy = await startSymphony(children, backendPorts, await freePort(), null, ['--threads', '2'])
+  const proxy = await startSymphony(children, backendPorts, await freePort(), null, ['--threads', '2'], '/', opts.tree)
   const pid = proxy.child.pid
   const samples: Sample[] = []
   let t0 = performance.now()
@@ -207,8 +211,8 @@ function writeResults (opts: SoakOptions, o: Outcome): void {
       `${c.small} | ${c.download} | ${c.upload} | ${c.slow} | ${c.abandoned} | ${c.errors} |`)
   }
   for (let s = 10; s <= opts.idleSeconds; s += 10) rows.push(`| idle +${s} s | ${mib(at(samples, loadEndS + s).rss)} | | | | | | | |`)
-  const commit = gitCommit()
-  const cmd = `node dist/bench/soak.js --minutes ${opts.minutes} --idle-seconds ${opts.idleSeconds} --clients ${opts.clients} --pause-ms ${opts.pauseMs} --out ${opts.out}`
+  const commit = gitCommit(opts.tree)
+  const cmd = `node dist/bench/soak.js --minutes ${opts.minutes} --idle-seconds ${opts.idleSeconds} --clients ${opts.clients} --pause-ms ${opts.pauseMs}${opts.tree === ROOT ? '' : ` --tree ${opts.tree}`} --out ${opts.out}`
   const md = `# Memory soak ${o.startedAt.toISOString()} (${commit})\n\n` +
     `\`${cmd}\` · node ${process.version} · ${os.cpus().length} CPUs · load average ${o.loadBefore.map((l) => l.toFixed(1)).join(' ')} at the start, ` +
     `${o.loadAfter.map((l) => l.toFixed(1)).join(' ')} at the end (the machine is shared: other work ran alongside)\n\n` +
@@ -247,9 +251,10 @@ function writeResults (opts: SoakOptions, o: Outcome): void {
   process.stdout.write(`\n${md}`)
 }
 
-function gitCommit (): string {
+/** The short commit of the tree that ran, `+dirty` when it has changes outside bench/results/. */
+function gitCommit (tree: string): string {
   try {
-    const git = (...args: string[]): string => execFileSync('git', ['-C', ROOT, ...args], { encoding: 'utf8' }).trim()
+    const git = (...args: string[]): string => execFileSync('git', ['-C', tree, ...args], { encoding: 'utf8' }).trim()
     const dirty = git('status', '--porcelain', '--', '.', ':!bench/results').length > 0
     return `${git('rev-parse', '--short', 'HEAD')}${dirty ? '+dirty' : ''}`
   } catch {
