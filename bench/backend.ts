@@ -2,6 +2,7 @@
  * A benchmark backend: one uWS App on 127.0.0.1, keep-alive, doing as little as it can so that
  * the backend is never what limits a run:
  * - `GET /16k` and `GET /1m`: 16 KiB and 1 MiB bodies, built once;
+ * - `GET /slow`: the 100-byte JSON body after SLOW_MS (a slow answer, for the soak);
  * - `POST /*` (any path): reads the whole body and answers `{"len":N}` (N = bytes received);
  * - any other GET (the health path included): the same 100-byte JSON body.
  *
@@ -24,6 +25,9 @@ export const BODY: string = (() => {
 /** The large bodies, built once. */
 export const BODY_16K: Buffer = Buffer.alloc(16 * 1024, 'y')
 export const BODY_1M: Buffer = Buffer.alloc(1024 * 1024, 'z')
+
+/** How long `GET /slow` waits before it answers. */
+export const SLOW_MS = 1000
 
 /** A running benchmark backend. */
 export interface BenchBackend {
@@ -48,6 +52,13 @@ export async function startBenchBackend (port = 0, count = 1): Promise<BenchBack
   // uWS keeps what the socket cannot take yet and sends it as the client reads.
   app.get('/1m', (res) => {
     res.writeHeader('content-type', 'application/octet-stream').end(BODY_1M)
+  })
+  app.get('/slow', (res) => {
+    let aborted = false
+    res.onAborted(() => { aborted = true })
+    setTimeout(() => {
+      if (!aborted) res.cork(() => { res.writeHeader('content-type', 'application/json').end(BODY) })
+    }, SLOW_MS)
   })
   app.get('/*', (res) => {
     res.writeHeader('content-type', 'application/json').end(BODY)

@@ -119,6 +119,13 @@ export const W_CUT = 6
 export const W_ACCESS_DROPPED = 12
 /** Access log writes, opens and reopens that failed (one per failed call, not per line). */
 export const W_ACCESS_ERRORS = 13
+/**
+ * The thread's copy slabs (src/worker/slabs.ts), stored by its maintenance tick: slabs handed
+ * out and not given back yet (what is in use now), and slabs ever allocated (reuse keeps this
+ * near the most ever in use at once).
+ */
+export const W_SLABS_OUT = 14
+export const W_SLABS_MADE = 15
 export const W_HIST = 16
 export const W_HIST_SUM_US = 40
 export const W_HIST_COUNT = 41

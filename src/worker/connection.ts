@@ -5,6 +5,7 @@ import { ProxyErrorCodes, type ProxyErrorCode } from '../errors'
 import { ErrorReason } from '../table/layout'
 import { ResponseParser, type ResponseSink } from './response-parser'
 import { nativeWrites, writableHandle, type WriteReq } from './native-write'
+import { SLAB_BYTES, giveBack, keepCopy } from './slabs'
 
 /**
  * The exchange's handle on the connection carrying it. Every call names the exchange: a
@@ -66,7 +67,14 @@ export interface ConnectionOwner {
   forget (conn: Connection): void
 }
 
-const READ_BUFFER = 64 * 1024
+/**
+ * The one read buffer of this thread's upstream connections: a read is parsed at once, and what
+ * must outlive it is copied out (src/worker/slabs.ts), so connections need no buffer of their
+ * own. One per connection was a fresh 64 KiB block for every connection opened, and an
+ * abandoned download closes its connection: the blocks, freed by the GC later, kept the thread's
+ * malloc arena growing (issue #23 point 7).
+ */
+const READ_BUFFER = Buffer.allocUnsafe(SLAB_BYTES)
 const C_CONNECTING = 0
 const C_IDLE = 1
 const C_BUSY = 2
@@ -85,7 +93,7 @@ export class Connection implements ResponseSink, UpstreamLink {
   private writeReq: WriteReq | null = null
   private state = C_CONNECTING
   private handler: UpstreamHandler | null = null
-  /** Unparsed bytes kept while the exchange paused the body (a copy: the read buffer is reused). */
+  /** Unparsed bytes kept while the exchange paused the body (a slab copy, src/worker/slabs.ts: the read buffer is reused). */
   private leftover: Buffer | null = null
   /** Request body still being sent (stream bodies only). */
   private reqBody: Readable | null = null
@@ -106,7 +114,7 @@ export class Connection implements ResponseSink, UpstreamLink {
       host,
       port,
       noDelay: true,
-      onread: { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: (n: number, buf: Buffer) => this.onRead(n, buf) }
+      onread: { buffer: READ_BUFFER, callback: (n: number, buf: Buffer) => this.onRead(n, buf) }
     })
     this.socket.on('connect', () => {
       if (this.state === C_CONNECTING) this.state = this.handler === null ? C_IDLE : C_BUSY
@@ -129,7 +137,7 @@ export class Connection implements ResponseSink, UpstreamLink {
     if (this.state === C_IDLE) this.state = C_BUSY
     this.lastActive = this.clock.now
     this.parser.reset(req.method === 'HEAD')
-    this.leftover = null
+    this.dropLeftover()
     let head = req.method + ' ' + req.path + ' HTTP/1.1\r\n'
     const h = req.headers
     let hasHost = false
@@ -255,7 +263,7 @@ export class Connection implements ResponseSink, UpstreamLink {
       return false
     }
     if (parser.paused) {
-      if (pos < end) this.leftover = Buffer.from(buf.subarray(pos, end))
+      if (pos < end) this.leftover = keepCopy(buf.subarray(pos, end))
       return false
     }
     if (parser.done && pos < end && this.state !== C_CLOSED) {
@@ -272,7 +280,11 @@ export class Connection implements ResponseSink, UpstreamLink {
     this.lastActive = this.clock.now // the pause was the client's, not the upstream's
     const rest = this.leftover
     this.leftover = null
-    if (rest !== null && !this.parse(rest, 0, rest.length)) return
+    if (rest !== null) {
+      const more = this.parse(rest, 0, rest.length) // a new pause copies what is left into a slab of its own
+      giveBack(rest)
+      if (!more) return
+    }
     // Reading stopped when onRead returned false; the response may have ended in `rest`, and
     // an idle connection must read again too.
     if (this.state !== C_CLOSED) this.socket.resume()
@@ -355,12 +367,19 @@ export class Connection implements ResponseSink, UpstreamLink {
     this.destroy()
   }
 
+  private dropLeftover (): void {
+    const rest = this.leftover
+    if (rest === null) return
+    this.leftover = null
+    giveBack(rest)
+  }
+
   /** Close now; idempotent. */
   destroy (): void {
     if (this.state === C_CLOSED) return
     this.state = C_CLOSED
     this.detachBody()
-    this.leftover = null
+    this.dropLeftover()
     this.socket.destroy()
     this.owner.forget(this)
   }

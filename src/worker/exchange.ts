@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import type { HttpResponse } from 'uWebSockets.js'
 import { B_INFLIGHT, B_RETRIES, B_ERRORS, ErrorReason, NO_BACKEND, bstatBase } from '../table/layout'
 import { recordResponse } from './record'
+import { giveBack, keepCopy } from './slabs'
 import type { TableReader } from '../table/reader'
 import type { PoolSet, Upstream } from './upstream'
 import type { AccessLog } from './access-log'
@@ -104,7 +105,7 @@ export class Exchange implements UpstreamHandler, Holdable, AccessRecord {
   /** The client's request body is paused (the upload direction's own flow control). */
   private clientPaused = false
   private received = 0
-  /** In BLOCKED/FLUSHING with a Content-Length body: what tryEnd could not write yet. */
+  /** In BLOCKED/FLUSHING with a Content-Length body: what tryEnd could not write yet (a slab copy, src/worker/slabs.ts). */
   private pending: Buffer | null = null
   private pendingOffset = 0
   private writableHooked = false
@@ -172,6 +173,7 @@ export class Exchange implements UpstreamHandler, Holdable, AccessRecord {
   onClientAborted (): void {
     if (isTerminal(this.state)) return // uWS can report an abort after the answer ended
     this.move(S_ABORTED)
+    this.dropPending() // what the client will never take: its slab goes back at once, not with the exchange's GC
     if (this.upstream !== null) this.upstream.abort(this)
     if (this.body !== null && !this.body.destroyed) this.body.destroy()
     if (this.slot >= 0) Atomics.add(this.ctx.reader.i32, bstatBase(this.slot) + B_ERRORS + ErrorReason.CLIENT_ABORT, 1)
@@ -398,7 +400,7 @@ export class Exchange implements UpstreamHandler, Holdable, AccessRecord {
         this.move(S_DONE)
         this.finish(this.status)
       } else if (!ok) {
-        this.pending = Buffer.from(chunk) // a copy: the chunk is a view of the reused read buffer
+        this.pending = keepCopy(chunk) // a copy: the chunk is a view of the reused read buffer
         this.block()
       }
     } else {
@@ -423,13 +425,13 @@ export class Exchange implements UpstreamHandler, Holdable, AccessRecord {
     if (pending !== null) {
       const [ok, done] = this.res.tryEnd(pending.subarray(offset - this.pendingOffset), this.contentLength)
       if (done) {
-        this.pending = null
+        this.dropPending()
         this.move(S_DONE)
         this.finish(this.status)
         return true
       }
       if (!ok) return false
-      this.pending = null
+      this.dropPending()
     }
     if (state === S_FLUSHING) {
       // Everything up to the end was in `pending`, so tryEnd reported done; a chunked body
@@ -532,7 +534,7 @@ export class Exchange implements UpstreamHandler, Holdable, AccessRecord {
   /** Close a connection whose answer is partly written: the client sees the cut, never a short body. */
   private cut (reason: number): void {
     this.move(S_DONE)
-    this.pending = null
+    this.dropPending()
     this.res.close()
     this.ctx.onCut(this, reason)
     this.finish(this.status)
@@ -563,6 +565,13 @@ export class Exchange implements UpstreamHandler, Holdable, AccessRecord {
     if (status !== 499) recordResponse(i32, backend, this.methodIdx, status, this.ctx.workerBase, this.t0)
     this.ctx.accessLog.write(this, status)
     this.ctx.onFinished()
+  }
+
+  private dropPending (): void {
+    const pending = this.pending
+    if (pending === null) return
+    this.pending = null
+    giveBack(pending)
   }
 
   /** Drop this exchange from its backend's in-flight gauge, once per dispatch. */

@@ -1,4 +1,5 @@
-import { W_HEARTBEAT, W_LOOP_LAG_US } from '../table/layout'
+import { W_HEARTBEAT, W_LOOP_LAG_US, W_SLABS_MADE, W_SLABS_OUT } from '../table/layout'
+import { slabsMade, slabsOut } from './slabs'
 
 /** What the maintenance tick looks after, every TICK_MS. */
 export interface Tended {
@@ -17,8 +18,8 @@ export interface Tended {
 export const TICK_MS = 500
 
 /**
- * The thread's one interval timer: event-loop lag and a heartbeat for the main thread (in the
- * thread's words of the shared table), and the periodic sweeps. One coarse timer instead of a
+ * The thread's one interval timer: event-loop lag, a heartbeat and the copy slabs' counts for the
+ * main thread (in the thread's words of the shared table), and the periodic sweeps. One coarse timer instead of a
  * timer per request.
  */
 export class Ticker {
@@ -36,6 +37,8 @@ export class Ticker {
     this.last = now
     Atomics.store(this.i32, this.wbase + W_LOOP_LAG_US, Math.min(0x7fffffff, Math.round(lag * 1000)))
     Atomics.add(this.i32, this.wbase + W_HEARTBEAT, 1)
+    Atomics.store(this.i32, this.wbase + W_SLABS_OUT, slabsOut())
+    Atomics.store(this.i32, this.wbase + W_SLABS_MADE, slabsMade())
     this.tended.sweepPools(now)
     this.tended.sweepSlowBodies(now)
     if (++this.ticks % 2 === 0) this.tended.refillBudget()
