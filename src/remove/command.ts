@@ -4,9 +4,11 @@
  * "Removal"). It takes the same options (or `--config` file) as the gateway it follows, so it
  * finds the same service, runtime and admin address.
  *
- * What symphony creates for a service is its replicas and nothing else: containers labelled
+ * What symphony creates for a service is its replicas and its lease: containers labelled
  * with the service (docker runtime), one Swarm service per slot (swarm runtime, whose task
- * containers Swarm removes with it), or local processes (process runtime). The overlay network
+ * containers Swarm removes with it), or local processes (process runtime); and the lease
+ * (src/lease/: a never-started container, or a Swarm config), removed once it is stale, while a
+ * renewed one refuses like a live admin API (src/remove/lease.ts). The overlay network
  * of `--runtime swarm` is the user's (or the stack's): symphony never creates one, so it leaves
  * it, and it can be removed once the replica services are gone.
  *
@@ -22,6 +24,10 @@ import { DOCKER_API_VERSION } from '../runtime/docker'
 import { LABEL_MANAGED, dialHost, serviceLabelFilter } from '../runtime/names'
 import { alive, findReplicaProcesses } from '../runtime/orphans'
 import { adminVerdict, runsGatewayFor } from './managed'
+import { staleLease } from './lease'
+import { DockerLeaseCarrier } from '../lease/docker'
+import { SwarmLeaseCarrier } from '../lease/swarm'
+import type { LeaseCarrier } from '../lease/carrier'
 
 /** Where the lines go (stdout in the CLI). */
 export type Say = (line: string) => void
@@ -35,7 +41,18 @@ export async function runRemove (config: Config, say: Say): Promise<void> {
   const docker = config.runtime === 'process' ? null : await engine()
   await refuseIfManaged(config, docker)
   if (docker === null) return removeProcesses(service, say)
+  // A lease still renewed refuses (exit 22) before anything is removed; a stale one goes last.
+  const carrier: LeaseCarrier = config.runtime === 'swarm' ? new SwarmLeaseCarrier(service, docker) : new DockerLeaseCarrier(service, config.image ?? '', docker)
+  const lease = await staleLease(carrier, service)
   const failures = config.runtime === 'swarm' ? await removeSwarmServices(docker, service, say) : await removeContainers(docker, service, say)
+  if (lease !== null && failures.length === 0) {
+    try {
+      await carrier.remove(lease)
+      say(`removed the stale lease ${carrier.describe} (left by pid ${lease.holder.pid} on ${lease.holder.host})`)
+    } catch (err) {
+      failures.push(`lease ${carrier.describe}: ${(err as Error).message}`)
+    }
+  }
   if (failures.length > 0) {
     throw new RemoveIncompleteError(`service ${service}: could not remove ${failures.join('; ')}; run symphony remove again`)
   }

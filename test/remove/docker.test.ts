@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { request } from 'undici'
 import { startCli } from '../helpers/cli'
-import { TEST_IMAGE, ensureEngineAndImage, removeServiceContainers, repoRoot, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
+import { TEST_IMAGE, dockerClient, ensureEngineAndImage, removeServiceContainers, repoRoot, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
 
 ensureEngineAndImage()
 
@@ -58,4 +58,34 @@ t.test('remove: refused while its symphony runs, then every replica removed, one
   const again = await remove(common)
   t.equal(again.code, 0, 'a second run is harmless')
   t.equal(again.stdout.trim(), `service ${service}: no containers to remove`)
+})
+
+t.test('remove and the lease: refused while it is renewed, a stale one removed with the replicas', async (t) => {
+  const service = uniqueService('remove-lease')
+  t.teardown(() => removeServiceContainers(service))
+  const common = ['--image', TEST_IMAGE, '--service', service, '--base-port', '18770']
+  const cli = await startCli(t, [...common, '--min-containers', '1', '--fault-interval', '500ms', '--threads', '1'])
+  await waitFor('1 healthy', async () => {
+    const s = await (await request(`http://127.0.0.1:${cli.adminPort}/status`)).body.json() as { backends: Array<{ state: string }> }
+    return s.backends.length === 1 && s.backends.every((b) => b.state === 'healthy') ? true : undefined
+  }, 20_000, 100)
+  const lease = `symphony-lease-${service}`
+  const leaseExists = async (): Promise<boolean> => (await dockerClient().listContainers({ all: true, filters: { name: [`^/${lease}$`] } })).length === 1
+  t.ok(await leaseExists(), 'the running symphony holds its lease container')
+
+  // Another admin port than the running one's: only the lease can tell that it is managed.
+  const refused = await remove([...common, '--admin-port', '1'])
+  t.equal(refused.code, 22, `exit 22 while the lease is renewed (${refused.stderr.trim()})`)
+  t.match(refused.stderr, new RegExp(`^symphony: service ${service} is still managed: its lease \\(container ${lease}\\) is renewed by pid ${cli.child.pid}`), 'one line naming the holder')
+  t.equal(refused.stderr.trim().split('\n').length, 1, 'one line')
+  t.equal((await serviceContainers(service)).length, 1, 'nothing removed')
+
+  cli.child.kill('SIGKILL')
+  await cli.exited
+  t.ok(await leaseExists(), 'a SIGKILLed holder leaves its lease behind')
+  const done = await remove([...common, '--admin-port', '1'])
+  t.equal(done.code, 0, `exit 0 once the lease is stale (${done.stderr})`)
+  t.match(done.stdout, new RegExp(`removed the stale lease container ${lease} \\(left by pid ${cli.child.pid} `), 'the stale lease named as removed')
+  t.same(await serviceContainers(service), [], 'no replica left')
+  t.notOk(await leaseExists(), 'no lease container left')
 })
