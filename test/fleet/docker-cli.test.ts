@@ -4,15 +4,12 @@
  * one line on stderr with its exit code. Host ports 18140-18159.
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import path from 'node:path'
 import { request } from 'undici'
-import { startCli, type RunningCli } from '../helpers/cli'
-import { TEST_IMAGE, ensureEngineAndImage, removeServiceContainers, repoRoot, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
+import { runCliToEnd, startCli, type CliRun, type RunningCli } from '../helpers/cli'
+import { TEST_IMAGE, ensureEngineAndImage, removeServiceContainers, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
 
 ensureEngineAndImage()
 
-const BIN = path.join(repoRoot, 'bin', 'symphony.js')
 // A health timeout with room to spare: on a loaded CI machine a 240 ms probe (80 % of 300 ms) can time out, and
 // the replacement that follows is right, but not what these tests are about.
 const FAST = ['--image', TEST_IMAGE, '--fault-interval', '500ms', '--health-timeout', '450ms', '--window', '3s', '--threads', '1']
@@ -23,17 +20,7 @@ function cleanupAfter (t: { teardown: (fn: () => unknown) => void }, service: st
 }
 
 /** Run the CLI to its end: exit code, stdout, stderr. */
-async function runToEnd (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, [BIN, '--port', '0', '--admin-port', '0', ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d) => { stdout += d })
-  child.stderr.on('data', (d) => { stderr += d })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)))
-  clearTimeout(timer)
-  return { code, stdout, stderr }
-}
+const runToEnd = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> => runCliToEnd(['--port', '0', '--admin-port', '0', ...args], env)
 
 async function statusOf (cli: RunningCli): Promise<{ backends: Array<{ port: number, state: string, id: string }> }> {
   const res = await request(`http://127.0.0.1:${cli.adminPort}/status`)

@@ -87,11 +87,14 @@ t.test('a thread replaced while paused starts paused, and listens again on resum
   t.ok(await waitFor(() => listeners('0.0.0.0', gw.port) === 0, 2000), 'paused: none')
   gw.workers.crashForTest(0)
   t.ok(await waitFor(() => gw.workers.restarts === 1, 3000), 'thread 0 replaced')
-  await sleep(500)
+  // Until the replacement serves, "it did not listen" would hold vacuously: wait for it (a
+  // thread's start takes seconds on a loaded machine).
+  t.ok(await waitFor(() => gw.workers.serving() === 2, 15_000), 'the replacement serves (started)')
+  await sleep(300)
   t.equal(listeners('0.0.0.0', gw.port), 0, 'the replacement did not listen')
   t.ok(await refused(gw.port), 'still refused')
   gw.workers.setAccepting(true)
-  t.ok(await waitFor(() => listeners('0.0.0.0', gw.port) === 2, 2000), 'both threads, the replacement too, listen on resume')
+  t.ok(await waitFor(() => listeners('0.0.0.0', gw.port) === 2, 5000), 'both threads, the replacement too, listen on resume')
   const c = await open(gw.port)
   t.teardown(() => c.close())
   t.equal(await c.get(), 200)

@@ -67,3 +67,30 @@ export function rssOf (pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(status)
   return m === null ? 0 : Number(m[1]) * 1024
 }
+
+/** What a CLI run that ends gave: exit code (null after a signal), output, how long it took. */
+export interface CliRun {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+  readonly ms: number
+}
+
+/**
+ * Run the real `symphony` CLI with exactly `args` (no port flags added) to its end, with a
+ * clean environment plus `env`; SIGKILLed after `killAfterMs`, so a hang fails the test instead
+ * of stalling the run.
+ */
+export function runCliToEnd (args: readonly string[], env: NodeJS.ProcessEnv = {}, killAfterMs = 60_000): Promise<CliRun> {
+  const started = Date.now()
+  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => { stdout += d })
+  child.stderr.on('data', (d) => { stderr += d })
+  const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
+  return new Promise((resolve) => child.once('close', (code) => {
+    clearTimeout(timer)
+    resolve({ code, stdout, stderr, ms: Date.now() - started })
+  }))
+}

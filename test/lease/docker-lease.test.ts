@@ -5,17 +5,14 @@
  * removes the lease so the next start does not wait. Host ports 18840-18849.
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { request } from 'undici'
-import path from 'node:path'
-import { startCli, type RunningCli } from '../helpers/cli'
-import { TEST_IMAGE, dockerClient, ensureEngineAndImage, removeServiceContainers, repoRoot, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
+import { runCliToEnd, startCli, type CliRun, type RunningCli } from '../helpers/cli'
+import { TEST_IMAGE, dockerClient, ensureEngineAndImage, removeServiceContainers, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
 import { leaseName, LEASE_LABELS } from '../../src/lease/carrier'
 import { LEASE_TTL_MS } from '../../src/lease/lease'
 
 ensureEngineAndImage()
 
-const BIN = path.join(repoRoot, 'bin', 'symphony.js')
 const FAST = ['--image', TEST_IMAGE, '--fault-interval', '500ms', '--health-timeout', '450ms', '--threads', '1', '--max-containers', '3']
 const docker = dockerClient()
 
@@ -39,18 +36,7 @@ function cleanupAfter (t: { teardown: (fn: () => unknown) => void }, service: st
 }
 
 /** Run the CLI (no port flags added) to its end. */
-async function runToEnd (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string, ms: number }> {
-  const started = Date.now()
-  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d) => { stdout += d })
-  child.stderr.on('data', (d) => { stderr += d })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)))
-  clearTimeout(timer)
-  return { code, stdout, stderr, ms: Date.now() - started }
-}
+const runToEnd = (args: string[]): Promise<CliRun> => runCliToEnd(args)
 
 const parsed = (cli: RunningCli): Array<Record<string, unknown>> =>
   cli.lines.map((l) => { try { return JSON.parse(l) } catch { return {} } })

@@ -4,27 +4,14 @@
  * line each, nothing left.
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import path from 'node:path'
 import { request } from 'undici'
-import { startCli } from '../helpers/cli'
-import { TEST_IMAGE, dockerClient, ensureEngineAndImage, removeServiceContainers, repoRoot, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
+import { runCliToEnd, startCli, type CliRun } from '../helpers/cli'
+import { TEST_IMAGE, dockerClient, ensureEngineAndImage, removeServiceContainers, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
 
 ensureEngineAndImage()
 
-const BIN = path.join(repoRoot, 'bin', 'symphony.js')
-
 /** Run `symphony remove …`; its exit code and output. */
-function remove (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'remove', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => { stdout += d })
-    child.stderr.on('data', (d) => { stderr += d })
-    child.on('exit', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const remove = (args: string[]): Promise<CliRun> => runCliToEnd(['remove', ...args], process.env)
 
 t.test('remove: refused while its symphony runs, then every replica removed, one line each', async (t) => {
   const service = uniqueService('remove')

@@ -1,29 +1,17 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import https from 'node:https'
 import type { TLSSocket } from 'node:tls'
 import { startBackend } from '../helpers/backend'
-import { startCli } from '../helpers/cli'
+import { runCliToEnd, startCli, type CliRun } from '../helpers/cli'
 import { waitFor } from '../helpers/gateway'
 import { makePki } from '../helpers/certs'
 
 const pki = makePki()
 t.teardown(() => pki.close())
-const BIN = join(__dirname, '..', '..', '..', 'bin', 'symphony.js')
 
-function run (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, '--port', '0', '--admin-port', '0', '--backend', '127.0.0.1:9', ...args], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => { stdout += d })
-    child.stderr.on('data', (d) => { stderr += d })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
-  })
-}
+const run = (args: string[]): Promise<CliRun> => runCliToEnd(['--port', '0', '--admin-port', '0', '--backend', '127.0.0.1:9', ...args], {}, 20_000)
 
 t.test('bad certificate input: one line, its own exit code, nothing started', async (t) => {
   const a = pki.leaf('cli-a', ['a.test'])

@@ -3,7 +3,7 @@
  * library's; symphony only supplies the keys, the challenge files and the CA to trust.
  */
 import { Agent } from 'node:https'
-import * as acme from 'acme-client'
+import type * as AcmeModule from 'acme-client'
 import type { AcmeStore } from './store'
 
 export interface AcmeClientOptions {
@@ -16,13 +16,13 @@ export interface AcmeClientOptions {
 
 /** Orders certificates; one instance per directory, holding the account. */
 export class AcmeOrderer {
-  private client: acme.Client | null = null
+  private client: AcmeModule.Client | null = null
 
   constructor (private readonly options: AcmeClientOptions, private readonly store: AcmeStore) {
     if (options.ca !== null) {
       // acme-client sends every request through its own axios instance (acme.axios): the CA is
       // trusted there only, not process-wide as NODE_EXTRA_CA_CERTS would.
-      acme.axios.defaults.httpsAgent = new Agent({ ca: options.ca, keepAlive: false })
+      acmeClient().axios.defaults.httpsAgent = new Agent({ ca: options.ca, keepAlive: false })
     }
   }
 
@@ -34,7 +34,7 @@ export class AcmeOrderer {
    */
   async order (name: string): Promise<string> {
     const client = this.account()
-    const [, csr] = await acme.crypto.createCsr({ commonName: name, altNames: [name] }, this.store.certificateKey(name))
+    const [, csr] = await acmeClient().crypto.createCsr({ commonName: name, altNames: [name] }, this.store.certificateKey(name))
     const chain = await client.auto({
       csr,
       email: this.options.email ?? undefined,
@@ -52,8 +52,8 @@ export class AcmeOrderer {
     return chain
   }
 
-  private account (): acme.Client {
-    this.client ??= new acme.Client({
+  private account (): AcmeModule.Client {
+    this.client ??= new (acmeClient().Client)({
       directoryUrl: this.options.directoryUrl,
       accountKey: this.store.accountKey(),
       accountUrl: this.store.accountUrl() ?? undefined,
@@ -70,4 +70,12 @@ export class AcmeOrderer {
 export function orderFailureReason (err: unknown): string {
   const message = err instanceof Error ? err.message : String(err)
   return message.replace(/\s*\n\s*/g, ' ').slice(0, 500)
+}
+
+/**
+ * acme-client, loaded on first use: it takes about a second to load (axios and its crypto), which
+ * every start without --acme-domain (and every test that starts a gateway) would pay otherwise.
+ */
+function acmeClient (): typeof AcmeModule {
+  return require('acme-client') as typeof AcmeModule
 }

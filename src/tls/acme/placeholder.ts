@@ -5,7 +5,7 @@
  * listener is up and the name is served as soon as the issued certificate arrives (docs/https.md).
  */
 import { webcrypto, createPrivateKey, createPublicKey, type X509Certificate } from 'node:crypto'
-import * as x509 from '@peculiar/x509'
+import type * as X509Module from '@peculiar/x509'
 
 /** The subject and issuer CN that marks a placeholder (the store recognises it on disk). */
 const PLACEHOLDER_CN = 'symphony placeholder - waiting for ACME'
@@ -21,6 +21,9 @@ export async function createPlaceholder (name: string, keyPem: Buffer, now: numb
   const subtle = webcrypto.subtle
   const privateKey = await subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign'])
   const publicKey = await subtle.importKey('spki', spki, algorithm, true, ['verify'])
+  // Loaded on first use (about half a second): only a start with --acme-domain and no stored
+  // certificate needs it.
+  const x509 = require('@peculiar/x509') as typeof X509Module
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(8))).toString('hex').replace(/^[89a-f]/, '1'),
     name: `CN=${PLACEHOLDER_CN}`,
