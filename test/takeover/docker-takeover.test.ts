@@ -74,7 +74,7 @@ function load (port: number, keepAlive: number, fresh: number, maxMs: number): {
   const pooled = async (): Promise<void> => {
     while (running && Date.now() < deadline) {
       try {
-        const res = await pool.request({ path: '/', method: 'GET' })
+        const res = await pool.request({ path: '/api/v1/hello', method: 'GET' })
         await res.body.text()
         if (res.statusCode === 200) ok++
         else failed.push(`keep-alive: HTTP ${res.statusCode}`)
@@ -84,7 +84,7 @@ function load (port: number, keepAlive: number, fresh: number, maxMs: number): {
     }
   }
   const oneFresh = (): Promise<void> => new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/api/v1/hello', agent: false }, (res) => {
       res.resume()
       res.on('end', () => {
         if (res.statusCode === 200) { ok++; freshOk++ } else failed.push(`fresh: HTTP ${res.statusCode ?? 0}`)
@@ -125,6 +125,7 @@ t.test('a takeover under keep-alive and fresh-connection load: 0 failed requests
   t.ok(oldCount > 0, `the old instance counted ${oldCount} requests in its window`)
 
   const fresh = await startCli(t, [...args, '--takeover'], {}, [], false)
+  const listenedAt = Date.now()
   const right = await status(fresh.adminPort)
   const begun = parsed(fresh).find((o) => o.event === 'takeover' && o.step === 'begun')
   const handed = Number(begun?.windowCount)
@@ -137,14 +138,16 @@ t.test('a takeover under keep-alive and fresh-connection load: 0 failed requests
   // Keep the load on the new one alone for a second, then stop it.
   await new Promise((resolve) => setTimeout(resolve, 1000))
   const result = await traffic.stop()
-  t.comment(`load: ${result.ok} answered (${result.fresh} on fresh connections), ${result.failed.length} failed; old exited ${exitedAt - Date.now() + 1000} ms before the load stopped`)
+  t.comment(`load: ${result.ok} answered (${result.fresh} on fresh connections), ${result.failed.length} failed; the old one exited ${exitedAt - listenedAt} ms after the new one listened`)
   t.same(result.failed, [], '0 failed requests')
   t.ok(result.fresh > 0 && result.ok > result.fresh, 'both kinds of load ran')
 
   const oldLines = parsed(old)
-  t.ok(oldLines.some((o) => o.event === 'takeover' && o.step === 'begin'), 'the old one logged the begin step')
+  const begin = oldLines.findIndex((o) => o.event === 'takeover' && o.step === 'begin')
+  t.ok(begin >= 0, 'the old one logged the begin step')
   t.ok(oldLines.some((o) => o.event === 'takeover' && o.step === 'drain'), 'and the drain step')
-  t.same(oldLines.filter((o) => o.event === 'scale' || o.event === 'start' || o.event === 'replace'), [], 'the old one started, scaled or replaced nothing')
+  const acted = ['scale', 'start', 'replace', 'remove', 'remove-stray']
+  t.same(oldLines.slice(begin).filter((o) => acted.includes(String(o.event))), [], 'from the begin step on, the old one started, scaled, replaced or removed nothing')
   const freshLines = parsed(fresh)
   t.same(freshLines.filter((o) => o.event === 'adopt').map((o) => o.id).sort(), before.map((c) => c.id).sort(), 'the new one adopted both replicas')
   t.same(freshLines.filter((o) => o.event === 'start'), [], 'and started none')
