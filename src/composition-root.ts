@@ -21,7 +21,8 @@ import type { CertificateSet } from './tls/certificate-set'
 import { openAcme, prepareAcme } from './startup/acme'
 import type { AcmeManager } from './tls/acme/manager'
 import { ControlPlane } from './control/plane'
-import { createLease, listenAndLease } from './startup/lease'
+import { createHandover, createLease, createTakeover, listenAndLease } from './startup/lease'
+import type { Handover } from './takeover/handover'
 
 /** A running gateway: what `run()` drives and what in-process tests hold. */
 export interface Gateway {
@@ -40,6 +41,8 @@ export interface Gateway {
   readonly httpPort: number | null
   /** Rollouts of the replicas (null with static backends). */
   readonly rollouts: RolloutController | null
+  /** The /takeover route's state: set its onDrain to what a hand-over ends with (run() exits 0). */
+  readonly handover: Handover | null
   /** Drain (bounded by --drain-timeout) and release everything. Idempotent. */
   stop (): Promise<void>
 }
@@ -80,19 +83,26 @@ export async function startGateway (config: Config, log: Logger = processLogger(
   const certificates = tls?.certificates ?? null
   if (certificates !== null) certificates.onChange = (c) => { workers.setCertificates(c) }
   const clients = new Clients(config)
-  const admin = createAdmin({ config, runtime, shared, backends, workers, clients, plane, lease, runtimeStatus, certificates, acme })
-  const parts: Parts = { config, runtime, shared, backends, workers, clients, admin, plane, lease, log, certificates, acme }
+  let adminPort = 0
+  const handover = createHandover(config, lease, backends.loop, plane, log, () => adminPort)
+  const admin = createAdmin({ config, runtime, shared, backends, workers, clients, plane, lease, handover, runtimeStatus, certificates, acme })
+  const parts: Parts = { config, runtime, shared, backends, workers, clients, admin, plane, lease, handover, log, certificates, acme }
   let stopped: Promise<void> | null = null
   const stop = (): Promise<void> => { stopped ??= stopInOrder(parts); return stopped }
+  if (handover !== null) handover.onDrain = () => { void stop() }
   try {
-    // Before anything is adopted or started: LeaseHeldError (exit 20) when another instance controls the service.
-    const adminPort = await listenAndLease(admin, config, lease)
+    const takeover = createTakeover(config, lease, backends.loop, log)
+    // Before anything is adopted or started: LeaseHeldError (exit 20) when another instance
+    // controls the service; with --takeover, TakeoverError (exit 21) when it does not hand over.
+    adminPort = await listenAndLease(admin, config, lease, takeover)
     await startBackends(backends, log)
     const port = await startThreads(workers, clients, log)
     shared.liveness.started(Date.now())
     acme?.begin()
+    // Only now that this instance listens (SO_REUSEPORT, beside the old one) may the old one drain.
+    await takeover?.finish()
     announce(parts, port, adminPort, log)
-    return { port, adminPort, table: shared.table, sampler: shared.sampler, workers, fleet: backends.fleet, certificates, acme, httpPort: workers.httpPort, rollouts: backends.rollouts, stop }
+    return { port, adminPort, table: shared.table, sampler: shared.sampler, workers, fleet: backends.fleet, certificates, acme, httpPort: workers.httpPort, rollouts: backends.rollouts, handover, stop }
   } catch (err) {
     await stop().catch(() => {})
     throw err
@@ -100,7 +110,10 @@ export async function startGateway (config: Config, log: Logger = processLogger(
 }
 
 /** Drain and release everything, each part after what depends on it. */
-async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, rollouts, health }, workers, clients, admin, plane, lease, log, certificates, acme }: Parts): Promise<void> {
+async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, rollouts, health }, workers, clients, admin, plane, lease, handover, log, certificates, acme }: Parts): Promise<void> {
+  // A hand-over's drain: the replicas are the new instance's now, --cleanup-on-exit or not.
+  const handedOver = plane.state === 'handing-over'
+  handover?.close()
   // First of all: from here on nothing is re-created, scaled or replaced (issue 23), even if
   // replicas vanish during the drain (a `docker stack rm` removing them under us).
   // (Not said by an instance refused for the lease: it never controlled anything.)
@@ -121,7 +134,7 @@ async function stopInOrder ({ config, runtime, shared, backends: { fleet, loop, 
   // keeps them, and a stopped gateway should not leave bare processes behind it. The next
   // start can still adopt processes (src/runtime/orphans.ts finds them through /proc), but
   // only those a crash or SIGKILL left. Containers stay for adoption unless --cleanup-on-exit.
-  await fleet?.close({ cleanup: config.cleanupOnExit || runtime?.kind === 'process' })
+  await fleet?.close({ cleanup: !handedOver && (config.cleanupOnExit || runtime?.kind === 'process') })
   // Last, once nothing acts on the fleet any more: the next instance may take over at once.
   await lease?.release()
   await runtime?.close()
@@ -155,5 +168,7 @@ function processLogger (config: Config): Logger {
 /** The CLI's entry after config: start, then drain and exit 0 on SIGINT/SIGTERM. */
 export async function run (config: Config): Promise<void> {
   const log = processLogger(config)
-  wireSignals(await startGateway(config, log), config, log)
+  const gateway = await startGateway(config, log)
+  const stopAndExit = wireSignals(gateway, config, log)
+  if (gateway.handover !== null) gateway.handover.onDrain = () => { stopAndExit('takeover') }
 }

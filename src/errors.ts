@@ -135,6 +135,16 @@ export class LeaseHeldError extends SymphonyError {
   override readonly exitCode = 20
 }
 
+/**
+ * `--takeover` could not be done: no instance holds the service's lease, its admin address does
+ * not answer, it refuses (it is stopping, or already handing over), or the admin token does not
+ * match. Said before anything is adopted or started; the running instance is left as it was.
+ */
+export class TakeoverError extends SymphonyError {
+  readonly code = 'SYM_ERR_TAKEOVER'
+  override readonly exitCode = 21
+}
+
 /** A rollout rolled back: the new version failed (symphony deploy). */
 export class RolledBackError extends SymphonyError {
   readonly code = 'SYM_ERR_ROLLED_BACK'
@@ -241,6 +251,7 @@ export const allErrorCodes: readonly string[] = [
   'SYM_ERR_STATE_DIR',
   'SYM_ERR_ACME_ORDER',
   'SYM_ERR_LEASE_HELD',
+  'SYM_ERR_TAKEOVER',
   'SYM_ERR_ROLLED_BACK',
   'SYM_ERR_ROLLOUT_RUNNING',
   'SYM_ERR_ROLLOUT_UNSUPPORTED',

@@ -117,7 +117,7 @@ export function statusDocument (table: TableWriter, config: Config, control: Con
   }
 }
 
-/** /status's `controlPlane`: `acting`, `stopping` or `lease-lost`, since when, and the lease held. */
+/** /status's `controlPlane`: `acting`, `stopping`, `lease-lost` or `handing-over`, since when, and the lease held. */
 function planeStatus (control: ControlPlaneStatus): { state: string, since: string, lease: string | null } {
   const p = control.plane()
   return { state: p.state, since: new Date(p.since).toISOString(), lease: p.lease }

@@ -100,6 +100,18 @@ export class AutoscalerLoop {
 
   snapshot (): AutoscalerSnapshot { return this.#snapshot }
 
+  /** The request window's counts, oldest first (a takeover hands them over). */
+  windowCounts (): number[] { return this.#window.counts() }
+
+  /**
+   * Start from the window of the instance taken over (before start()), so that scaling does not
+   * restart from zero; the snapshot's count shows it at once.
+   */
+  seedWindow (counts: readonly number[]): void {
+    this.#window.seed(counts)
+    this.#snapshot = { ...this.#snapshot, count: this.#window.total() }
+  }
+
   /** Stop the timer and wait for a tick in progress. Idempotent. */
   async close (): Promise<void> {
     this.#closed = true

@@ -31,6 +31,23 @@ export class RingWindow {
     return this.#total
   }
 
+  /** The counts in the window, oldest first (what a takeover hands to the next instance). */
+  counts (): number[] {
+    const n = this.#slots.length
+    const out: number[] = []
+    for (let i = 0; i < n; i++) out.push(this.#slots[(this.#next + i) % n]!)
+    return out
+  }
+
+  /**
+   * Replace the window with `counts` (oldest first), as handed over by the instance this one
+   * takes over from: its last seconds, the newest kept where the two windows' lengths differ.
+   */
+  seed (counts: readonly number[]): void {
+    this.reset()
+    for (const c of counts.slice(-this.#slots.length)) this.push(Number.isFinite(c) && c >= 0 ? c : 0)
+  }
+
   /** Forget everything (the counts start again from zero). */
   reset (): void {
     this.#slots.fill(0)

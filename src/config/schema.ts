@@ -101,6 +101,7 @@ const DEFS: readonly OptionDef[] = [
   { flag: 'memory', key: 'memory', kind: 'size', group: 'containers', default: 0, help: 'Memory limit per container (0 = none; else at least 6mb)' },
   { flag: 'cpus', key: 'cpus', kind: 'number', group: 'containers', default: 0, min: 0, max: 1024, help: 'CPU limit per container, fractions allowed (0 = none)' },
   { flag: 'cleanup-on-exit', key: 'cleanupOnExit', kind: 'bool', group: 'containers', default: false, help: 'Remove the replicas on shutdown (containers, or Swarm services); without it the next start adopts them. The process runtime always removes its processes' },
+  { flag: 'takeover', key: 'takeover', kind: 'bool', group: 'containers', default: false, help: 'Take the service over from the symphony that controls it (same --service and --port, another --admin-port): it hands over its lease and request window and drains once this one serves (docs/reliability.md#takeover)' },
 
   // rollouts (docs/deploy.md)
   { flag: 'rollout-surge', key: 'rolloutSurge', kind: 'int', group: 'containers', default: 1, min: 1, max: MAX_BACKENDS, help: 'Rollouts: new replicas started at once, each before an old one is drained (docs/deploy.md)' },

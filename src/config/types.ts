@@ -63,6 +63,8 @@ export interface Config {
   /** Container CPU limit (cores, fractions allowed), 0 = none. */
   readonly cpus: number
   readonly cleanupOnExit: boolean
+  /** Start by taking the service over from the instance holding its lease (src/takeover/). */
+  readonly takeover: boolean
   /** Rollouts: new replicas started at once (docs/deploy.md). */
   readonly rolloutSurge: number
   /** Rollouts: wait after a new replica turned healthy before the next step. */

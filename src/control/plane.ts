@@ -17,11 +17,21 @@ export type PlaneState =
    * src/lease/lease.ts): it owns the fleet, so this one keeps serving but no longer acts.
    */
   | 'lease-lost'
+  /**
+   * A newer instance started with --takeover asked this one to hand over (src/takeover/): it
+   * gave up its lease and its request window, keeps serving, and drains when the new one serves.
+   */
+  | 'handing-over'
 
-/** Legal moves: out of `acting` only, and never back (a stop that began is never undone). */
+/**
+ * Legal moves: out of `acting`, and never back (a stop that began is never undone), with one
+ * exception: a takeover the new instance began but never finished (src/takeover/handover.ts)
+ * returns the old one to acting, so that the fleet is not left without a control plane.
+ */
 const LEGAL: Readonly<Record<PlaneState, readonly PlaneState[]>> = {
-  acting: ['stopping', 'lease-lost'],
+  acting: ['stopping', 'lease-lost', 'handing-over'],
   'lease-lost': ['stopping'],
+  'handing-over': ['stopping', 'acting'],
   stopping: []
 }
 

@@ -51,6 +51,9 @@ export class Lease {
   /** What and where the lease is (its carrier). */
   get describe (): string { return this.#o.carrier.describe }
 
+  /** The lease as it is now, whoever holds it (a takeover reads its holder's admin address). */
+  current (): Promise<LeaseRecord | null> { return this.#o.carrier.read() }
+
   /** The lease held, or null. */
   get held (): LeaseRecord | null { return this.#held }
 
@@ -140,6 +143,22 @@ export class Lease {
     } catch (err) {
       // The engine unreachable: nobody else can take the lease through it either. Keep trying.
       this.#o.log.warn('lease renewal failed; retrying', { event: 'lease-renew-failed', error: (err as Error).message })
+    }
+  }
+
+  /**
+   * Take the lease again after release() (a takeover the new instance abandoned): as acquire().
+   * @throws LeaseHeldError when another instance holds it now.
+   */
+  async resume (admin: string): Promise<void> {
+    await this.#released
+    if (this.#held !== null) return
+    this.#released = null
+    try {
+      await this.acquire(admin)
+    } catch (err) {
+      this.#released = Promise.resolve()
+      throw err
     }
   }
 

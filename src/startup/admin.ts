@@ -20,6 +20,7 @@ import type { SharedTable } from './table'
 import type { Clients } from './threads'
 import type { ControlPlane } from '../control/plane'
 import type { Lease } from '../lease/lease'
+import type { Handover } from '../takeover/handover'
 
 /** Everything the admin endpoints read. */
 export interface AdminSources {
@@ -36,6 +37,8 @@ export interface AdminSources {
   readonly plane: ControlPlane
   /** The service's lease; null with static backends and --runtime process. */
   readonly lease: Lease | null
+  /** The /takeover route's state (a newer instance started with --takeover); null without a lease. */
+  readonly handover: Handover | null
   /** Which Node and which uWebSockets.js build serve (/status's `runtime`). */
   readonly runtimeStatus: RuntimeStatus
 }
@@ -86,7 +89,7 @@ function controlPlane ({ config, runtime, backends: { fleet, loop, rollouts }, p
   }
 }
 
-/** Start-up step 4: the admin listener's routes (/metrics, /status, /rollout, /healthz, /readyz); not yet listening. */
+/** Start-up step 4: the admin listener's routes (/metrics, /status, /rollout, /takeover, /healthz, /readyz); not yet listening. */
 export function createAdmin (sources: AdminSources): AdminServer {
   const { config, shared: { table, liveness }, backends: { health, rollouts }, workers, clients } = sources
   const registry = metricsRegistry(sources)
@@ -99,6 +102,7 @@ export function createAdmin (sources: AdminSources): AdminServer {
       { healthTimeouts: (slot, id) => health.timeoutsInARow(slot, id), timeoutsTolerated: () => health.toleratedTimeouts },
       { configured: config.threads, serving: workers.serving(), restarts: workers.restarts, startFailures: workers.startFailures }, sources.runtimeStatus)),
     '/rollout': rolloutRoute(rollouts),
+    ...(sources.handover !== null ? { '/takeover': sources.handover.route() } : {}),
     '/healthz': () => {
       const stale = liveness.stale(Date.now())
       return stale.length === 0 ? json(200, { status: 'ok' }) : json(503, { status: 'proxy workers not turning', workers: stale })

@@ -9,6 +9,52 @@ import { Lease } from '../lease/lease'
 import { SwarmLeaseCarrier } from '../lease/swarm'
 import type { Logger } from '../log'
 import type { Runtime } from '../runtime/types'
+import { TakeoverError } from '../errors'
+import type { AutoscalerLoop } from '../autoscaler/loop'
+import { beginTakeover, finishTakeover, type Begun } from '../takeover/client'
+import { Handover } from '../takeover/handover'
+
+/** The new instance's side of --takeover, as the start-up drives it. */
+export interface Takeover {
+  /** Before the lease is taken: the holder hands over (its window seeds the autoscaler). */
+  begin (): Promise<void>
+  /** Once this instance serves: the old one drains. */
+  finish (): Promise<void>
+}
+
+/**
+ * Start-up step 2c: with --takeover, the steps that take the service over from its lease's
+ * holder; null without. --takeover without a lease (static backends, --runtime process) is a
+ * TakeoverError: there is no control plane to hand over.
+ */
+export function createTakeover (config: Config, lease: Lease | null, loop: AutoscalerLoop | null, log: Logger): Takeover | null {
+  if (!config.takeover) return null
+  if (lease === null || loop === null) throw new TakeoverError('--takeover hands over a service\'s lease, which only --image with the docker or swarm runtime has; start without --takeover')
+  let begun: Begun | null = null
+  return {
+    begin: async () => {
+      begun = await beginTakeover(lease, config.service, config.adminToken)
+      loop.seedWindow(begun.window)
+      log.info('takeover: the running instance handed over', { event: 'takeover', step: 'begun', from: begun.from.admin, pid: begun.from.pid, windowCount: begun.window.reduce((a, b) => a + b, 0) })
+    },
+    finish: async () => {
+      if (begun === null) return
+      try {
+        await finishTakeover(begun, config.service, config.adminToken)
+        log.info('takeover: the old instance drains', { event: 'takeover', step: 'finished', from: begun.from.admin })
+      } catch (err) {
+        // This one serves and holds the lease: the old one drains by itself after its deadline.
+        log.warn('takeover: the old instance was not told to drain; it will when its hand-over deadline passes', { event: 'takeover', error: (err as Error).message })
+      }
+    }
+  }
+}
+
+/** The running instance's side: the /takeover route's state (null without a lease). */
+export function createHandover (config: Config, lease: Lease | null, loop: AutoscalerLoop | null, plane: ControlPlane, log: Logger, adminPort: () => number): Handover | null {
+  if (lease === null || loop === null) return null
+  return new Handover({ plane, lease, log, window: () => loop.windowCounts(), admin: () => `${config.adminHost}:${adminPort()}` })
+}
 
 /**
  * Start-up step 2b: the service's lease (src/lease/), one per engine with the docker runtime and
@@ -36,7 +82,7 @@ export function createLease (config: Config, runtime: Runtime | null, plane: Con
  * most often the running instance's own: then the line says so (exit 20) rather than only that
  * the port is taken (exit 5). Resolves with the admin port.
  */
-export async function listenAndLease (admin: AdminServer, config: Config, lease: Lease | null): Promise<number> {
+export async function listenAndLease (admin: AdminServer, config: Config, lease: Lease | null, takeover: Takeover | null = null): Promise<number> {
   let adminPort: number
   try {
     adminPort = await admin.listen(config.adminHost, config.adminPort)
@@ -44,6 +90,8 @@ export async function listenAndLease (admin: AdminServer, config: Config, lease:
     if (err instanceof ListenError) await lease?.refuseIfHeld()
     throw err
   }
+  // --takeover: the holder stops its loops and releases the lease before this one takes it.
+  await takeover?.begin()
   await lease?.acquire(`${config.adminHost}:${adminPort}`)
   return adminPort
 }

@@ -12,12 +12,13 @@ export interface Stoppable {
 
 /**
  * The last start-up step, for the CLI only: SIGINT/SIGTERM drain and exit 0 (a second one closes
- * every connection and exits 1); an uncaught error closes the workers and exits 70.
+ * every connection and exits 1); an uncaught error closes the workers and exits 70. Returns that
+ * first-signal path, which a takeover's drain step takes too.
  */
-export function wireSignals (gateway: Stoppable, config: Config, log: Logger): void {
+export function wireSignals (gateway: Stoppable, config: Config, log: Logger): (reason: NodeJS.Signals | 'takeover') => void {
   let signalled = false
   let forced = false
-  const onSignal = (signal: NodeJS.Signals): void => {
+  const onSignal = (signal: NodeJS.Signals | 'takeover'): void => {
     if (forced) return
     if (signalled) {
       forced = true
@@ -64,4 +65,6 @@ export function wireSignals (gateway: Stoppable, config: Config, log: Logger): v
   }
   process.on('uncaughtException', onFatal)
   process.on('unhandledRejection', onFatal)
+  // A hand-over's end (src/takeover/handover.ts) stops and exits as a first signal does.
+  return onSignal
 }

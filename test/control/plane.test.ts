@@ -5,18 +5,19 @@
 import t from 'tap'
 import { ControlPlane, type PlaneState } from '../../src/control/plane'
 
-const states: PlaneState[] = ['acting', 'stopping', 'lease-lost']
+const states: PlaneState[] = ['acting', 'stopping', 'lease-lost', 'handing-over']
 
 /** Moves that change the state (others are no-ops or bugs). */
-const legal = new Set(['acting>stopping', 'acting>lease-lost', 'lease-lost>stopping'])
+const legal = new Set(['acting>stopping', 'acting>lease-lost', 'lease-lost>stopping', 'acting>handing-over', 'handing-over>stopping', 'handing-over>acting'])
 /** Moves that are accepted without effect: the same state again, and a lease lost while stopping. */
-const noop = new Set(['acting>acting', 'stopping>stopping', 'lease-lost>lease-lost', 'stopping>lease-lost'])
+const noop = new Set(['acting>acting', 'stopping>stopping', 'lease-lost>lease-lost', 'stopping>lease-lost', 'handing-over>handing-over', 'stopping>handing-over'])
 
 /** A plane put into `state` through legal moves. */
 function planeIn (state: PlaneState): ControlPlane {
   const p = new ControlPlane(0)
   if (state === 'stopping') p.transition('stopping', 1)
   if (state === 'lease-lost') p.transition('lease-lost', 1)
+  if (state === 'handing-over') p.transition('handing-over', 1)
   return p
 }
 

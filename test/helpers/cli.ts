@@ -18,11 +18,12 @@ export interface RunningCli {
 /**
  * Start the real `symphony` CLI as a child process and wait for its "symphony listening" line.
  * With `wrap`, the command line is prefixed by it (it must exec, so the child is symphony).
- * Killed (SIGKILL) at teardown if still running.
+ * Killed (SIGKILL) at teardown if still running. `--port 0 --admin-port 0` come first unless
+ * `portFlags` is false (then `args` name the ports).
  */
-export async function startCli (t: { teardown: (fn: () => unknown) => void }, args: string[], env: NodeJS.ProcessEnv = {}, wrap: readonly string[] = []): Promise<RunningCli> {
+export async function startCli (t: { teardown: (fn: () => unknown) => void }, args: string[], env: NodeJS.ProcessEnv = {}, wrap: readonly string[] = [], portFlags = true): Promise<RunningCli> {
   // `wrap` runs it under a command that execs it in turn (nsenter into a network namespace).
-  const argv = [...wrap, process.execPath, BIN, '--port', '0', '--admin-port', '0', ...args]
+  const argv = [...wrap, process.execPath, BIN, ...(portFlags ? ['--port', '0', '--admin-port', '0'] : []), ...args]
   const child = spawn(argv[0] as string, argv.slice(1), {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
