@@ -106,6 +106,19 @@ async function readBody (req: http.IncomingMessage): Promise<string | null> {
   return Buffer.concat(chunks).toString('utf8')
 }
 
+/**
+ * The field `name` of a write's JSON object body (`{"image":…}`, `{"step":…}`); undefined when
+ * the body is not JSON, not an object, or lacks it. The route checks the value's type.
+ */
+export function bodyField (body: string, name: string): unknown {
+  try {
+    const parsed = JSON.parse(body) as Record<string, unknown> | null
+    return typeof parsed === 'object' && parsed !== null ? parsed[name] : undefined
+  } catch {
+    return undefined
+  }
+}
+
 function send (res: http.ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) })
   res.end(body)

@@ -3,7 +3,7 @@
  * `POST /rollout` with `{"image":"IMAGE"}` (begin one), and `symphony_rollouts_total`.
  */
 import { Counter, type Registry } from 'prom-client'
-import type { AdminAnswer, AdminRoute } from '../admin/server'
+import { bodyField, type AdminAnswer, type AdminRoute } from '../admin/server'
 import { AdminErrorCodes, ImageUnavailableError, RolloutRunningError, RolloutUnsupportedError, SymphonyError } from '../errors'
 import { rolloutOutcomes, type RolloutController } from './controller'
 
@@ -15,12 +15,7 @@ export function rolloutRoute (rollouts: RolloutController | null): AdminRoute {
   return {
     GET: () => json(200, { rollout: rollouts?.status() ?? null }),
     POST: async (body) => {
-      let image: unknown
-      try {
-        image = (JSON.parse(body) as { image?: unknown } | null)?.image
-      } catch {
-        image = undefined
-      }
+      const image = bodyField(body, 'image')
       if (typeof image !== 'string' || !/^\S+$/.test(image)) {
         return error(400, AdminErrorCodes.BAD_REQUEST, 'POST /rollout needs a JSON body {"image":"IMAGE"} naming the image to roll to')
       }

@@ -9,7 +9,7 @@
  * would leave the fleet with no control plane: after BEGIN_DEADLINE_MS this one takes its lease
  * back and acts again, or, if another instance took the lease meanwhile, drains and exits.
  */
-import type { AdminAnswer, AdminRoute } from '../admin/server'
+import { bodyField, type AdminAnswer, type AdminRoute } from '../admin/server'
 import type { ControlPlane } from '../control/plane'
 import { AdminErrorCodes, LeaseHeldError } from '../errors'
 import type { Lease } from '../lease/lease'
@@ -61,12 +61,7 @@ export class Handover {
   route (): AdminRoute {
     return {
       POST: async (body) => {
-        let step: unknown
-        try {
-          step = (JSON.parse(body) as { step?: unknown } | null)?.step
-        } catch {
-          step = undefined
-        }
+        const step = bodyField(body, 'step')
         if (step === 'begin') return await this.#begin()
         if (step === 'drain') return this.#drain()
         return json(400, { error: { code: AdminErrorCodes.BAD_REQUEST, message: 'POST /takeover needs a JSON body {"step":"begin"} or {"step":"drain"} (symphony --takeover sends them)' } })

@@ -10,7 +10,7 @@ import Docker from 'dockerode'
 import { request } from 'undici'
 import { DOCKER_API_VERSION } from '../../src/runtime/docker'
 import { serviceLabelFilter } from '../../src/runtime/names'
-import { leaseName } from '../../src/lease/carrier'
+import { leaseName, LEASE_LABELS } from '../../src/lease/carrier'
 
 /**
  * The image scripts/build-test-image.sh builds (examples/api/server.js on FROM scratch). TEST_IMAGE
@@ -64,6 +64,16 @@ export async function removeServiceContainers (service: string, docker: Docker =
       if ((err as { statusCode?: number }).statusCode !== 404) throw err
     }
   }))
+}
+
+/** The pid named by the service's lease container (src/lease/docker.ts), or null when there is none. */
+export async function leaseHolderPid (service: string, docker: Docker = dockerClient()): Promise<number | null> {
+  try {
+    return Number((await docker.getContainer(leaseName(service)).inspect()).Config.Labels[LEASE_LABELS.pid])
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return null
+    throw err
+  }
 }
 
 /** Poll `check` until it returns a value other than undefined, or fail after `timeoutMs`. */

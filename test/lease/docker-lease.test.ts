@@ -7,33 +7,13 @@
 import t from 'tap'
 import { request } from 'undici'
 import { runCliToEnd, startCli, type CliRun, type RunningCli } from '../helpers/cli'
-import { TEST_IMAGE, dockerClient, ensureEngineAndImage, removeServiceContainers, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
-import { leaseName, LEASE_LABELS } from '../../src/lease/carrier'
+import { TEST_IMAGE, ensureEngineAndImage, leaseHolderPid, removeServiceContainers, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
+import { leaseName } from '../../src/lease/carrier'
 import { LEASE_TTL_MS } from '../../src/lease/lease'
 
 ensureEngineAndImage()
 
 const FAST = ['--image', TEST_IMAGE, '--fault-interval', '500ms', '--health-timeout', '450ms', '--threads', '1', '--max-containers', '3']
-const docker = dockerClient()
-
-/** The lease container's pid label, or null when there is none. */
-async function leaseHolderPid (service: string): Promise<number | null> {
-  try {
-    const c = await docker.getContainer(leaseName(service)).inspect()
-    return Number(c.Config.Labels[LEASE_LABELS.pid])
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return null
-    throw err
-  }
-}
-
-/** Remove the service's replicas and its lease container at teardown. */
-function cleanupAfter (t: { teardown: (fn: () => unknown) => void }, service: string): void {
-  t.teardown(async () => {
-    await removeServiceContainers(service)
-    await docker.getContainer(leaseName(service)).remove({ force: true }).catch(() => {})
-  })
-}
 
 /** Run the CLI (no port flags added) to its end. */
 const runToEnd = (args: string[]): Promise<CliRun> => runCliToEnd(args)
@@ -43,7 +23,7 @@ const parsed = (cli: RunningCli): Array<Record<string, unknown>> =>
 
 t.test('a second instance for the same service is refused with exit 20 and one line naming the first; nothing changes', async (t) => {
   const service = uniqueService('lease2nd')
-  cleanupAfter(t, service)
+  t.teardown(() => removeServiceContainers(service))
   const first = await startCli(t, [...FAST, '--service', service, '--base-port', '18840', '--min-containers', '2'])
   const before = await waitFor('2 replicas', async () => {
     const list = await serviceContainers(service)
@@ -80,7 +60,7 @@ t.test('a second instance for the same service is refused with exit 20 and one l
 
 t.test('a SIGKILLed holder: its lease expires and a new instance takes over the same replicas', async (t) => {
   const service = uniqueService('leasekill')
-  cleanupAfter(t, service)
+  t.teardown(() => removeServiceContainers(service))
   const args = [...FAST, '--service', service, '--base-port', '18845', '--min-containers', '1']
   const first = await startCli(t, args)
   const [replica] = await waitFor('1 replica', async () => {

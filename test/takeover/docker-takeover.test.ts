@@ -11,35 +11,18 @@ import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { Pool, request } from 'undici'
 import { startCli, type RunningCli } from '../helpers/cli'
-import { TEST_IMAGE, dockerClient, ensureEngineAndImage, removeServiceContainers, repoRoot, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
-import { leaseName, LEASE_LABELS } from '../../src/lease/carrier'
+import { TEST_IMAGE, ensureEngineAndImage, leaseHolderPid, removeServiceContainers, repoRoot, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
+import { leaseName } from '../../src/lease/carrier'
 
 ensureEngineAndImage()
 
 const BIN = path.join(repoRoot, 'bin', 'symphony.js')
-const docker = dockerClient()
 /** Two replicas, never scaled (the load must not start a third: the IDs before and after are compared). */
 const fleetArgs = (service: string, port: number, base: number): string[] => [
   '--image', TEST_IMAGE, '--service', service, '--base-port', String(base), '--port', String(port),
   '--fault-interval', '500ms', '--health-timeout', '450ms', '--threads', '1',
   '--min-containers', '2', '--max-containers', '2', '--window', '30s'
 ]
-
-async function leaseHolderPid (service: string): Promise<number | null> {
-  try {
-    return Number((await docker.getContainer(leaseName(service)).inspect()).Config.Labels[LEASE_LABELS.pid])
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return null
-    throw err
-  }
-}
-
-function cleanupAfter (t: { teardown: (fn: () => unknown) => void }, service: string): void {
-  t.teardown(async () => {
-    await removeServiceContainers(service)
-    await docker.getContainer(leaseName(service)).remove({ force: true }).catch(() => {})
-  })
-}
 
 interface Status { controlPlane: { state: string, lease: string | null }, autoscaler: { window: { seconds: number, count: number } } }
 async function status (adminPort: number, token?: string): Promise<Status> {
@@ -109,7 +92,7 @@ function load (port: number, keepAlive: number, fresh: number, maxMs: number): {
 
 t.test('a takeover under keep-alive and fresh-connection load: 0 failed requests, same containers, window carried over, old exits 0', async (t) => {
   const service = uniqueService('takeover')
-  cleanupAfter(t, service)
+  t.teardown(() => removeServiceContainers(service))
   const args = [...fleetArgs(service, 18908, 18900), '--admin-port', '0']
   const old = await startCli(t, args, {}, [], false)
   const before = await waitFor('2 healthy replicas', async () => {
@@ -160,7 +143,7 @@ t.test('a takeover under keep-alive and fresh-connection load: 0 failed requests
 
 t.test('a takeover that cannot be done exits 21 with one line and leaves the running instance as it was', async (t) => {
   const service = uniqueService('takeover21')
-  cleanupAfter(t, service)
+  t.teardown(() => removeServiceContainers(service))
   const none = await runToEnd([...fleetArgs(service, 18909, 18905), '--admin-port', '0', '--takeover'])
   t.equal(none.code, 21, 'no instance to take over from: exit 21')
   t.match(none.stderr, /^symphony: --takeover: no symphony controls service "[^"]+" here/, `one line naming the problem: ${none.stderr.trim()}`)
