@@ -25,7 +25,8 @@ root=$(dirname "$here")
 say() { printf '[trixie] %s\n' "$*"; }
 die() { say "error: $*"; exit 1; }
 
-# The worker, gateway and table tests, the uWS loader's, and one scenario through real containers:
+# The worker, gateway and table tests, the uWS loader's, HTTPS's (uWS's SSL app; ACME against
+# Debian 13's pebble, in the root filesystem with its openssl), and one scenario through real containers:
 # the healer replaces a failing replica of the example API on its port and the proxy threads serve
 # through the new one at its bridge address. (fleet/docker-scale.test.ts counts requests in a 3 s
 # window that replicas must be healthy within; on this loaded machine that failed in the chroot
@@ -43,7 +44,7 @@ default_tests() {
   for f in dist/test/worker/*.test.js; do
     case "$f" in */limits.test.js|*/streaming.test.js) ;; *) printf '%s ' "$f" ;; esac
   done
-  printf '%s' "dist/test/gateway/*.test.js dist/test/table/*.test.js dist/test/uws/*.test.js dist/test/fleet/docker-heal.test.js"
+  printf '%s' "dist/test/gateway/*.test.js dist/test/table/*.test.js dist/test/uws/*.test.js dist/test/tls/*.test.js dist/test/tls/acme/*.test.js dist/test/fleet/docker-heal.test.js"
 }
 # Node 22's pass: what issue #18 asks of every supported line, without the whole worker suite
 # twice (the Node 24 pass runs that, on the same uWS build).

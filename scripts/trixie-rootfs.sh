@@ -34,7 +34,7 @@ die() { log "error: $*"; exit 1; }
 flavour=${1:-}
 case "$flavour" in
   image) packages='' ;;
-  ci) packages='docker-cli,python3,nginx' ;;
+  ci) packages='docker-cli,python3,nginx,openssl,pebble' ;;
   *) die "usage: $0 image|ci" ;;
 esac
 
