@@ -102,7 +102,7 @@ if [ "$flavour" = ci ]; then
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$work/rootfs/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$work/rootfs/usr/local/bin/npx"
 fi
-got=$(chroot "$work/rootfs" /usr/local/bin/node -p 'process.version + " glibc " + process.report.getReport().header.glibcVersionRuntime') \
+got=$(chroot "$work/rootfs" /usr/bin/env -i /usr/local/bin/node -p 'process.version + " glibc " + process.report.getReport().header.glibcVersionRuntime') \
   || die "node does not run in the new root filesystem"
 echo "$key" >"$work/rootfs/.symphony-rootfs"
 

@@ -6,13 +6,13 @@
  * with one line and leaves the running instance as it was. Host ports 18900-18909.
  */
 import t from 'tap'
-import http from 'node:http'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
-import { Pool, request } from 'undici'
+import { request } from 'undici'
 import { startCli, type RunningCli } from '../helpers/cli'
 import { TEST_IMAGE, ensureEngineAndImage, leaseHolderPid, removeServiceContainers, repoRoot, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
 import { leaseName } from '../../src/lease/carrier'
+import { boundedLoad as load } from '../helpers/bounded-load'
 
 ensureEngineAndImage()
 
@@ -44,50 +44,6 @@ async function runToEnd (args: string[]): Promise<{ code: number | null, stdout:
   const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)))
   clearTimeout(timer)
   return { code, stdout, stderr }
-}
-
-/** Bounded load on 127.0.0.1:`port`: `keepAlive` loops on one undici pool, `fresh` loops opening a connection per request. */
-function load (port: number, keepAlive: number, fresh: number, maxMs: number): { stop: () => Promise<{ ok: number, fresh: number, failed: string[] }> } {
-  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: keepAlive, keepAliveTimeout: 30_000 })
-  const deadline = Date.now() + maxMs
-  let running = true
-  let ok = 0
-  let freshOk = 0
-  const failed: string[] = []
-  const pooled = async (): Promise<void> => {
-    while (running && Date.now() < deadline) {
-      try {
-        const res = await pool.request({ path: '/api/v1/hello', method: 'GET' })
-        await res.body.text()
-        if (res.statusCode === 200) ok++
-        else failed.push(`keep-alive: HTTP ${res.statusCode}`)
-      } catch (err) {
-        failed.push(`keep-alive: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
-      }
-    }
-  }
-  const oneFresh = (): Promise<void> => new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/api/v1/hello', agent: false }, (res) => {
-      res.resume()
-      res.on('end', () => {
-        if (res.statusCode === 200) { ok++; freshOk++ } else failed.push(`fresh: HTTP ${res.statusCode ?? 0}`)
-        resolve()
-      })
-    })
-    req.on('error', (err: NodeJS.ErrnoException) => { failed.push(`fresh: ${err.code ?? err.message}`); resolve() })
-  })
-  const fresher = async (): Promise<void> => {
-    while (running && Date.now() < deadline) await oneFresh()
-  }
-  const loops = [...Array.from({ length: keepAlive }, pooled), ...Array.from({ length: fresh }, fresher)]
-  return {
-    stop: async () => {
-      running = false
-      await Promise.all(loops)
-      await pool.close()
-      return { ok, fresh: freshOk, failed }
-    }
-  }
 }
 
 t.test('a takeover under keep-alive and fresh-connection load: 0 failed requests, same containers, window carried over, old exits 0', async (t) => {

@@ -1,0 +1,52 @@
+/**
+ * Bounded GET load on 127.0.0.1:`port` for the restart and takeover tests: `keepAlive` loops on
+ * one undici pool and `fresh` loops opening a connection per request, until stop() or `maxMs`.
+ * Every answer other than 200 and every socket error is kept, named by the kind of loop.
+ */
+import http from 'node:http'
+import { Pool } from 'undici'
+
+export interface LoadResult { ok: number, fresh: number, failed: string[] }
+
+export function boundedLoad (port: number, keepAlive: number, fresh: number, maxMs: number, path = '/api/v1/hello'): { stop: () => Promise<LoadResult> } {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: keepAlive, keepAliveTimeout: 30_000 })
+  const deadline = Date.now() + maxMs
+  let running = true
+  let ok = 0
+  let freshOk = 0
+  const failed: string[] = []
+  const pooled = async (): Promise<void> => {
+    while (running && Date.now() < deadline) {
+      try {
+        const res = await pool.request({ path, method: 'GET' })
+        await res.body.text()
+        if (res.statusCode === 200) ok++
+        else failed.push(`keep-alive: HTTP ${res.statusCode}`)
+      } catch (err) {
+        failed.push(`keep-alive: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+      }
+    }
+  }
+  const oneFresh = (): Promise<void> => new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      res.resume()
+      res.on('end', () => {
+        if (res.statusCode === 200) { ok++; freshOk++ } else failed.push(`fresh: HTTP ${res.statusCode ?? 0}`)
+        resolve()
+      })
+    })
+    req.on('error', (err: NodeJS.ErrnoException) => { failed.push(`fresh: ${err.code ?? err.message}`); resolve() })
+  })
+  const fresher = async (): Promise<void> => {
+    while (running && Date.now() < deadline) await oneFresh()
+  }
+  const loops = [...Array.from({ length: keepAlive }, pooled), ...Array.from({ length: fresh }, fresher)]
+  return {
+    stop: async () => {
+      running = false
+      await Promise.all(loops)
+      await pool.close()
+      return { ok, fresh: freshOk, failed }
+    }
+  }
+}
