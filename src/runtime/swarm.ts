@@ -145,18 +145,19 @@ export class SwarmRuntime implements Runtime {
    * The reference replicas of image `ref` are created with, which is also what rollouts compare
    * (docs/deploy.md#how-images-are-compared): the image's registry digest, or its ID when it has
    * none, as init() pins --image. `ref` absent on this manager is pulled here first, so that it
-   * is pinned, and refused when that fails. --image itself keeps what init() settled on (by
-   * name when the manager lacks it: the nodes pull it themselves, docs/past-one-host.md).
+   * is pinned, and refused when that fails; except --image when init() found it absent too: it
+   * stays a name, which the nodes pull themselves (docs/past-one-host.md).
    * @throws ImageUnavailableError when the image is absent here and cannot be pulled.
    */
   async resolveImage (ref: string): Promise<string> {
-    if (ref === this.#config.image && this.#image !== '') return this.#image
     const docker = this.#docker
     try {
+      // Inspected each time: a tag rebuilt on the manager since init() is a new version.
       return pinnedImage(await docker.getImage(ref).inspect())
     } catch (err) {
       if (statusOf(err) !== 404) throw new ImageUnavailableError(`cannot inspect image ${ref}: ${messageOf(err)}`, { cause: err })
     }
+    if (ref === this.#config.image && this.#image === ref) return ref
     try {
       await pullImage(docker, ref, AbortSignal.any([AbortSignal.timeout(PULL_TIMEOUT_MS), this.#closed.signal]))
       return pinnedImage(await docker.getImage(ref).inspect())

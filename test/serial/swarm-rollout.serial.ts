@@ -81,6 +81,17 @@ t.test('rollouts on a single-node swarm', async (t) => {
     t.same([a.image, b.image], [v1, v2], 'start() says which image each runs')
     t.same((await rt.list()).map((r) => [r.key, r.image]).sort(), [[8000, v1], [8001, v2]], 'list() reads it from each service\'s spec')
     t.same((await serviceImages(service)).map((x) => x.image), [v1, v2])
+
+    // --image's tag rebuilt on the manager after the start (retagged here): a new version.
+    const tag = `symphony-rollout-api:${service}`
+    await docker(['tag', V1, tag])
+    t.teardown(() => docker(['rmi', tag]).catch(() => {}))
+    const tagged = new SwarmRuntime({ service, containerPort: 80, env: [], command: null, memory: 0, cpus: 0, constraints: [], placementPrefs: [], basePort: 8000, image: tag, network }, { requireAttached: false })
+    t.teardown(() => tagged.close())
+    await tagged.init()
+    t.equal(await tagged.resolveImage(tag), v1)
+    await docker(['tag', V2, tag])
+    t.equal(await tagged.resolveImage(tag), v2, 'the tag moved: its new ID')
   })
 
   t.test('a good version rolls slot by slot under load with no failed request; every slot runs it after', async (t) => {
