@@ -128,8 +128,7 @@ export class RolloutController {
   async deploy (ref: string): Promise<RolloutStatus> {
     const { runtime } = this.#o
     if (this.#o.image === null || runtime.resolveImage === undefined) {
-      const what = runtime.kind === 'process' ? 'local processes (--runtime process), which have no image' : `${runtime.kind} replicas, which it does not roll yet`
-      throw new RolloutUnsupportedError(`this symphony runs ${what}; deploys need --image with --runtime docker`)
+      throw new RolloutUnsupportedError('this symphony runs local processes (--runtime process), which have no image; deploys need --image with --runtime docker or swarm')
     }
     this.#refuseIfRunning()
     let id: string

@@ -7,6 +7,7 @@ import type { Address, Replica, Runtime, RuntimeEvent } from './types'
 import { containerAddress } from './address'
 import { UpstreamChooser, type UpstreamDecision } from './upstream'
 import { messageOf, statusOf } from './engine-errors'
+import { pullImage } from './pull'
 import {
   connectionOptions, dialHost, formatSince, parseEvent, portFromLabels, replicaLabels, replicaName,
   serviceLabelFilter, splitCommand
@@ -120,7 +121,7 @@ export class DockerRuntime implements Runtime {
       if (statusOf(err) !== 404) throw this.#imageError(ref, err)
     }
     try {
-      await this.#pull(docker, ref)
+      await pullImage(docker, ref, AbortSignal.any([AbortSignal.timeout(this.#pullTimeoutMs), this.#closed.signal]))
       return (await docker.getImage(ref).inspect()).Id
     } catch (err) {
       throw this.#imageError(ref, err)
@@ -330,20 +331,6 @@ export class DockerRuntime implements Runtime {
         'set DOCKER_HOST like unix:///var/run/docker.sock or tcp://host:2375', { cause: this.#setupError })
     }
     return this.#docker
-  }
-
-  async #pull (docker: Docker, image: string): Promise<void> {
-    const signal = AbortSignal.any([AbortSignal.timeout(this.#pullTimeoutMs), this.#closed.signal])
-    const stream = await docker.pull(image, { abortSignal: signal })
-    // The pull only ends when the stream does; errors may arrive as {"error":…} lines in a 200.
-    await new Promise<void>((resolve, reject) => {
-      docker.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string }>) => {
-        const failed = output?.find((o) => typeof o.error === 'string')
-        if (err !== null) reject(err)
-        else if (failed !== undefined) reject(new Error(failed.error))
-        else resolve()
-      })
-    })
   }
 
   #imageError (image: string, err: unknown): ImageUnavailableError {

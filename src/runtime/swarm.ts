@@ -11,6 +11,7 @@ import {
 } from './swarm-spec'
 import type { ExitReason, Replica, Runtime, RuntimeEvent } from './types'
 import { messageOf, statusOf } from './engine-errors'
+import { pullImage } from './pull'
 
 /** The parts of the configuration the Swarm runtime needs. */
 export type SwarmRuntimeConfig = Pick<Config,
@@ -37,13 +38,19 @@ export interface SwarmRuntimeOptions {
 }
 
 const PING_TIMEOUT_MS = 5000
+/** Longest a deploy waits for the manager to pull an image it does not have. */
+const PULL_TIMEOUT_MS = 300_000
 const START_POLL_MS = 250
 const BACKOFF_MAX_MS = 5000
 
 interface ServiceRecord {
   readonly ID: string
   readonly CreatedAt?: string
-  readonly Spec?: { readonly Name?: string, readonly Labels?: Record<string, string> }
+  readonly Spec?: {
+    readonly Name?: string
+    readonly Labels?: Record<string, string>
+    readonly TaskTemplate?: { readonly ContainerSpec?: { readonly Image?: string } }
+  }
 }
 
 /** One replica service as the last listing saw it. */
@@ -51,6 +58,8 @@ interface Listed {
   readonly id: string
   readonly name: string
   readonly key: number
+  /** The image reference in the service's spec: what its task runs, and all it can ever run. */
+  readonly image: string | null
   readonly state: SlotState
 }
 
@@ -132,6 +141,33 @@ export class SwarmRuntime implements Runtime {
     }
   }
 
+  /**
+   * The reference replicas of image `ref` are created with, which is also what rollouts compare
+   * (docs/deploy.md#how-images-are-compared): the image's registry digest, or its ID when it has
+   * none, as init() pins --image. `ref` absent on this manager is pulled here first, so that it
+   * is pinned, and refused when that fails; except --image when init() found it absent too: it
+   * stays a name, which the nodes pull themselves (docs/past-one-host.md).
+   * @throws ImageUnavailableError when the image is absent here and cannot be pulled.
+   */
+  async resolveImage (ref: string): Promise<string> {
+    const docker = this.#docker
+    try {
+      // Inspected each time: a tag rebuilt on the manager since init() is a new version.
+      return pinnedImage(await docker.getImage(ref).inspect())
+    } catch (err) {
+      if (statusOf(err) !== 404) throw new ImageUnavailableError(`cannot inspect image ${ref}: ${messageOf(err)}`, { cause: err })
+    }
+    if (ref === this.#config.image && this.#image === ref) return ref
+    try {
+      await pullImage(docker, ref, AbortSignal.any([AbortSignal.timeout(PULL_TIMEOUT_MS), this.#closed.signal]))
+      return pinnedImage(await docker.getImage(ref).inspect())
+    } catch (err) {
+      throw new ImageUnavailableError(
+        `image ${ref} is not on this Swarm manager and could not be pulled (${messageOf(err)}): ` +
+        'load it on the manager and every node (docker save | docker load), or push it to a registry the manager can reach', { cause: err })
+    }
+  }
+
   /** Every replica service of this symphony service, by label; running = its task alive on a live node. */
   async list (): Promise<Replica[]> {
     const replicas: Replica[] = []
@@ -150,14 +186,15 @@ export class SwarmRuntime implements Runtime {
    * @throws StartError when the service cannot be created, its task fails (the task's error is in
    *   the message: "No such image", "no suitable node"), or it does not run within startWaitMs.
    *   The service is removed again in each case.
+   * `image` (a reference from resolveImage()) replaces the pinned --image: a rollout's replicas.
    */
-  async start (key: number): Promise<Replica> {
+  async start (key: number, image: string = this.#image === '' ? this.#config.image : this.#image): Promise<Replica> {
     const docker = this.#docker
     const cfg = this.#config
     const slot = key - cfg.basePort
     const name = slotServiceName(cfg.service, slot)
     await this.#removeLeftover(name)
-    const spec = slotServiceSpec({ ...cfg, image: this.#image === '' ? cfg.image : this.#image, stopGraceMs: this.#stopGraceMs }, slot)
+    const spec = slotServiceSpec({ ...cfg, image, stopGraceMs: this.#stopGraceMs }, slot)
     let id: string | null = null
     // 409: a service of that name is still being removed (a replacement right after a stop).
     for (let attempt = 0; id === null; attempt++) {
@@ -196,6 +233,7 @@ export class SwarmRuntime implements Runtime {
       address: { host: last.address, port: cfg.containerPort },
       startedAt: Date.now(),
       running: true,
+      image,
       ...(node !== undefined ? { node } : {})
     }
   }
@@ -290,7 +328,13 @@ export class SwarmRuntime implements Runtime {
     for (const s of services) {
       const slot = slotFromLabels(s.Spec?.Labels)
       if (slot === null) continue
-      out.push({ id: s.ID, name: s.Spec?.Name ?? '', key: this.#config.basePort + slot, state: slotState(byService.get(s.ID) ?? [], nodes, this.#networkId) })
+      out.push({
+        id: s.ID,
+        name: s.Spec?.Name ?? '',
+        key: this.#config.basePort + slot,
+        image: s.Spec?.TaskTemplate?.ContainerSpec?.Image ?? null,
+        state: slotState(byService.get(s.ID) ?? [], nodes, this.#networkId)
+      })
     }
     return out
   }
@@ -309,6 +353,7 @@ export class SwarmRuntime implements Runtime {
       address: { host: s.state.address ?? '', port: this.#config.containerPort },
       startedAt: Number.isFinite(created) ? created : Date.now(),
       running: s.state.alive,
+      ...(s.image !== null ? { image: s.image } : {}),
       ...(s.state.node !== null ? { node: s.state.node } : {})
     }
   }

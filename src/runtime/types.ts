@@ -29,8 +29,9 @@ export interface Replica {
   /** False once the container/process has exited. */
   readonly running: boolean
   /**
-   * The image's ID (`sha256:…`) the replica runs, where the runtime has images (docker, swarm):
-   * rollouts compare replicas by it, so a rebuilt `:latest` counts as a new version.
+   * The image the replica runs, where the runtime has images: docker, its ID (`sha256:…`);
+   * swarm, the reference in its service's spec (the ID, or the registry digest `repo@sha256:…`
+   * of a pulled image). Rollouts compare replicas by it, so a rebuilt `:latest` counts as new.
    */
   readonly image?: string
 }
@@ -67,8 +68,8 @@ export interface Runtime {
   /** Exits and connection changes until the signal aborts. */
   events(signal: AbortSignal): AsyncIterable<RuntimeEvent>
   /**
-   * The ID of image `ref` (a name, tag or ID), pulled first when absent; the runtimes without
-   * images leave it out. Throws ImageUnavailableError when it is absent and cannot be pulled.
+   * The ID of image `ref` (a name, tag or ID), pulled first when absent (swarm: the reference
+   * its replicas are created with, as Replica.image has it); the runtimes without images leave it out. Throws ImageUnavailableError when it is absent and cannot be pulled.
    */
   resolveImage?(ref: string): Promise<string>
   /** Release connections and child processes' handles (not the replicas themselves). */
