@@ -8,7 +8,7 @@
  * So once a thread that served requests has had none for {@link QUIET_MS} and has none in flight,
  * its maintenance tick (src/worker/ticker.ts) asks V8 for one full, compacting collection
  * (about 2 ms for a thread's heap; measured in bench/results/soak-idle-diag.md). It runs once per
- * quiet spell: the next release waits for new traffic and a new quiet spell. Nothing is added to the request path:
+ * quiet spell, the first one after the thread's start: the next release waits for new traffic and a new quiet spell. Nothing is added to the request path:
  * the tick reads the request counter the intake already bumps (W_REQUESTS).
  *
  * The policy is {@link idleStep}, a pure function; {@link IdleRelease} holds its state and does
@@ -23,7 +23,7 @@ export const QUIET_MS = 10_000
 
 /** Where a thread stands between its traffic and the release of what the traffic left. */
 export const IdlePhase = {
-  /** Nothing to give back: the thread has not served since its start or its last release. */
+  /** Nothing to give back: the thread has not served since its last release. */
   SETTLED: 0,
   /** Requests arrived since the last look, or some are in flight. */
   BUSY: 1,
@@ -43,9 +43,13 @@ export interface IdleState {
 /** What one look decided: the next state, and whether to release now. */
 export interface IdleDecision { readonly state: IdleState, readonly release: boolean }
 
-/** The state of a thread that has just started with `requests` on its counter. */
+/**
+ * The state of a thread that has just started with `requests` on its counter: BUSY, because
+ * the start itself allocated (modules, the App, the pools) and left garbage no collection will
+ * visit in an idle thread; so a thread that stays idle from its start releases once, QUIET_MS in.
+ */
 export function idleStart (requests: number): IdleState {
-  return { phase: IdlePhase.SETTLED, requests, quietSince: 0 }
+  return { phase: IdlePhase.BUSY, requests, quietSince: 0 }
 }
 
 /**
