@@ -2,11 +2,13 @@
  * Giving memory back when a proxy thread goes idle (issue #23 point 7).
  *
  * Under traffic a thread's V8 old space grows (a worker isolate went from 8 to 12 MiB of heap
- * pages in 5 minutes of the soak) and V8 collects it only when the thread allocates again: an idle
- * thread allocates nothing, so no collection runs, V8's memory reducer (which starts after a
- * full collection) never starts, and the pages stay resident however long the idle lasts.
+ * pages in 5 minutes of the soak, bench/results/soak-idle-diag.md) and an idle thread
+ * allocates nothing, so no allocation triggers the collection that would shrink it. Only V8's
+ * memory reducer may still get to it, and only when a full collection near the end of the
+ * traffic armed it: in that run one thread's heap came down by itself a minute into the idle,
+ * the other's not; in a 30-minute soak nothing came down in 90 s of idle.
  * So once a thread that served requests has had none for {@link QUIET_MS} and has none in flight,
- * its maintenance tick (src/worker/ticker.ts) asks V8 for one full, compacting collection
+ * its maintenance tick (src/worker/ticker.ts) asks V8 for one full collection
  * (about 2 ms for a thread's heap; measured in bench/results/soak-idle-diag.md). It runs once per
  * quiet spell, the first one after the thread's start: the next release waits for new traffic and a new quiet spell. Nothing is added to the request path:
  * the tick reads the request counter the intake already bumps (W_REQUESTS).
@@ -17,6 +19,7 @@
 import v8 from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { W_IDLE_RELEASES, W_IDLE_HEAP_KIB, W_REQUESTS } from '../table/layout'
+import { log } from './thread-log'
 
 /** How long a thread has no request (and none in flight) before it gives its memory back. */
 export const QUIET_MS = 10_000
@@ -77,11 +80,10 @@ export function idleStep (s: IdleState, requests: number, inFlight: number, now:
  * `runInNewContext`. Its only effect is a `gc` global in contexts made later; symphony makes
  * none that run code it did not write.
  */
-function fullCollection (): () => void {
+function fullCollection (): (() => void) | null {
   v8.setFlagsFromString('--expose-gc')
   const gc: unknown = runInNewContext('gc')
-  if (typeof gc !== 'function') throw new Error('V8 did not expose gc after --expose-gc')
-  return gc as () => void
+  return typeof gc === 'function' ? gc as () => void : null
 }
 
 /**
@@ -91,17 +93,20 @@ function fullCollection (): () => void {
  */
 export class IdleRelease {
   private state: IdleState
-  private readonly gc = fullCollection()
+  /** V8's full collection; null when V8 did not expose it (said once at start; nothing is counted then). */
+  private readonly gc: (() => void) | null
 
   constructor (private readonly i32: Int32Array, private readonly wbase: number, private readonly inFlight: () => number, private readonly quietMs: number = QUIET_MS) {
     this.state = idleStart(Atomics.load(i32, wbase + W_REQUESTS))
+    this.gc = fullCollection()
+    if (this.gc === null) log('warn', 'proxy worker cannot give memory back when idle: V8 did not expose gc after --expose-gc')
   }
 
   /** One look (every tick); collects when the thread has turned idle after serving. */
   tick (now: number): void {
     const d = idleStep(this.state, Atomics.load(this.i32, this.wbase + W_REQUESTS), this.inFlight(), now, this.quietMs)
     this.state = d.state
-    if (!d.release) return
+    if (!d.release || this.gc === null) return
     this.gc()
     Atomics.add(this.i32, this.wbase + W_IDLE_RELEASES, 1)
     Atomics.store(this.i32, this.wbase + W_IDLE_HEAP_KIB, Math.round(v8.getHeapStatistics().total_physical_size / 1024))
