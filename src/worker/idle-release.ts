@@ -6,12 +6,14 @@
  * allocates nothing, so no allocation triggers the collection that would shrink it. Only V8's
  * memory reducer may still get to it, and only when a full collection near the end of the
  * traffic armed it: in that run one thread's heap came down by itself a minute into the idle,
- * the other's not; in a 30-minute soak nothing came down in 90 s of idle.
+ * the other's not; in a 30-minute soak nothing came down in 90 s of idle
+ * (bench/results/soak-idle-before.md).
  * So once a thread that served requests has had none for {@link QUIET_MS} and has none in flight,
  * its maintenance tick (src/worker/ticker.ts) asks V8 for one full collection
- * (about 2 ms for a thread's heap; measured in bench/results/soak-idle-diag.md). It runs once per
- * quiet spell, the first one after the thread's start: the next release waits for new traffic and a new quiet spell. Nothing is added to the request path:
- * the tick reads the request counter the intake already bumps (W_REQUESTS).
+ * (about 2 ms for a thread's heap; measured in bench/results/soak-idle-diag.md). It runs once
+ * per quiet spell, the first one after the thread's start; the next waits for new traffic and a
+ * new quiet spell. Nothing is added to the request path: the tick reads the request counter
+ * the intake already bumps (W_REQUESTS).
  *
  * The policy is {@link idleStep}, a pure function; {@link IdleRelease} holds its state and does
  * the collection.
