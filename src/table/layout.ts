@@ -17,7 +17,8 @@
  * ...        WORKERS           MAX_WORKERS x 64 words (one worker writes each block)
  *                                requests, loopLagUs, heartbeat, held, holdExpired, holdMs,
  *                                cut[6], accessDropped, accessErrors,
- *                                histogram buckets, sum (µs), count
+ *                                histogram buckets, sum (µs), count,
+ *                                TLS and redirect counters, idle releases
  * ```
  *
  * Counters are u32 and wrap; the main thread samples them at least once a second and
@@ -139,6 +140,12 @@ export const W_TLS_UNKNOWN_NAME = 42
 export const W_TLS_SWAP_FAILED = 43
 export const W_REDIRECTS = 44
 export const W_ACME_CHALLENGES = 45
+/**
+ * The idle release (src/worker/idle-release.ts): full collections the thread ran because it
+ * turned idle after serving, and its V8 heap's physical size (KiB) right after the last one.
+ */
+export const W_IDLE_RELEASES = 52
+export const W_IDLE_HEAP_KIB = 53
 
 /**
  * Request duration histogram upper bounds in seconds (Prometheus `le`), 0.5 ms to 30 s.

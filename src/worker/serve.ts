@@ -9,6 +9,7 @@
  *   answer   src/worker/respond.ts    the gateway's own answers
  *   drain    src/worker/drain.ts      in-flight count, drain, close; listener.ts the listen socket
  *   log      src/worker/access-log.ts one line per finished request (--access-log), this thread's file
+ *   idle     src/worker/idle-release.ts  a full collection once the thread turns idle after serving
  *
  * Control messages arrive on the task's MessagePort: `drain` (stop accepting, finish in-flight
  * requests, then close), `close` (close now), `pause` and `resume` (close the listen socket and
@@ -30,6 +31,7 @@ import { Intake } from './intake'
 import { Listener, type ClosableApp } from './listener'
 import { ThreadLife } from './drain'
 import { Ticker } from './ticker'
+import { IdleRelease } from './idle-release'
 import { log, logTo, type LogMessage } from './thread-log'
 import { createAccessLog, type AccessLog } from './access-log'
 import { createServingApp } from './tls-app'
@@ -119,12 +121,14 @@ export default async function serve (task: ServeTask): Promise<string> {
   const listener = new Listener(createServingApp(task.tls?.certificates ?? null, intake.onRequest, i32, wbase), task.host, task.port, task.paused)
   let redirect: Listener | null = null
   closeApps = () => { listener.closeApps(); redirect?.closeApps() }
+  const idle = new IdleRelease(i32, wbase, () => life.inFlight)
   const ticker = new Ticker(i32, wbase, {
     sweepPools: () => { pools.sweep() },
     sweepSlowBodies: (now) => { slowBodies.sweep(now) },
     refillBudget: () => { budget.refill() },
     retryListen: () => { listener.retry() },
-    tickAccessLog: accessLog.tick
+    tickAccessLog: accessLog.tick,
+    releaseWhenIdle: (now) => { idle.tick(now) }
   })
   task.ctl.on('message', (msg: ControlMessage) => {
     if (msg.type === 'tls') void swapCertificates(msg.certificates, listener, () => createServingApp(msg.certificates, intake.onRequest, i32, wbase), i32, wbase)

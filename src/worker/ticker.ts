@@ -13,14 +13,16 @@ export interface Tended {
   retryListen: () => void
   /** Write the access log's buffered lines; every other tick, reopen it if it was moved. */
   tickAccessLog: () => void
+  /** Give memory back once the thread has turned idle after serving (src/worker/idle-release.ts). */
+  releaseWhenIdle: (now: number) => void
 }
 
 export const TICK_MS = 500
 
 /**
  * The thread's one interval timer: event-loop lag, a heartbeat and the copy slabs' counts for the
- * main thread (in the thread's words of the shared table), and the periodic sweeps. One coarse timer instead of a
- * timer per request.
+ * main thread (in the thread's words of the shared table), the periodic sweeps, and the idle
+ * release. One coarse timer instead of a timer per request.
  */
 export class Ticker {
   private readonly timer: NodeJS.Timeout
@@ -44,6 +46,7 @@ export class Ticker {
     if (++this.ticks % 2 === 0) this.tended.refillBudget()
     this.tended.retryListen()
     this.tended.tickAccessLog()
+    this.tended.releaseWhenIdle(now)
   }
 
   close (): void { clearInterval(this.timer) }
