@@ -135,7 +135,7 @@ export class ContainerFleet implements StatusSink {
     const out: HealthTarget[] = []
     for (const m of this.#members.values()) {
       if ((m.phase === 'starting' || m.phase === 'ready') && m.replica !== null) {
-        out.push({ key: m.slot, id: m.tableId, host: m.replica.address.host, port: m.replica.address.port })
+        out.push({ key: m.slot, id: m.tableId, host: m.replica.address.host, port: m.replica.address.port, starting: m.phase === 'starting' })
       }
     }
     return out
