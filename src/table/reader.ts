@@ -46,7 +46,10 @@ export class TableReader {
       const len = Atomics.load(i32, ROT_LEN)
       let found = false
       if (len > 0) {
-        const start = Atomics.add(this.u32, CURSOR, 1) % len
+        // A settled-only pick (a retry away from a replica on trial) starts at the cursor without
+        // moving it: moving it would hand the next request's pick to the slot after the settled
+        // one, which in a rotation of one old and one new replica is the new one every time.
+        const start = (settledOnly ? Atomics.load(this.u32, CURSOR) : Atomics.add(this.u32, CURSOR, 1)) % len
         for (let k = 0; k < len; k++) {
           let e = start + k
           if (e >= len) e -= len

@@ -19,10 +19,16 @@ function table (n: number): { writer: TableWriter, reader: TableReader, ids: num
   return { writer, reader: new TableReader(sab), ids }
 }
 
-/** The slots `k` picks land on. */
+/**
+ * The slots `k` picks land on. Settled-only picks do not move the cursor, so, as in traffic,
+ * each follows an ordinary pick (a request's first attempt) that does.
+ */
 function picks (reader: TableReader, k: number, settledOnly: boolean, avoidSlot = -1, avoidId = 0): number[] {
   const out: number[] = []
-  for (let i = 0; i < k; i++) out.push(reader.pick(avoidSlot, avoidId, settledOnly) ? reader.pickedSlot : -1)
+  for (let i = 0; i < k; i++) {
+    if (settledOnly) reader.pick(-1, 0)
+    out.push(reader.pick(avoidSlot, avoidId, settledOnly) ? reader.pickedSlot : -1)
+  }
   return out
 }
 
@@ -35,6 +41,22 @@ t.test('a slot marked on trial is skipped by settled-only picks, and only by the
   t.same(new Set(picks(reader, 30, false)), new Set([0, 1, 2]), 'ordinary picks still reach every slot')
   t.same(new Set(picks(reader, 30, true)), new Set([0, 1]), 'settled-only picks never land on slot 2')
   t.same(new Set(picks(reader, 30, true, 0, ids[0])), new Set([1]), 'nor on the slot being avoided')
+})
+
+t.test('settled-only picks leave the round robin of ordinary picks as it was', async (t) => {
+  const a = table(3)
+  const b = table(3)
+  a.writer.markTrial(1, true)
+  b.writer.markTrial(1, true)
+  const plain: number[] = []
+  const mixed: number[] = []
+  for (let i = 0; i < 12; i++) {
+    plain.push(...picks(a.reader, 1, false))
+    mixed.push(...picks(b.reader, 1, false))
+    b.reader.pick(-1, 0, true) // a retry away from slot 1 after every request
+  }
+  t.same(mixed, plain, 'the same sequence of slots')
+  t.same(plain.filter((s) => s === 1).length, 4, 'slot 1 keeps its third of the first attempts, not more')
 })
 
 t.test('no settled slot left: a settled-only pick finds none', async (t) => {
