@@ -5,12 +5,14 @@
  * the time from its first replica taking traffic to the rollback's start, with the requests that
  * failed from the deploy to the end of the rollback.
  *
- * Run: `npm run build && node dist/bench/rollout.js [--rounds N]`; writes
- * bench/results/rollout.json and bench/results/rollout.md. In-process gateway (one proxy thread), host ports
+ * Run: `npm run build && node dist/bench/rollout.js [--rounds N] [--surge N]` (`--surge`: the
+ * deploys' --rollout-surge, else its default); writes bench/results/rollout.json and
+ * bench/results/rollout.md (with --surge: rollout-surge-N.json and .md). In-process gateway (one proxy thread), host ports
  * 18900-18919, service names symphony-bench-roll-*; every container is removed at the end.
  */
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import Docker from 'dockerode'
 import { request } from 'undici'
@@ -30,8 +32,15 @@ const docker = new Docker({ version: DOCKER_API_VERSION })
 
 interface Round { readonly replicas: number, readonly image: string, readonly outcome: string, readonly rolloutMs: number, readonly requests: number, readonly failed: number, readonly toRollbackMs: number | null }
 
+/** --surge N: passed as --rollout-surge; null: its default. */
+function argValue (name: string): number | null {
+  const i = process.argv.indexOf(name)
+  return i > 0 ? Number(process.argv[i + 1]) : null
+}
+const SURGE = argValue('--surge')
+
 async function gateway (service: string, replicas: number): Promise<Gateway> {
-  const r = loadConfig(['--image', V1, '--service', service, '--port', '0', '--admin-port', '0', '--threads', '1', '--log-level', 'error',
+  const r = loadConfig([...(SURGE !== null ? ['--rollout-surge', String(SURGE)] : []), '--image', V1, '--service', service, '--port', '0', '--admin-port', '0', '--threads', '1', '--log-level', 'error',
     '--base-port', '18900', '--min-containers', String(replicas), '--max-containers', '20', '--window', '600s', '--base-scale-count', '1000000',
     '--fault-interval', '300ms', '--drain-timeout', '2s', '--cleanup-on-exit'], {})
   if (!('config' in r)) throw new Error('config')
@@ -104,8 +113,9 @@ async function round (replicas: number, image: string, i: number): Promise<Round
 }
 
 async function main (): Promise<void> {
-  const roundsArg = process.argv.indexOf('--rounds')
-  const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3
+  const rounds = argValue('--rounds') ?? 3
+  const loads: number[] = []
+  const sampleLoad = setInterval(() => loads.push(os.loadavg()[0]), 5000)
   execFileSync(path.join(ROOT, 'scripts', 'build-rollout-images.sh'), [], { stdio: 'inherit' })
   const out: Round[] = []
   for (let i = 0; i < rounds; i++) {
@@ -115,17 +125,22 @@ async function main (): Promise<void> {
       out.push(r)
     }
   }
+  clearInterval(sampleLoad)
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
   const when = new Date().toISOString()
-  writeFileSync(path.join(ROOT, 'bench', 'results', 'rollout.json'), `${JSON.stringify({ when, commit, command: `node dist/bench/rollout.js --rounds ${rounds}`, clients: CLIENTS, rounds: out }, null, 2)}\n`)
+  const command = `node dist/bench/rollout.js --rounds ${rounds}${SURGE !== null ? ` --surge ${SURGE}` : ''}`
+  const file = SURGE !== null ? `rollout-surge-${SURGE}` : 'rollout'
+  const load = loads.length === 0 ? 'not sampled' : `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}`
+  writeFileSync(path.join(ROOT, 'bench', 'results', `${file}.json`), `${JSON.stringify({ when, commit, command, surge: SURGE, clients: CLIENTS, loadAverage: loads, rounds: out }, null, 2)}\n`)
   const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)] }
   const rows = [[1, V2], [3, V2], [10, V2], [3, BAD]].map(([n, image]) => {
     const rs = out.filter((r) => r.replicas === n && r.image === image)
     const pct = rs.map((r) => 100 * r.failed / r.requests)
     return `| ${n} | ${image === BAD ? 'answers 500' : 'v2 (good)'} | ${rs.map((r) => r.outcome).join(', ')} | ${median(rs.map((r) => r.rolloutMs))} (${rs.map((r) => r.rolloutMs).join(', ')}) | ${rs.map((r) => `${r.failed}/${r.requests}`).join(', ')} (max ${Math.max(...pct).toFixed(2)} %) | ${image === BAD ? `${median(rs.map((r) => r.toRollbackMs ?? NaN))} (${rs.map((r) => r.toRollbackMs).join(', ')})` : ''} |`
   })
-  writeFileSync(path.join(ROOT, 'bench', 'results', 'rollout.md'), [
-    '# Rollout figures', '', `${when}, commit ${commit}, \`node dist/bench/rollout.js --rounds ${rounds}\`; ${CLIENTS} clients back to back on GET /api/v1/hello (bench/rollout.ts).`, '',
+  writeFileSync(path.join(ROOT, 'bench', 'results', `${file}.md`), [
+    '# Rollout figures', '', `${when}, commit ${commit}, \`${command}\` (--rollout-surge ${SURGE ?? 'default'}); ${CLIENTS} clients back to back on GET /api/v1/hello (bench/rollout.ts).`,
+    `The machine's 1-minute load average during the run (sampled every 5 s, 2 cores shared with other engineers' tests): ${load}.`, '',
     '| replicas | to | outcome | deploy to end, ms: median (rounds) | failed/requests per round | first bad replica taking traffic to rollback start, ms: median (rounds) |',
     '|---|---|---|---|---|---|', ...rows, ''
   ].join('\n'))

@@ -68,6 +68,8 @@ export class ContainerFleet implements StatusSink {
   readonly counters = new FleetCounters()
   readonly #o: Required<Omit<ContainerFleetOptions, 'backoff' | 'image'>> & { readonly backoff: BackoffParams }
   #image: string | undefined
+  /** The image ID a rollout is trying (its replicas' 5xx may be retried on others), or null. */
+  #trial: string | null = null
   readonly #life: Lifecycle
   readonly #members = new Map<number, Member>()
   /** Host ports held by something else, and until when they are passed over. */
@@ -133,7 +135,7 @@ export class ContainerFleet implements StatusSink {
     const out: HealthTarget[] = []
     for (const m of this.#members.values()) {
       if ((m.phase === 'starting' || m.phase === 'ready') && m.replica !== null) {
-        out.push({ key: m.slot, id: m.tableId, host: m.replica.address.host, port: m.replica.address.port })
+        out.push({ key: m.slot, id: m.tableId, host: m.replica.address.host, port: m.replica.address.port, starting: m.phase === 'starting' })
       }
     }
     return out
@@ -148,6 +150,8 @@ export class ContainerFleet implements StatusSink {
       m.phase = 'ready'
       m.healthySince = this.#o.now()
       this.counters.becameHealthy((m.healthySince - m.startedAt) / 1000)
+      // Marked before it enters rotation: no worker sees a replica on trial unmarked.
+      this.#o.table.markTrial(m.slot, this.#onTrial(m))
       this.#o.table.setState(m.slot, State.HEALTHY)
       this.#o.log.info('replica healthy; in rotation', { port: m.port, id: m.replica?.id, startMs: m.healthySince - m.startedAt })
     } else if (m.phase === 'ready') {
@@ -235,6 +239,20 @@ export class ContainerFleet implements StatusSink {
 
   /** Set the image ID new replicas run from now on (a rollout's target, or its old one on rollback). */
   setImage (id: string): void { this.#image = id }
+
+  /**
+   * The image ID a rollout is trying, or null when none is (src/rollout/controller.ts): the
+   * table marks the slots whose replica runs it (src/table/layout.ts S_TRIAL), and the workers
+   * retry an idempotent request's 5xx from them on another replica (src/worker/retry.ts).
+   */
+  setTrial (id: string | null): void {
+    this.#trial = id
+    for (const m of this.#members.values()) if (m.tableId !== 0) this.#o.table.markTrial(m.slot, this.#onTrial(m))
+  }
+
+  #onTrial (m: Member): boolean {
+    return this.#trial !== null && m.replica !== null && m.replica.image === this.#trial
+  }
 
   /** Every member, for a rollout's policy. */
   view (): MemberView[] {

@@ -9,6 +9,8 @@ export interface HealthTarget {
   readonly id: number
   readonly host: string
   readonly port: number
+  /** Not in rotation yet, waiting for its first passing probe: probed every startupIntervalMs too. */
+  readonly starting?: boolean
 }
 
 /**
@@ -28,18 +30,28 @@ export interface HealthCheckerOptions {
   readonly unhealthyThreshold?: number
   /** Where tolerated timeouts are logged (one warn line each). */
   readonly log?: Logger
+  /**
+   * How often a starting target (not in rotation yet) is probed until its first pass, as a
+   * Kubernetes startup probe: a new replica then joins within this of its first 200 instead of
+   * up to a whole interval later. Only its passes are reported (a starting replica's failures
+   * count for nothing: its start timeout bounds them). Default min(100 ms, intervalMs).
+   */
+  readonly startupIntervalMs?: number
 }
 
 /**
- * Probes every target once per interval. A round's probes run in parallel; the next round is
- * armed only after this one finished (setTimeout, not setInterval), so a slow backend can never
- * make rounds overlap.
+ * Probes every target once per interval, and the starting ones (not in rotation yet) every
+ * startupIntervalMs until they pass. A round's probes run in parallel; the next round is armed
+ * only after this one finished (setTimeout, not setInterval), so a slow backend can never make
+ * rounds overlap.
  */
 export class HealthChecker {
   private readonly agent: Agent
   private timer: NodeJS.Timeout | null = null
+  private startupTimer: NodeJS.Timeout | null = null
   private closed = false
   private round: Promise<void> | null = null
+  private startupRound: Promise<void> | null = null
   /** Probe results so far, by reason (ok, status, timeout, refused, error): /metrics reads it. */
   readonly results = new Map<string, number>()
   /** Timeouts that did not (yet) fail their backend, being below the threshold. */
@@ -54,6 +66,33 @@ export class HealthChecker {
   /** A round every interval from now on (the caller ran the first one with checkNow()). */
   start (): void {
     this.arm(this.options.intervalMs)
+    this.armStartup()
+  }
+
+  /** Probe the starting targets once; report the ones that pass (they enter rotation). */
+  async checkStarting (): Promise<void> {
+    const targets = this.sink.targets().filter((t) => t.starting === true)
+    if (targets.length === 0) return
+    const results = await Promise.all(targets.map((t) =>
+      probe(this.agent, t.host, t.port, this.options.path, this.options.timeoutMs)))
+    if (this.closed) return
+    for (let i = 0; i < targets.length; i++) {
+      const r = results[i]
+      this.results.set(r.reason, (this.results.get(r.reason) ?? 0) + 1)
+      if (r.ok) this.sink.report(targets[i], r)
+    }
+  }
+
+  private armStartup (): void {
+    if (this.closed) return
+    const every = this.options.startupIntervalMs ?? Math.min(100, this.options.intervalMs)
+    this.startupTimer = setTimeout(() => {
+      this.startupTimer = null
+      this.startupRound = this.checkStarting().catch(() => {}).finally(() => {
+        this.startupRound = null
+        this.armStartup()
+      })
+    }, every)
   }
 
   /** One round now (also used by tests and at start-up). */
@@ -108,8 +147,11 @@ export class HealthChecker {
     if (this.closed) return
     this.closed = true
     if (this.timer !== null) clearTimeout(this.timer)
+    if (this.startupTimer !== null) clearTimeout(this.startupTimer)
     this.timer = null
+    this.startupTimer = null
     if (this.round !== null) await this.round
+    if (this.startupRound !== null) await this.startupRound
     await this.agent.close()
   }
 }

@@ -1,6 +1,6 @@
 import {
-  MAX_BACKENDS, MAX_WORKERS, W_REQUESTS, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, W_CUT, W_HIST, W_HIST_SUM_US, W_HIST_COUNT, B_RETRIES, B_ERRORS,
-  W_ACCESS_DROPPED, W_ACCESS_ERRORS, W_TLS_UNKNOWN_NAME, W_TLS_SWAP_FAILED, W_REDIRECTS, W_ACME_CHALLENGES,
+  MAX_BACKENDS, MAX_WORKERS, W_REQUESTS, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, W_CUT, W_HIST, W_HIST_SUM_US, W_HIST_COUNT, B_RETRIES, B_ERRORS, B_DISCARDED,
+  W_ACCESS_DROPPED, W_ACCESS_ERRORS, W_TLS_UNKNOWN_NAME, W_TLS_SWAP_FAILED, W_REDIRECTS, W_ACME_CHALLENGES, W_TRIAL_RETRIES,
   B_RESPONSES, errorReasonNames, methodNames, STATUS_CLASSES, latencyBucketsUs, workerBase, bstatBase,
   TOTAL_WORDS
 } from '../table/layout'
@@ -25,14 +25,14 @@ export class CounterSampler {
     const words: number[] = []
     for (let w = 0; w < MAX_WORKERS; w++) {
       const base = workerBase(w)
-      words.push(base + W_REQUESTS, base + W_HIST_SUM_US, base + W_HIST_COUNT, base + W_HELD, base + W_HOLD_EXPIRED, base + W_HOLD_MS, base + W_ACCESS_DROPPED, base + W_ACCESS_ERRORS, base + W_TLS_UNKNOWN_NAME, base + W_TLS_SWAP_FAILED, base + W_REDIRECTS, base + W_ACME_CHALLENGES)
+      words.push(base + W_REQUESTS, base + W_HIST_SUM_US, base + W_HIST_COUNT, base + W_HELD, base + W_HOLD_EXPIRED, base + W_HOLD_MS, base + W_ACCESS_DROPPED, base + W_ACCESS_ERRORS, base + W_TLS_UNKNOWN_NAME, base + W_TLS_SWAP_FAILED, base + W_REDIRECTS, base + W_ACME_CHALLENGES, base + W_TRIAL_RETRIES)
       for (let b = 0; b < latencyBucketsUs.length; b++) words.push(base + W_HIST + b)
       for (let r = 0; r < errorReasonNames.length; r++) words.push(base + W_CUT + r)
     }
     const perBackend = methodNames.length * STATUS_CLASSES
     for (let s = 0; s <= MAX_BACKENDS; s++) {
       const base = bstatBase(s)
-      words.push(base + B_RETRIES)
+      words.push(base + B_RETRIES, base + B_DISCARDED)
       for (let r = 0; r < errorReasonNames.length; r++) words.push(base + B_ERRORS + r)
       for (let k = 0; k < perBackend; k++) words.push(base + B_RESPONSES + k)
     }
@@ -77,6 +77,11 @@ export class CounterSampler {
 
   retries (backend: number): number {
     return this.totals[bstatBase(backend) + B_RETRIES]
+  }
+
+  /** 5xx answers of a backend on trial discarded for a retry on a settled one (B_DISCARDED). */
+  discarded (backend: number): number {
+    return this.totals[bstatBase(backend) + B_DISCARDED]
   }
 
   /** Request duration histogram over all workers: per-bucket (not cumulative) counts, sum in seconds, count. */

@@ -19,7 +19,9 @@ export function slotAnswers (sampler: CounterSampler, slot: number): Answers {
     for (let c = 0; c < STATUS_CLASSES; c++) answered += sampler.responses(slot, m, c)
     failures += sampler.responses(slot, m, CLASS_5XX)
   }
-  let errors = 0
+  // A 5xx answer discarded for a retry on an old replica (src/worker/retry.ts) is one the new
+  // version failed, though no client saw it.
+  let errors = sampler.discarded(slot)
   for (const r of FAILED_REASONS) errors += sampler.errors(slot, r)
   return { requests: answered + errors, failures: failures + errors }
 }

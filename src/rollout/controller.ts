@@ -213,6 +213,7 @@ export class RolloutController {
     }
     this.#r = r
     fleet.setImage(imageId)
+    fleet.setTrial(imageId)
     log.info('rollout begins', { event: 'rollout', id: r.id, origin, image, imageId, previousId })
     this.#event(r, 'begin', `rolling to ${image} (${short(imageId)}) from ${short(previousId)}`)
   }
@@ -325,6 +326,8 @@ export class RolloutController {
     r.nextStepAt = this.#o.now()
     r.bad = bad
     fleet.setImage(r.previousId)
+    // The bad version's replicas stay on trial until drained: their 5xx still go to the old ones.
+    fleet.setTrial(bad)
     log.warn('rollout failed; rolling back', { event: 'rollback', id: r.id, reason, image: r.image, previousId: r.previousId })
     this.#event(r, 'rollback', `rolling back to ${short(r.previousId)}: ${reason}`)
     this.#drainBad(r, fleet.view())
@@ -346,6 +349,7 @@ export class RolloutController {
   }
 
   #end (r: Rollout, outcome: RolloutOutcome, message: string): void {
+    this.#o.fleet.setTrial(null)
     r.phase = outcome
     r.endedAt = this.#o.now()
     this.outcomes.set(outcome, (this.outcomes.get(outcome) ?? 0) + 1)

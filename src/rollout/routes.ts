@@ -5,6 +5,8 @@
 import { Counter, type Registry } from 'prom-client'
 import { bodyField, type AdminAnswer, type AdminRoute } from '../admin/server'
 import { AdminErrorCodes, ImageUnavailableError, RolloutRunningError, RolloutUnsupportedError, SymphonyError } from '../errors'
+import type { CounterSampler } from '../metrics/sampler'
+import { W_TRIAL_RETRIES } from '../table/layout'
 import { rolloutOutcomes, type RolloutController } from './controller'
 
 const json = (status: number, body: unknown): AdminAnswer => ({ status, type: 'application/json', body: JSON.stringify(body) })
@@ -35,8 +37,23 @@ export function rolloutRoute (rollouts: RolloutController | null): AdminRoute {
   }
 }
 
-/** `symphony_rollouts_total{outcome}`: every outcome from the start, at 0. */
-export function registerRolloutMetrics (registry: Registry, rollouts: RolloutController): void {
+/**
+ * `symphony_rollouts_total{outcome}`: every outcome from the start, at 0; and
+ * `symphony_rollout_retries_total`: the proxy threads' count of 5xx answers from replicas on
+ * trial that were discarded and retried on a settled replica (W_TRIAL_RETRIES).
+ */
+export function registerRolloutMetrics (registry: Registry, rollouts: RolloutController, sampler: CounterSampler): void {
+  // eslint-disable-next-line no-new
+  new Counter({
+    name: 'symphony_rollout_retries_total',
+    help: 'Idempotent requests whose 500/502/503/504 answer from a replica of the version being rolled out was discarded and that were sent to a replica of the old version (docs/deploy.md).',
+    registers: [registry],
+    collect () {
+      sampler.sample()
+      this.reset()
+      this.inc(sampler.workerTotal(W_TRIAL_RETRIES))
+    }
+  })
   // eslint-disable-next-line no-new
   new Counter({
     name: 'symphony_rollouts_total',

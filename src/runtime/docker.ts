@@ -162,9 +162,6 @@ export class DockerRuntime implements Runtime {
     const docker = this.#client()
     const cfg = this.#config
     const name = replicaName(cfg.service, port)
-    // A container with this name is a leftover (a dead replica not yet removed, or one from an
-    // earlier run the caller chose not to adopt): the caller has decided this port is free.
-    await removeQuietly(docker.getContainer(name))
 
     const portKey = `${cfg.containerPort}/tcp`
     const hostConfig: Docker.HostConfig = {
@@ -186,14 +183,18 @@ export class DockerRuntime implements Runtime {
       HostConfig: hostConfig
     }
     let container: Docker.Container | null = null
-    // 409: the name is still held by a leftover whose removal is in progress (the reconciler
-    // removing an exited replica at the same moment): wait for it, a few times, then give up.
+    // 409: a container holds the name, a leftover (a dead replica not yet removed, or one from an
+    // earlier run the caller chose not to adopt; the caller has decided this port is free): it is
+    // removed and the create tried again. Removing first on every start cost one engine call per
+    // start for a case that is rare (issue 19: a rollout's steps are container starts). A leftover
+    // whose removal is already in progress (the reconciler removing an exited replica at the same
+    // moment) keeps the name a little longer: wait for it, a few times, then give up.
     for (let attempt = 0; container === null; attempt++) {
       try {
         container = await docker.createContainer(spec)
       } catch (err) {
         if (statusOf(err) !== 409 || attempt >= 10) throw new StartError(`cannot create ${name}: ${messageOf(err)}`, { cause: err })
-        await sleep(200)
+        if (attempt > 0) await sleep(200)
         await removeQuietly(docker.getContainer(name))
       }
     }

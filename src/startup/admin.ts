@@ -69,7 +69,7 @@ function metricsRegistry ({ config, shared, backends: { fleet, health }, workers
  * The replicas' side of /status, with their metrics registered on `registry`; null with static
  * backends.
  */
-function controlPlane ({ config, runtime, backends: { fleet, loop, rollouts }, plane, lease }: AdminSources, registry: Registry): ControlPlaneStatus | null {
+function controlPlane ({ config, runtime, shared, backends: { fleet, loop, rollouts }, plane, lease }: AdminSources, registry: Registry): ControlPlaneStatus | null {
   if (fleet === null || loop === null || rollouts === null) return null
   // The last decision's numbers, with the replica counts as they are now rather than then.
   const autoscaler = (): AutoscalerSnapshot => {
@@ -77,7 +77,7 @@ function controlPlane ({ config, runtime, backends: { fleet, loop, rollouts }, p
     return { ...loop.snapshot(), running, starting, current: running + starting }
   }
   registerControlPlaneMetrics(registry, fleet.counters, autoscaler, () => fleet.phases(), config)
-  registerRolloutMetrics(registry, rollouts)
+  registerRolloutMetrics(registry, rollouts, shared.sampler)
   return {
     rollout: () => rollouts.status(),
     replica: (slot) => fleet.describe(slot),

@@ -9,16 +9,17 @@
  * word 32    ROTATION    line  seq (seqlock), length
  * word 48    ROT_ENTRIES       MAX_BACKENDS x (slot, id) — the healthy slots, in slot order
  * ...        SLOTS             MAX_BACKENDS x 32 words (main writes; workers read under seqlock)
- *                                seq, state, id, port, hostLen, (3 spare), host bytes (96)
+ *                                seq, state, id, port, hostLen, trial, (2 spare), host bytes (96)
  * ...        BSTATS            (MAX_BACKENDS + 1) x 64 words (workers write with Atomics)
- *                                suspect, inflight, retries, errors[6], responses[8 methods x 5 classes]
+ *                                suspect, inflight, retries, errors[6], discarded, (6 spare),
+ *                                responses[8 methods x 5 classes]
  *                                the extra block (index NO_BACKEND) counts answers the gateway
  *                                produced itself (503 no backend, 400, 413)
  * ...        WORKERS           MAX_WORKERS x 64 words (one worker writes each block)
  *                                requests, loopLagUs, heartbeat, held, holdExpired, holdMs,
  *                                cut[6], accessDropped, accessErrors,
  *                                histogram buckets, sum (µs), count,
- *                                TLS and redirect counters, idle releases
+ *                                TLS and redirect counters, idle releases, trialRetries (56)
  * ```
  *
  * Counters are u32 and wrap; the main thread samples them at least once a second and
@@ -69,6 +70,14 @@ export const S_STATE = 1
 export const S_ID = 2
 export const S_PORT = 3
 export const S_HOST_LEN = 4
+/**
+ * The id of the slot's backend while it runs the version a rollout is trying (src/rollout/),
+ * else 0: a 5xx answer from it may be retried on a replica of the settled version
+ * (src/worker/retry.ts). Keyed by id, like B_SUSPECT, so one atomic load tells it without the
+ * slot's seqlock: a slot reassigned since carries another id and reads as not on trial.
+ * Written by the main thread only (TableWriter.markTrial).
+ */
+export const S_TRIAL = 5
 export const S_HOST = 8
 export const SLOT_HOST_WORDS = MAX_HOST_BYTES / 4
 
@@ -81,6 +90,13 @@ export const B_SUSPECT = 0
 export const B_INFLIGHT = 1
 export const B_RETRIES = 2
 export const B_ERRORS = 3
+/**
+ * 5xx answers of the backend, on trial in a rollout, that were discarded for a retry on a
+ * settled one (src/worker/exchange.ts): not in B_RESPONSES (the client never saw them, and
+ * symphony_requests_total stays equal to the requests answered), but failures all the same for
+ * the rollout's analysis (src/rollout/answers.ts), which adds them in.
+ */
+export const B_DISCARDED = 9
 export const B_RESPONSES = 16
 
 /** Upstream error reasons, in the order of their counters. */
@@ -146,6 +162,12 @@ export const W_ACME_CHALLENGES = 45
  */
 export const W_IDLE_RELEASES = 52
 export const W_IDLE_HEAP_KIB = 53
+/**
+ * Requests whose 5xx answer from a replica on trial (a rollout's new version, S_TRIAL) was
+ * discarded and that were sent again to a replica of the settled version
+ * (symphony_rollout_retries_total). Words 46-55 are other features'; 56-59 the rollout's.
+ */
+export const W_TRIAL_RETRIES = 56
 
 /**
  * Request duration histogram upper bounds in seconds (Prometheus `le`), 0.5 ms to 30 s.

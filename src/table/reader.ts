@@ -1,6 +1,6 @@
 import {
   CURSOR, ROT_SEQ, ROT_LEN, ROT_ENTRIES, ROT_ENTRY_WORDS, S_SEQ, S_STATE, S_ID, S_PORT, S_HOST_LEN,
-  S_HOST, B_SUSPECT, slotBase, bstatBase, checkTableBuffer
+  S_HOST, S_TRIAL, B_SUSPECT, slotBase, bstatBase, checkTableBuffer
 } from './layout'
 
 /** A consistent copy of one slot, taken under its seqlock. */
@@ -34,10 +34,11 @@ export class TableReader {
 
   /**
    * Choose the next healthy backend, skipping backend `avoidId` in `avoidSlot` (the one a retry
-   * just failed on; a slot that holds another backend since is fair game) and suspect slots.
+   * just failed on; a slot that holds another backend since is fair game) and suspect slots;
+   * with `settledOnly`, backends on trial (S_TRIAL: a rollout's new version) too.
    * Returns false when there is none.
    */
-  pick (avoidSlot: number, avoidId: number): boolean {
+  pick (avoidSlot: number, avoidId: number, settledOnly = false): boolean {
     const i32 = this.i32
     for (;;) {
       const seq = Atomics.load(i32, ROT_SEQ)
@@ -45,13 +46,17 @@ export class TableReader {
       const len = Atomics.load(i32, ROT_LEN)
       let found = false
       if (len > 0) {
-        const start = Atomics.add(this.u32, CURSOR, 1) % len
+        // A settled-only pick (a retry away from a replica on trial) starts at the cursor without
+        // moving it: moving it would hand the next request's pick to the slot after the settled
+        // one, which in a rotation of one old and one new replica is the new one every time.
+        const start = (settledOnly ? Atomics.load(this.u32, CURSOR) : Atomics.add(this.u32, CURSOR, 1)) % len
         for (let k = 0; k < len; k++) {
           let e = start + k
           if (e >= len) e -= len
           const slot = Atomics.load(i32, ROT_ENTRIES + e * ROT_ENTRY_WORDS)
           const id = Atomics.load(i32, ROT_ENTRIES + e * ROT_ENTRY_WORDS + 1)
           if ((slot === avoidSlot && id === avoidId) || Atomics.load(i32, bstatBase(slot) + B_SUSPECT) === id) continue
+          if (settledOnly && Atomics.load(i32, slotBase(slot) + S_TRIAL) === id) continue
           this.pickedSlot = slot
           this.pickedId = id
           found = true
@@ -108,6 +113,11 @@ export class TableReader {
   /** Current id of a slot (0 when empty): cheap check whether a cached pool is stale. */
   slotId (slot: number): number {
     return Atomics.load(this.i32, slotBase(slot) + S_ID)
+  }
+
+  /** Whether backend `id` in `slot` runs the version a rollout is trying (one atomic load, no allocation). */
+  onTrial (slot: number, id: number): boolean {
+    return id !== 0 && Atomics.load(this.i32, slotBase(slot) + S_TRIAL) === id
   }
 
   /** Passive health: flag the slot's backend `id` as failing until a health check passes. */

@@ -1,6 +1,6 @@
 import {
   State, type StateValue, MAX_BACKENDS, MAX_HOST_BYTES, ROT_SEQ, ROT_LEN, ROT_ENTRIES, ROT_ENTRY_WORDS,
-  S_SEQ, S_STATE, S_ID, S_PORT, S_HOST_LEN, S_HOST, SLOT_HOST_WORDS, B_SUSPECT, B_INFLIGHT,
+  S_SEQ, S_STATE, S_ID, S_PORT, S_HOST_LEN, S_HOST, S_TRIAL, SLOT_HOST_WORDS, B_SUSPECT, B_INFLIGHT,
   slotBase, bstatBase, checkTableBuffer
 } from './layout'
 
@@ -87,6 +87,24 @@ export class TableWriter {
     Atomics.add(this.i32, base + S_SEQ, 1)
     this.views[slot] = undefined
     if (view.state === State.HEALTHY) this.publishRotation()
+  }
+
+  /**
+   * Mark the slot's current backend as running the version a rollout is trying (`onTrial`), or
+   * not: the workers may then retry its 5xx answers on a replica of the settled version
+   * (src/worker/retry.ts). One atomic store of the backend's id (0: not on trial), so a later
+   * assign() of the slot ends the mark by itself. No-op on an empty slot.
+   */
+  markTrial (slot: number, onTrial: boolean): void {
+    checkSlot(slot)
+    const view = this.views[slot]
+    Atomics.store(this.i32, slotBase(slot) + S_TRIAL, onTrial && view !== undefined ? view.id : 0)
+  }
+
+  /** Whether the slot's current backend is marked on trial. */
+  isOnTrial (slot: number): boolean {
+    const view = this.views[slot]
+    return view !== undefined && Atomics.load(this.i32, slotBase(slot) + S_TRIAL) === view.id
   }
 
   /** True when a worker reported a connection failure to the slot's current backend. */

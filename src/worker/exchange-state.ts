@@ -8,10 +8,12 @@
  *   │                  ▼
  *   ├────────────► HELD ──► SENT     (no healthy backend: wait, bounded by --queue-timeout)
  *   └────────────────────► SENT ──► HEAD ──► BODY ⇄ BLOCKED ──► FLUSHING ──► DONE
- *                            ↺ retry                  (client socket full)  (upstream done,
- *                                                                            client not yet)
+ *                          ↺ retry │ ▲                (client socket full)  (upstream done,
+ *                                  ▼ │                                      client not yet)
+ *                            DISCARDING              (a 5xx head from a replica on trial,
+ *                                                     dropped for a retry on a settled one)
  *  every state but DONE ──► ABORTED (the client went away)
- *  NEW, GATHERING, HELD, SENT, HEAD ──► DONE (a gateway answer: 502, 503, 504, 413, 408)
+ *  NEW, GATHERING, HELD, SENT, DISCARDING, HEAD ──► DONE (a gateway answer: 502, 503, 504, 413, 408)
  *  BODY, BLOCKED, FLUSHING ──► DONE (the whole answer written, or the connection closed on an
  *                                    upstream failure mid-answer: never a short body that looks whole)
  * ```
@@ -25,23 +27,30 @@ export const S_GATHERING = 1
 export const S_HELD = 2
 /** On an upstream connection, no answer yet; a failure here may be retried elsewhere. */
 export const S_SENT = 3
+/**
+ * A replica on trial (a rollout's new version) answered 500/502/503/504 to an idempotent
+ * request: its head was never written, its connection is being closed (the body is not read),
+ * and the request goes next to a replica of the settled version, once (src/worker/retry.ts
+ * mayRetryOnSettled).
+ */
+export const S_DISCARDING = 4
 /** The answer's head arrived and waits (one event-loop turn at most) to share a send with the body. */
-export const S_HEAD = 4
+export const S_HEAD = 5
 /** The head is written; body chunks go to the client as they come. */
-export const S_BODY = 5
+export const S_BODY = 6
 /** The client's socket is full: the upstream is paused until uWS says it is writable. */
-export const S_BLOCKED = 6
+export const S_BLOCKED = 7
 /** The upstream sent its last byte; the client has yet to take the rest (issue #17). */
-export const S_FLUSHING = 7
+export const S_FLUSHING = 8
 /** Answered: whole, or closed mid-answer. Terminal. */
-export const S_DONE = 8
+export const S_DONE = 9
 /** The client went away. Terminal. */
-export const S_ABORTED = 9
+export const S_ABORTED = 10
 
-export type ExchangeState = typeof S_NEW | typeof S_GATHERING | typeof S_HELD | typeof S_SENT | typeof S_HEAD |
-  typeof S_BODY | typeof S_BLOCKED | typeof S_FLUSHING | typeof S_DONE | typeof S_ABORTED
+export type ExchangeState = typeof S_NEW | typeof S_GATHERING | typeof S_HELD | typeof S_SENT | typeof S_DISCARDING |
+  typeof S_HEAD | typeof S_BODY | typeof S_BLOCKED | typeof S_FLUSHING | typeof S_DONE | typeof S_ABORTED
 
-export const STATE_NAMES: readonly string[] = ['NEW', 'GATHERING', 'HELD', 'SENT', 'HEAD', 'BODY', 'BLOCKED', 'FLUSHING', 'DONE', 'ABORTED']
+export const STATE_NAMES: readonly string[] = ['NEW', 'GATHERING', 'HELD', 'SENT', 'DISCARDING', 'HEAD', 'BODY', 'BLOCKED', 'FLUSHING', 'DONE', 'ABORTED']
 
 const bit = (s: ExchangeState): number => 1 << s
 const ANSWER = bit(S_DONE) | bit(S_ABORTED)
@@ -51,7 +60,8 @@ const LEGAL: readonly number[] = [
   /* NEW       */ bit(S_HELD) | bit(S_SENT) | ANSWER,
   /* GATHERING */ bit(S_HELD) | bit(S_SENT) | ANSWER,
   /* HELD      */ bit(S_SENT) | ANSWER,
-  /* SENT      */ bit(S_SENT) | bit(S_HEAD) | ANSWER, // SENT → SENT: a retry on another backend
+  /* SENT      */ bit(S_SENT) | bit(S_DISCARDING) | bit(S_HEAD) | ANSWER, // SENT → SENT: a retry on another backend
+  /* DISCARDING */ bit(S_SENT) | ANSWER, // → SENT: the retry on a settled replica; → DONE: none was left after all
   /* HEAD      */ bit(S_BODY) | ANSWER,
   /* BODY      */ bit(S_BLOCKED) | ANSWER,
   /* BLOCKED   */ bit(S_BODY) | bit(S_FLUSHING) | ANSWER,

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import type { HttpResponse } from 'uWebSockets.js'
-import { B_INFLIGHT, B_RETRIES, B_ERRORS, ErrorReason, NO_BACKEND, bstatBase } from '../table/layout'
+import { B_INFLIGHT, B_RETRIES, B_ERRORS, B_DISCARDED, ErrorReason, NO_BACKEND, W_TRIAL_RETRIES, bstatBase } from '../table/layout'
 import { recordResponse } from './record'
 import { giveBack, keepCopy } from './slabs'
 import type { TableReader } from '../table/reader'
@@ -13,10 +13,10 @@ import { Answers, type GatewayAnswer } from './respond'
 import { HOLD_SENT, HOLD_AGAIN, HOLD_GAVE_UP, type HoldQueue, type Holdable } from './holds'
 import type { RetryBudget } from './budget'
 import type { DrainView } from './drain'
-import { answerFor, classify, mayRetry } from './retry'
+import { answerFor, classify, mayRetry, mayRetryOnSettled } from './retry'
 import { CORK_ROOM, NAME_CONNECTION, NAME_CONTENT_LENGTH, NAME_SKIP, classifyName, framedByLength, headSize, nameIs, statusLine } from './response-head'
 import {
-  S_NEW, S_GATHERING, S_HELD, S_SENT, S_HEAD, S_BODY, S_BLOCKED, S_FLUSHING, S_DONE, S_ABORTED,
+  S_NEW, S_GATHERING, S_HELD, S_SENT, S_DISCARDING, S_HEAD, S_BODY, S_BLOCKED, S_FLUSHING, S_DONE, S_ABORTED,
   answerStarted, checkMove, isTerminal, type ExchangeState
 } from './exchange-state'
 
@@ -93,6 +93,11 @@ export class Exchange implements UpstreamHandler, Holdable, AccessRecord {
   /** The backend of the current or last attempt, for its name in log lines. */
   private pool: Upstream | null = null
   private attempt = 0
+  /** Answers of replicas on trial discarded for a retry on a settled one (at most one: mayRetryOnSettled). */
+  private discarded = 0
+  /** In DISCARDING: the settled backend picked for the retry. */
+  private settledSlot = -1
+  private settledId = 0
   /** Response body bytes handed to uWS (the access log's `bytes`). */
   private sent = 0
   /** The slot whose failure the next dispatch retries, counted there when it goes out; -1 = none. */
@@ -233,22 +238,29 @@ export class Exchange implements UpstreamHandler, Holdable, AccessRecord {
         else this.hold()
         return
       }
-      const pool = this.ctx.pools.get(reader.pickedSlot, reader.pickedId)
-      if (pool === null) continue // the slot changed between the pick and now: pick again
-      this.slot = reader.pickedSlot
-      this.id = reader.pickedId
-      this.pool = pool
-      this.inflightSlot = this.slot
-      Atomics.add(reader.i32, bstatBase(this.slot) + B_INFLIGHT, 1)
-      if (this.retryFrom >= 0) {
-        // Counted once it is really sent again: a retry that found no backend left is none.
-        Atomics.add(reader.i32, bstatBase(this.retryFrom) + B_RETRIES, 1)
-        this.retryFrom = -1
-      }
-      this.move(S_SENT)
-      pool.dispatch({ path: this.path, method: this.method, headers: this.headers, body: this.replay ?? this.body }, this)
-      return
+      if (this.sendTo(reader.pickedSlot, reader.pickedId)) return
+      // the slot changed between the pick and now: pick again
     }
+  }
+
+  /** Send the request to backend `id` in `slot`; false when the slot holds another backend by now. */
+  private sendTo (slot: number, id: number): boolean {
+    const pool = this.ctx.pools.get(slot, id)
+    if (pool === null) return false
+    const i32 = this.ctx.reader.i32
+    this.slot = slot
+    this.id = id
+    this.pool = pool
+    this.inflightSlot = slot
+    Atomics.add(i32, bstatBase(slot) + B_INFLIGHT, 1)
+    if (this.retryFrom >= 0) {
+      // Counted once it is really sent again: a retry that found no backend left is none.
+      Atomics.add(i32, bstatBase(this.retryFrom) + B_RETRIES, 1)
+      this.retryFrom = -1
+    }
+    this.move(S_SENT)
+    pool.dispatch({ path: this.path, method: this.method, headers: this.headers, body: this.replay ?? this.body }, this)
+    return true
   }
 
   /** None healthy (start-up, the only replica being replaced): wait for one, bounded. */
@@ -289,6 +301,8 @@ export class Exchange implements UpstreamHandler, Holdable, AccessRecord {
   onHeaders (statusCode: number, rawHeaders: string[], statusText: string, latin1: boolean): boolean {
     if (statusCode < 200) return true // 1xx interim answers are not relayed (uWS has no API for them)
     if (this.state !== S_SENT) return false
+    // false closes the connection, and onError sends the request to the settled replica.
+    if (statusCode >= 500 && this.discardForSettled(statusCode)) return false
     this.move(S_HEAD)
     this.status = statusCode
     this.statusText = statusText
@@ -299,6 +313,37 @@ export class Exchange implements UpstreamHandler, Holdable, AccessRecord {
     // (a slow or streaming upstream), the deferred flush writes the head alone.
     deferHead(this)
     return true
+  }
+
+  /**
+   * SENT → DISCARDING when a replica on trial (a rollout's new version) answered a 5xx that
+   * mayRetryOnSettled allows to retry, a settled replica is in rotation, and the retry budget
+   * has room. Nothing of the answer was written: its head is decided on here, before any byte of
+   * it goes to the client. The connection is closed rather than its body read (the body of a
+   * 5xx is small, but a closed connection is the one state that cannot leak), and the answer
+   * still counts against the replica on trial (B_DISCARDED), whose failures the rollout's
+   * analysis reads (src/rollout/answers.ts): the rollback must still see it.
+   */
+  private discardForSettled (status: number): boolean {
+    const reader = this.ctx.reader
+    if (!mayRetryOnSettled(status, this.method, this.replayable(), reader.onTrial(this.slot, this.id), this.discarded > 0)) return false
+    if (!reader.pick(this.slot, this.id, true) || !this.ctx.budget.tryWithdraw()) return false
+    this.move(S_DISCARDING)
+    this.settledSlot = reader.pickedSlot
+    this.settledId = reader.pickedId
+    this.discarded++
+    Atomics.add(reader.i32, bstatBase(this.slot) + B_DISCARDED, 1)
+    Atomics.add(reader.i32, this.ctx.workerBase + W_TRIAL_RETRIES, 1)
+    return true
+  }
+
+  /** DISCARDING → SENT: the discarded answer's connection is closed; on to the settled replica. */
+  private retryOnSettled (): void {
+    this.attempt++
+    this.retryFrom = this.slot
+    // The picked slot may hold another backend by now (a few microseconds ago): any other then,
+    // and should that be on trial too, its answer is relayed (one discard per request).
+    if (!this.sendTo(this.settledSlot, this.settledId)) this.start()
   }
 
   /** Write the head now if it is still waiting (the deferred flush). */
@@ -486,6 +531,10 @@ export class Exchange implements UpstreamHandler, Holdable, AccessRecord {
     this.upstream = null
     const state = this.state
     if (isTerminal(state)) return
+    if (state === S_DISCARDING) {
+      this.retryOnSettled()
+      return
+    }
     const reason = classify(err)
     if (slot >= 0) {
       Atomics.add(reader.i32, bstatBase(slot) + B_ERRORS + reason, 1)

@@ -27,6 +27,28 @@ export function mayRetry (attempt: number, reason: number, method: string, repla
 }
 
 /**
+ * Whether a replica on trial (a rollout's new version, src/table/layout.ts S_TRIAL) that answered
+ * `status` should have that answer discarded and the
+ * request sent to a replica of the settled (old) version instead (issue 19: "an idempotent
+ * request that fails on a new replica may be retried on an old one"). The caller checks the
+ * retry budget and that a settled replica is in rotation, and holds the answer's head until
+ * this decision, so the client never sees a byte of the discarded answer. Only:
+ * - a replica on trial (`onTrial`): a settled replica's 5xx is the application's answer, relayed;
+ * - 500, 502, 503 or 504: a fault of that server or of what it depends on, which another
+ *   version may not have. 501 and 505 say the request itself is not supported, and the other
+ *   5xx codes (507, 508, 511) are rare and about the resource: relayed as they are;
+ * - an idempotent method (RFC 9110 9.2.2), whose request may be sent twice;
+ * - a body that can be sent again (`replayable`);
+ * - once: the first attempt, or the first after connect failures and resets (no earlier trial
+ *   retry, `trialRetried`), so the answer of the settled replica, whatever it is, is final.
+ */
+export function mayRetryOnSettled (status: number, method: string, replayable: boolean, onTrial: boolean, trialRetried: boolean): boolean {
+  if (!onTrial || trialRetried || !replayable) return false
+  if (status !== 500 && status !== 502 && status !== 503 && status !== 504) return false
+  return isIdempotent(method)
+}
+
+/**
  * Map an upstream failure to the ErrorReason it is counted under. Our own client
  * (src/worker/connection.ts) reports either an UpstreamError or the socket's system error;
  * undici only makes health probes, so none of its or llhttp's codes can reach here.

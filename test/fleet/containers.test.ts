@@ -325,3 +325,22 @@ t.test('close: replicas stay unless cleanup, which stops every one', async (t) =
   t.ok(b.rt.calls.includes(`stop ${BASE} 1234`), 'with the stop grace')
   t.equal(events(b, 'remove').length, 3)
 })
+
+t.test('a rollout\'s trial image: its replicas are marked in the table, at the latest as they enter rotation, and unmarked at the end', async (t) => {
+  const withImage = (rt: FakeRuntime, port: number, image: string): void => {
+    const r = rt.add(port)
+    rt.replicas.set(r.id, { ...r, image })
+  }
+  const f = await fixture(t, {}, (rt) => { withImage(rt, BASE, 'sha256:old'); withImage(rt, BASE + 1, 'sha256:new') })
+  f.fleet.setTrial('sha256:new')
+  t.same([f.table.isOnTrial(0), f.table.isOnTrial(1)], [false, true], 'setTrial marks the replicas of that image, starting ones too (out of rotation, they take nothing yet)')
+  f.table.markTrial(1, false) // as if it were adopted after setTrial: report() marks it
+  probe(f, BASE, OK)
+  probe(f, BASE + 1, OK)
+  t.equal(stateOf(f, BASE + 1), 'healthy')
+  t.same([f.table.isOnTrial(0), f.table.isOnTrial(1)], [false, true], 'the replica of the trial image is marked as it enters rotation')
+  f.fleet.setTrial('sha256:old')
+  t.same([f.table.isOnTrial(0), f.table.isOnTrial(1)], [true, false], 'another trial image moves the marks')
+  f.fleet.setTrial(null)
+  t.same([f.table.isOnTrial(0), f.table.isOnTrial(1)], [false, false], 'no rollout: no mark')
+})

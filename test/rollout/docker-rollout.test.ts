@@ -64,22 +64,35 @@ t.test('a version that never turns healthy is rolled back at the deadline; none 
   t.match(metrics, /symphony_rollouts_total\{outcome="rolled-back"\} 1/)
 })
 
-t.test('a healthy version answering 500 is rolled back within 10 s of taking traffic', async (t) => {
+t.test('a healthy version answering 500 is rolled back within 10 s of taking traffic; its 500s to GETs are retried on v1, to POSTs not', async (t) => {
   const service = uniqueService('roll500')
   const v1 = await imageId(V1)
   const bad = await imageId(ANSWERS_500)
   const gw = await startFleet(t, service, ['--image', V1, '--base-port', '18860', ...FAST])
   await waitForStatus(gw, 'three healthy v1 replicas', (x) => healthyPorts(x).length === 3)
-  const loop = loadLoop(gw.url, 4, 60_000)
+  const gets = loadLoop(gw.url, 4, 60_000)
+  // v1 has no POST /api/v1/hello (404); the bad version answers every route but its health check
+  // 500. Two POST clients beside four GET ones: the bad replica takes traffic for a few hundred
+  // ms only, and some POSTs must meet it (test/worker/trial-retry.test.ts shows the same
+  // deterministically).
+  const posts = loadLoop(gw.url, 2, 60_000, 'POST', 404)
   t.equal((await postRollout(gw, ANSWERS_500)).status, 202)
   const end = await rolloutEnd(gw, 60_000)
-  const loaded = await loop.stop()
-  t.equal(end.phase, 'rolled-back')
+  const [loaded, posted] = [await gets.stop(), await posts.stop()]
+  t.equal(end.phase, 'rolled-back', 'the rollback still fires: the discarded 500s count against the new version')
   t.match(end.reason, /new version failed/)
   const traffic = Date.parse(end.events.find((e) => e.step === 'healthy')?.at ?? '')
   const back = Date.parse(end.events.find((e) => e.step === 'rollback')?.at ?? '')
   t.ok(back - traffic < 10_000, `rollback began ${back - traffic} ms after the first bad replica took traffic`)
-  t.comment(`failed ${loaded.failed.length} of ${loaded.total} requests during the rollout (${(100 * loaded.failed.length / loaded.total).toFixed(2)} %)`)
+  t.comment(end.events.map((e) => `${e.at.slice(11)} ${e.step} ${e.message}`).join('\n'))
+  t.same(loaded.failed, [], `no failed GET of ${loaded.total}: each 500 of the bad version was retried on a v1 replica`)
+  t.ok(loaded.total > 50, `load went on during the rollout (${loaded.total} GETs)`)
+  const post500 = posted.failed.filter((f) => f.status === 500).length
+  t.ok(post500 > 0, `POST is not idempotent: its 500s reached the client (${post500} of ${posted.total})`)
+  t.equal(posted.failed.length, post500, 'the POSTs answered anything else than 404 were the bad version\'s 500s')
+  const metrics = await (await fetch(`${gw.admin}/metrics`)).text()
+  const retried = Number(/^symphony_rollout_retries_total (\d+)/m.exec(metrics)?.[1])
+  t.ok(retried > 0, `symphony_rollout_retries_total counts the retries (${retried})`)
   const left = await containerImages(service)
   t.notOk(left.some((c) => c.image === bad), 'no container of the bad version')
   t.ok(left.length >= 3 && left.every((c) => c.image === v1), 'v1 on every slot')

@@ -57,10 +57,10 @@ export async function rolloutEnd (gw: FleetGateway, timeoutMs: number): Promise<
 export interface Loaded { readonly ok: number, readonly failed: Array<{ at: number, status: number | string }>, readonly total: number }
 
 /**
- * `concurrency` clients sending GET /api/v1/hello back to back until `stop()` or `maxMs` (the
- * bound); every answer other than 200 is recorded with its time.
+ * `concurrency` clients sending GET (or POST, with a small body) /api/v1/hello back to back until
+ * `stop()` or `maxMs` (the bound); every answer other than `okStatus` is recorded with its time.
  */
-export function loadLoop (url: string, concurrency: number, maxMs: number): { stop: () => Promise<Loaded> } {
+export function loadLoop (url: string, concurrency: number, maxMs: number, method: 'GET' | 'POST' = 'GET', okStatus = 200): { stop: () => Promise<Loaded> } {
   let running = true
   const bound = setTimeout(() => { running = false }, maxMs)
   let ok = 0
@@ -68,9 +68,9 @@ export function loadLoop (url: string, concurrency: number, maxMs: number): { st
   const client = async (): Promise<void> => {
     while (running) {
       try {
-        const res = await request(`${url}/api/v1/hello`, { headersTimeout: 10_000, bodyTimeout: 10_000 })
+        const res = await request(`${url}/api/v1/hello`, { method, ...(method === 'POST' ? { body: '{}' } : {}), headersTimeout: 10_000, bodyTimeout: 10_000 })
         await res.body.dump()
-        if (res.statusCode === 200) ok++
+        if (res.statusCode === okStatus) ok++
         else failed.push({ at: Date.now(), status: res.statusCode })
       } catch (err) {
         failed.push({ at: Date.now(), status: (err as Error).message })

@@ -1,10 +1,10 @@
 import t from 'tap'
 import {
-  S_NEW, S_GATHERING, S_HELD, S_SENT, S_HEAD, S_BODY, S_BLOCKED, S_FLUSHING, S_DONE, S_ABORTED,
+  S_NEW, S_GATHERING, S_HELD, S_SENT, S_DISCARDING, S_HEAD, S_BODY, S_BLOCKED, S_FLUSHING, S_DONE, S_ABORTED,
   STATE_NAMES, IllegalMoveError, answerStarted, checkMove, isLegalMove, isTerminal, type ExchangeState
 } from '../../src/worker/exchange-state'
 
-const ALL: ExchangeState[] = [S_NEW, S_GATHERING, S_HELD, S_SENT, S_HEAD, S_BODY, S_BLOCKED, S_FLUSHING, S_DONE, S_ABORTED]
+const ALL: ExchangeState[] = [S_NEW, S_GATHERING, S_HELD, S_SENT, S_DISCARDING, S_HEAD, S_BODY, S_BLOCKED, S_FLUSHING, S_DONE, S_ABORTED]
 const name = (s: ExchangeState): string => STATE_NAMES[s]
 
 /**
@@ -24,7 +24,10 @@ const PATHS: Array<[string, ExchangeState[]]> = [
   ['a body too large while streaming up', [S_NEW, S_SENT, S_DONE]],
   ['a client gone while held', [S_NEW, S_HELD, S_ABORTED]],
   ['a client gone while its answer waits for room', [S_NEW, S_SENT, S_HEAD, S_BODY, S_BLOCKED, S_FLUSHING, S_ABORTED]],
-  ['a client gone while its body is gathered', [S_GATHERING, S_ABORTED]]
+  ['a client gone while its body is gathered', [S_GATHERING, S_ABORTED]],
+  ['a 500 from a replica on trial, retried on a settled one', [S_NEW, S_SENT, S_DISCARDING, S_SENT, S_HEAD, S_BODY, S_DONE]],
+  ['a 500 from a replica on trial, the settled one gone meanwhile: 502', [S_NEW, S_SENT, S_DISCARDING, S_DONE]],
+  ['a client gone while its discarded answer is being closed', [S_NEW, S_SENT, S_DISCARDING, S_ABORTED]]
 ]
 
 t.test('every path a request takes is a chain of legal moves ending in a terminal state', async (t) => {
@@ -47,7 +50,12 @@ t.test('the moves the table forbids throw, naming both states', async (t) => {
     [S_NEW, S_BODY], // no answer before a request was sent
     [S_HELD, S_HEAD],
     [S_SENT, S_BODY], // the head comes first
-    [S_BODY, S_FLUSHING] // only a blocked body waits for the client
+    [S_BODY, S_FLUSHING], // only a blocked body waits for the client
+    [S_HEAD, S_DISCARDING], // a head being written is the answer: too late to discard it
+    [S_BODY, S_DISCARDING],
+    [S_DISCARDING, S_HEAD], // the discarded answer's head is never relayed
+    [S_DISCARDING, S_DISCARDING], // one discard per retry, and the retry goes out first
+    [S_NEW, S_DISCARDING] // nothing to discard before a request was sent
   ]
   for (const [from, to] of illegal) {
     t.notOk(isLegalMove(from, to), `${name(from)} -> ${name(to)} is not in the table`)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ErrorReason, MAX_BACKENDS } from '../../src/table/layout'
-import { RESET_ATTEMPTS, mayRetry } from '../../src/worker/retry'
+import { RESET_ATTEMPTS, mayRetry, mayRetryOnSettled } from '../../src/worker/retry'
 
 const { CONNECT, RESET, TIMEOUT, PROTOCOL, OTHER } = ErrorReason
 
@@ -25,5 +25,29 @@ t.test('mayRetry: the retry rules of docs/http.md as a table', async (t) => {
   ]
   for (const [what, attempt, reason, method, replayable, want] of rows) {
     t.equal(mayRetry(attempt, reason, method, replayable), want, what)
+  }
+})
+
+t.test('mayRetryOnSettled: a rollout\'s new version failing, as a table (docs/deploy.md)', async (t) => {
+  const rows: Array<[string, number, string, boolean, boolean, boolean, boolean]> = [
+    // what, status, method, body replayable, on trial, retried on a settled one before, expected
+    ['a 500 to a GET from a replica on trial', 500, 'GET', true, true, false, true],
+    ['a 502 to a HEAD', 502, 'HEAD', true, true, false, true],
+    ['a 503 to a PUT (idempotent)', 503, 'PUT', true, true, false, true],
+    ['a 504 to a DELETE (idempotent)', 504, 'DELETE', true, true, false, true],
+    ['a 500 to an OPTIONS', 500, 'OPTIONS', true, true, false, true],
+    ['a 500 to a POST (not idempotent): relayed', 500, 'POST', true, true, false, false],
+    ['a 500 to a PATCH (not idempotent): relayed', 500, 'PATCH', true, true, false, false],
+    ['a 500 from a settled replica: the application\'s answer', 500, 'GET', true, false, false, false],
+    ['a second 500 on trial: the retry was the one', 500, 'GET', true, true, true, false],
+    ['a GET whose streamed body was read already', 500, 'GET', false, true, false, false],
+    ['a 501 (the method is not supported)', 501, 'GET', true, true, false, false],
+    ['a 505', 505, 'GET', true, true, false, false],
+    ['a 507', 507, 'GET', true, true, false, false],
+    ['a 404 from a replica on trial', 404, 'GET', true, true, false, false],
+    ['a 200 from a replica on trial', 200, 'GET', true, true, false, false]
+  ]
+  for (const [what, status, method, replayable, onTrial, retried, want] of rows) {
+    t.equal(mayRetryOnSettled(status, method, replayable, onTrial, retried), want, what)
   }
 })
