@@ -64,6 +64,12 @@ export interface Runtime {
   start(key: number, image?: string): Promise<Replica>
   /** Stop (SIGTERM, wait up to graceMs, then kill) and remove. Idempotent: an absent replica is fine. */
   stop(replica: Replica, graceMs: number): Promise<void>
+  /**
+   * The fleet is replacing this replica because it failed (a probe, an exit, a start timeout);
+   * not called for drains or removals. The swarm runtime counts these per node
+   * (src/runtime/suspect-nodes.ts); the others leave it out.
+   */
+  failed?(replica: Replica): void
   /** Exits and connection changes until the signal aborts. */
   events(signal: AbortSignal): AsyncIterable<RuntimeEvent>
   /**
