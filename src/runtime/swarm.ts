@@ -92,6 +92,7 @@ export class SwarmRuntime implements Runtime {
   /** Set by init(): the overlay's id (task attachments name networks by id) and the pinned image. */
   #networkId = ''
   #image = ''
+  #peerAddress: string | null = null
 
   constructor (config: SwarmRuntimeConfig, options: SwarmRuntimeOptions = {}) {
     this.#config = config
@@ -106,6 +107,9 @@ export class SwarmRuntime implements Runtime {
 
   /** The nodes replacements are kept away from now (node ids). */
   get suspects (): string[] { return [...this.#suspects.keys()] }
+
+  /** This process's address on the overlay (where other tasks reach it), once init() found it. */
+  get peerAddress (): string | null { return this.#peerAddress }
 
   /** The overlay network's id, once init() found it. */
   get networkId (): string { return this.#networkId }
@@ -142,7 +146,8 @@ export class SwarmRuntime implements Runtime {
     }
     this.#networkId = net.Id
     const subnets = (net.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter((s) => s !== '')
-    if (this.#requireAttached && localAddressIn(subnets) === null) {
+    this.#peerAddress = localAddressIn(subnets)
+    if (this.#requireAttached && this.#peerAddress === null) {
       throw new SwarmSetupError(`symphony is not attached to --network ${cfg.network} (${subnets.join(', ')}), where it reaches its replicas: run it as a container or service on that network (docs/past-one-host.md)`)
     }
     try {

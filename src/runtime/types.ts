@@ -52,6 +52,11 @@ export type RuntimeEvent =
 export interface Runtime {
   /** Human name for logs: 'docker', 'process' or 'swarm'. */
   readonly kind: string
+  /**
+   * This process's address where other instances of symphony reach it, known after init() (the
+   * swarm runtime: its address on the overlay); absent or null where that is this host.
+   */
+  readonly peerAddress?: string | null
   /** Fails with DockerUnavailableError / ImageUnavailableError before anything is started. */
   init(): Promise<void>
   /** Replicas of this service that exist now (adoption on start-up), running or not. */
