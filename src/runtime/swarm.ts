@@ -255,9 +255,16 @@ export class SwarmRuntime implements Runtime {
    * @throws StartError when the task fails or the deadline passes.
    */
   async #waitRunning (id: string, name: string, deadline: number, mayMove: boolean): Promise<SlotState | null> {
+    let seen = ''
     for (;;) {
       const tasks = await this.#docker.listTasks({ filters: { service: [id] } }) as TaskRecord[]
       const last = slotState(tasks, new Map(), this.#networkId)
+      const state = `${last.task?.Status?.State ?? 'none'}@${last.task?.NodeID ?? ''}`
+      if (state !== seen) {
+        // Where a slow start spends its time (scheduling, the node's pull, the overlay's set-up).
+        this.#log?.debug('new replica\'s task', { event: 'task-state', service: name, state: last.task?.Status?.State ?? 'none', node: this.#nodeNames.get(last.task?.NodeID ?? '') ?? last.task?.NodeID ?? null })
+        seen = state
+      }
       if (last.running && last.address !== null) return last
       if (last.task !== null && !last.alive) throw new StartError(`replica ${name} did not start: its task is ${last.task.Status?.State ?? '?'}${last.error !== null ? ` (${last.error})` : ''}`)
       const nodeId = last.task?.NodeID
