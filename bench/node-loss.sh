@@ -29,7 +29,7 @@ for (const f of process.argv.slice(1)) {
   if (fig === null) { console.log(`${f}: no figure (the run failed before the node loss)`); continue }
   const results = sent ? JSON.parse(sent[2]) : {}
   const failed = Object.entries(results).filter(([k]) => k !== "200").reduce((a, [, v]) => a + v, 0)
-  rows.push({ ms: Number(fig[1]), lost: Number(fig[2]), sent: sent ? Number(sent[1]) : NaN, failed, moved: moved ? Number(moved[1]) : NaN, ok, setup: setup ? Number(setup[1]) : NaN, timeline: timeline ? timeline[1] : "" })
+  rows.push({ ms: Number(fig[1]), lost: Number(fig[2]), sent: sent ? Number(sent[1]) : NaN, failed, moved: moved ? Number(moved[1]) : NaN, ok, setup: setup ? Number(setup[1]) : NaN, timeline: timeline ? timeline[1].split(", ").filter((e) => !e.includes("+-")).join(", ") : "" })
 }
 console.log("| run | two-node set-up | replicas on the lost node | full capacity again | GETs sent | failed | replacements created again | test |")
 console.log("|---|---|---|---|---|---|---|---|")
