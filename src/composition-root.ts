@@ -84,7 +84,7 @@ export async function startGateway (config: Config, log: Logger = processLogger(
   if (certificates !== null) certificates.onChange = (c) => { workers.setCertificates(c) }
   const clients = new Clients(config)
   let adminPort = 0
-  const handover = createHandover(config, lease, backends.loop, plane, log, () => adminPort)
+  const handover = createHandover(config, lease, backends.loop, plane, log, () => adminPort, runtime)
   const admin = createAdmin({ config, runtime, shared, backends, workers, clients, plane, lease, handover, runtimeStatus, certificates, acme })
   const parts: Parts = { config, runtime, shared, backends, workers, clients, admin, plane, lease, handover, log, certificates, acme }
   let stopped: Promise<void> | null = null
@@ -94,7 +94,7 @@ export async function startGateway (config: Config, log: Logger = processLogger(
     const takeover = createTakeover(config, lease, backends.loop, log)
     // Before anything is adopted or started: LeaseHeldError (exit 20) when another instance
     // controls the service; with --takeover, TakeoverError (exit 21) when it does not hand over.
-    adminPort = await listenAndLease(admin, config, lease, takeover)
+    adminPort = await listenAndLease(admin, config, lease, takeover, runtime)
     await startBackends(backends, log)
     const port = await startThreads(workers, clients, log)
     shared.liveness.started(Date.now())

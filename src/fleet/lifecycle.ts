@@ -107,6 +107,7 @@ export class Lifecycle {
       c.log.warn('replica failed while the control plane stands down; out of rotation, not replaced', { event: 'replica-failed', reason, port: m.port, id: m.replica.id, replaced: false, ...details })
       return
     }
+    c.runtime.failed?.(m.replica)
     if (m.healthySince !== null && c.now() - m.healthySince >= c.backoff.resetAfterMs) m.failures = 0
     m.failures++
     m.healthySince = null

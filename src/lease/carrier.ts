@@ -11,7 +11,11 @@ export interface Holder {
   readonly instance: string
   readonly pid: number
   readonly host: string
-  /** The admin address as configured (host:port). */
+  /**
+   * Where another instance reaches the holder's admin API (host:port): as configured, except a
+   * wildcard host with --runtime swarm, which is recorded as the holder's overlay address
+   * (advertisedAdmin()), since another task's loopback is its own.
+   */
   readonly admin: string
 }
 
@@ -74,4 +78,15 @@ export function holderFromLabels (labels: Record<string, string> | undefined): H
     host: l[LEASE_LABELS.host] ?? '?',
     admin: l[LEASE_LABELS.admin] ?? '?'
   }
+}
+
+/**
+ * The admin address a lease records: `host:port` as configured, but a wildcard host (`0.0.0.0`,
+ * `::`, empty) with an address where other instances reach this one (the swarm runtime's own
+ * address on the overlay) becomes that address. Without one (docker runtime, processes on one
+ * host) the wildcard stays, and the takeover client dials loopback (src/takeover/client.ts).
+ */
+export function advertisedAdmin (adminHost: string, port: number, peerAddress: string | null): string {
+  const wildcard = adminHost === '0.0.0.0' || adminHost === '::' || adminHost === ''
+  return `${wildcard && peerAddress !== null ? peerAddress : adminHost}:${port}`
 }

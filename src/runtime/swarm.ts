@@ -12,6 +12,8 @@ import {
 import type { ExitReason, Replica, Runtime, RuntimeEvent } from './types'
 import { messageOf, statusOf } from './engine-errors'
 import { pullImage } from './pull'
+import type { Logger } from '../log'
+import { DEFAULT_SUSPICION, avoidConstraints, suspectNodes, type NodeFailure, type SuspicionParams } from './suspect-nodes'
 
 /** The parts of the configuration the Swarm runtime needs. */
 export type SwarmRuntimeConfig = Pick<Config,
@@ -35,6 +37,10 @@ export interface SwarmRuntimeOptions {
    * the host and never dial a replica, turn it off.
    */
   readonly requireAttached?: boolean
+  /** Where suspected and cleared nodes are told (src/runtime/suspect-nodes.ts). */
+  readonly log?: Logger
+  /** When a node is suspected, and for how long at most. Default DEFAULT_SUSPICION. */
+  readonly suspicion?: SuspicionParams
 }
 
 const PING_TIMEOUT_MS = 5000
@@ -42,6 +48,8 @@ const PING_TIMEOUT_MS = 5000
 const PULL_TIMEOUT_MS = 300_000
 const START_POLL_MS = 250
 const BACKOFF_MAX_MS = 5000
+/** A new replica whose task keeps landing on suspected nodes is created again at most this often. */
+const MAX_MOVES = 3
 
 interface ServiceRecord {
   readonly ID: string
@@ -79,9 +87,21 @@ export class SwarmRuntime implements Runtime {
   readonly #stopGraceMs: number
   readonly #requireAttached: boolean
   readonly #closed = new AbortController()
+  readonly #log: Logger | null
+  readonly #suspicion: SuspicionParams
+  /** Replicas seen running: service id → node id (what the node-loss policy counts per node). */
+  readonly #placed = new Map<string, string>()
+  /** Replicas reported failed lately: service id → node and time. Pruned after the window. */
+  readonly #failures = new Map<string, NodeFailure>()
+  /** Swarm's view of each node, from the last listing: id → Status.State, id → hostname. */
+  #nodeStates = new Map<string, string>()
+  #nodeNames = new Map<string, string>()
+  /** Nodes replacements are kept away from: node id → epoch ms suspected. */
+  #suspects = new Map<string, number>()
   /** Set by init(): the overlay's id (task attachments name networks by id) and the pinned image. */
   #networkId = ''
   #image = ''
+  #peerAddress: string | null = null
 
   constructor (config: SwarmRuntimeConfig, options: SwarmRuntimeOptions = {}) {
     this.#config = config
@@ -90,7 +110,15 @@ export class SwarmRuntime implements Runtime {
     this.#startWaitMs = options.startWaitMs ?? 60_000
     this.#stopGraceMs = options.stopGraceMs ?? 10_000
     this.#requireAttached = options.requireAttached ?? true
+    this.#log = options.log ?? null
+    this.#suspicion = options.suspicion ?? DEFAULT_SUSPICION
   }
+
+  /** The nodes replacements are kept away from now (node ids). */
+  get suspects (): string[] { return [...this.#suspects.keys()] }
+
+  /** This process's address on the overlay (where other tasks reach it), once init() found it. */
+  get peerAddress (): string | null { return this.#peerAddress }
 
   /** The overlay network's id, once init() found it. */
   get networkId (): string { return this.#networkId }
@@ -127,7 +155,8 @@ export class SwarmRuntime implements Runtime {
     }
     this.#networkId = net.Id
     const subnets = (net.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter((s) => s !== '')
-    if (this.#requireAttached && localAddressIn(subnets) === null) {
+    this.#peerAddress = localAddressIn(subnets)
+    if (this.#requireAttached && this.#peerAddress === null) {
       throw new SwarmSetupError(`symphony is not attached to --network ${cfg.network} (${subnets.join(', ')}), where it reaches its replicas: run it as a container or service on that network (docs/past-one-host.md)`)
     }
     try {
@@ -189,53 +218,117 @@ export class SwarmRuntime implements Runtime {
    * `image` (a reference from resolveImage()) replaces the pinned --image: a rollout's replicas.
    */
   async start (key: number, image: string = this.#image === '' ? this.#config.image : this.#image): Promise<Replica> {
-    const docker = this.#docker
     const cfg = this.#config
-    const slot = key - cfg.basePort
-    const name = slotServiceName(cfg.service, slot)
+    const name = slotServiceName(cfg.service, key - cfg.basePort)
     await this.#removeLeftover(name)
-    const spec = slotServiceSpec({ ...cfg, image, stopGraceMs: this.#stopGraceMs }, slot)
-    let id: string | null = null
-    // 409: a service of that name is still being removed (a replacement right after a stop).
-    for (let attempt = 0; id === null; attempt++) {
+    const deadline = Date.now() + this.#startWaitMs
+    for (let moves = 0; ; moves++) {
+      const id = await this.#create(name, key - cfg.basePort, image)
+      let last: SlotState | null
       try {
-        const created = await docker.createService(spec) as unknown as { id?: string, ID?: string }
-        id = created.id ?? created.ID ?? null
+        last = await this.#waitRunning(id, name, deadline, moves < MAX_MOVES)
+      } catch (err) {
+        await this.#removeService(id).catch(() => {})
+        throw err instanceof StartError ? err : new StartError(`replica ${name}: ${messageOf(err)}`, { cause: err })
+      }
+      if (last === null) {
+        // Its task went to a node suspected lost since it was created: there it would wait until
+        // Swarm marks the node down. Create it again, now with the node excluded.
+        await this.#removeService(id).catch(() => {})
+        await this.#removeLeftover(name)
+        continue
+      }
+      const nodeId = last.task?.NodeID
+      if (nodeId !== undefined) this.#placed.set(id, nodeId)
+      const node = nodeId !== undefined ? this.#nodeNames.get(nodeId) ?? (await this.#nodes().catch(() => new Map<string, NodeRecord>())).get(nodeId)?.Description?.Hostname : undefined
+      return {
+        id,
+        name,
+        key,
+        address: { host: last.address ?? '', port: cfg.containerPort },
+        startedAt: Date.now(),
+        running: true,
+        image,
+        ...(node !== undefined ? { node } : {})
+      }
+    }
+  }
+
+  /**
+   * A replica failed (the fleet is replacing it): what the node-loss policy counts. Its node is
+   * the one it was last seen running on.
+   */
+  failed (replica: Replica): void {
+    const node = this.#placed.get(replica.id)
+    if (node === undefined) return
+    this.#failures.set(replica.id, { node, at: Date.now() })
+    this.#observe()
+  }
+
+  /**
+   * Create the slot's service, with the user's constraints and one excluding each suspected node.
+   * 409: a service of that name is still being removed (a replacement right after a stop).
+   */
+  async #create (name: string, slot: number, image: string): Promise<string> {
+    const cfg = this.#config
+    const constraints = [...cfg.constraints, ...avoidConstraints(this.#suspects.keys())]
+    const spec = slotServiceSpec({ ...cfg, constraints, image, stopGraceMs: this.#stopGraceMs }, slot)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const created = await this.#docker.createService(spec) as unknown as { id?: string, ID?: string }
+        const id = created.id ?? created.ID ?? null
         if (id === null) throw new Error('the engine returned no service id')
+        return id
       } catch (err) {
         if (statusOf(err) !== 409 || attempt >= 10) throw new StartError(`cannot create service ${name}: ${messageOf(err)}`, { cause: err })
         await sleep(200)
         await this.#removeLeftover(name)
       }
     }
-    const deadline = Date.now() + this.#startWaitMs
-    let last: SlotState | null = null
-    try {
-      for (;;) {
-        const tasks = await docker.listTasks({ filters: { service: [id] } }) as TaskRecord[]
-        last = slotState(tasks, new Map(), this.#networkId)
-        if (last.running && last.address !== null) break
-        if (last.task !== null && !last.alive) throw new StartError(`replica ${name} did not start: its task is ${last.task.Status?.State ?? '?'}${last.error !== null ? ` (${last.error})` : ''}`)
-        if (Date.now() > deadline) throw new StartError(`replica ${name} not running after ${this.#startWaitMs} ms (task ${last.task?.Status?.State ?? 'not created'}${last.error !== null ? `: ${last.error}` : ''})`)
-        await sleep(START_POLL_MS, undefined, { signal: this.#closed.signal })
+  }
+
+  /**
+   * Wait until the service's task runs and has its overlay address. Null when `mayMove` and the
+   * task, not yet running, sits on a node suspected lost.
+   * @throws StartError when the task fails or the deadline passes.
+   */
+  async #waitRunning (id: string, name: string, deadline: number, mayMove: boolean): Promise<SlotState | null> {
+    let seen = ''
+    for (;;) {
+      const tasks = await this.#docker.listTasks({ filters: { service: [id] } }) as TaskRecord[]
+      const last = slotState(tasks, new Map(), this.#networkId)
+      const state = `${last.task?.Status?.State ?? 'none'}@${last.task?.NodeID ?? ''}`
+      if (state !== seen) {
+        // Where a slow start spends its time (scheduling, the node's pull, the overlay's set-up).
+        this.#log?.debug('new replica\'s task', { event: 'task-state', service: name, state: last.task?.Status?.State ?? 'none', node: this.#nodeNames.get(last.task?.NodeID ?? '') ?? last.task?.NodeID ?? null })
+        seen = state
       }
-    } catch (err) {
-      await this.#removeService(id).catch(() => {})
-      throw err instanceof StartError ? err : new StartError(`replica ${name}: ${messageOf(err)}`, { cause: err })
+      if (last.running && last.address !== null) return last
+      if (last.task !== null && !last.alive) throw new StartError(`replica ${name} did not start: its task is ${last.task.Status?.State ?? '?'}${last.error !== null ? ` (${last.error})` : ''}`)
+      const nodeId = last.task?.NodeID
+      if (mayMove && nodeId !== undefined && this.#suspects.has(nodeId)) {
+        this.#log?.warn('new replica placed on a node suspected lost; creating it again elsewhere', { event: 'replica-moved', service: name, node: this.#nodeNames.get(nodeId) ?? nodeId })
+        return null
+      }
+      if (Date.now() > deadline) throw new StartError(`replica ${name} not running after ${this.#startWaitMs} ms (task ${last.task?.Status?.State ?? 'not created'}${last.error !== null ? `: ${last.error}` : ''})`)
+      await sleep(START_POLL_MS, undefined, { signal: this.#closed.signal })
     }
-    const nodes = await this.#nodes().catch(() => new Map<string, NodeRecord>())
-    const nodeId = last.task?.NodeID
-    const node = nodeId !== undefined ? nodes.get(nodeId)?.Description?.Hostname : undefined
-    return {
-      id,
-      name,
-      key,
-      address: { host: last.address, port: cfg.containerPort },
-      startedAt: Date.now(),
-      running: true,
-      image,
-      ...(node !== undefined ? { node } : {})
+  }
+
+  /** Apply the node-loss policy to what is known now; say when a node is suspected or cleared. */
+  #observe (): void {
+    const now = Date.now()
+    for (const [id, f] of this.#failures) if (now - f.at > this.#suspicion.windowMs) this.#failures.delete(id)
+    const next = suspectNodes({ now, placed: this.#placed, failures: this.#failures, nodeStates: this.#nodeStates, suspects: this.#suspects }, this.#suspicion)
+    for (const [node] of next) {
+      if (this.#suspects.has(node)) continue
+      this.#log?.warn('every replica on a node failed at once; placing replacements on other nodes until Swarm has its own view', { event: 'node-suspected', node: this.#nodeNames.get(node) ?? node, nodeId: node, holdMs: this.#suspicion.holdMs })
     }
+    for (const [node, since] of this.#suspects) {
+      if (next.has(node)) continue
+      this.#log?.info('node no longer suspected', { event: 'node-cleared', node: this.#nodeNames.get(node) ?? node, nodeId: node, swarmState: this.#nodeStates.get(node) ?? 'absent', afterMs: now - since })
+    }
+    this.#suspects = next
   }
 
   /**
@@ -246,6 +339,7 @@ export class SwarmRuntime implements Runtime {
    */
   async stop (replica: Replica, _graceMs: number): Promise<void> {
     await this.#removeService(replica.id)
+    this.#placed.delete(replica.id)
   }
 
   /**
@@ -336,7 +430,21 @@ export class SwarmRuntime implements Runtime {
         state: slotState(byService.get(s.ID) ?? [], nodes, this.#networkId)
       })
     }
+    this.#noteListing(out, nodes)
     return out
+  }
+
+  /** Swarm's node states and where each running replica is, for the node-loss policy. */
+  #noteListing (listed: readonly Listed[], nodes: ReadonlyMap<string, NodeRecord>): void {
+    this.#nodeStates = new Map([...nodes].map(([id, n]) => [id, n.Status?.State ?? 'unknown']))
+    this.#nodeNames = new Map([...nodes].map(([id, n]) => [id, n.Description?.Hostname ?? id]))
+    const listedIds = new Set(listed.map((l) => l.id))
+    for (const id of this.#placed.keys()) if (!listedIds.has(id)) this.#placed.delete(id)
+    for (const l of listed) {
+      const nodeId = l.state.task?.NodeID
+      if (l.state.running && nodeId !== undefined) this.#placed.set(l.id, nodeId)
+    }
+    this.#observe()
   }
 
   async #nodes (signal?: AbortSignal): Promise<Map<string, NodeRecord>> {

@@ -53,6 +53,11 @@ export type RuntimeEvent =
 export interface Runtime {
   /** Human name for logs: 'docker', 'process' or 'swarm'. */
   readonly kind: string
+  /**
+   * This process's address where other instances of symphony reach it, known after init() (the
+   * swarm runtime: its address on the overlay); absent or null where that is this host.
+   */
+  readonly peerAddress?: string | null
   /** Fails with DockerUnavailableError / ImageUnavailableError before anything is started. */
   init(): Promise<void>
   /** Replicas of this service that exist now (adoption on start-up), running or not. */
@@ -65,6 +70,12 @@ export interface Runtime {
   start(key: number, image?: string): Promise<Replica>
   /** Stop (SIGTERM, wait up to graceMs, then kill) and remove. Idempotent: an absent replica is fine. */
   stop(replica: Replica, graceMs: number): Promise<void>
+  /**
+   * The fleet is replacing this replica because it failed (a probe, an exit, a start timeout);
+   * not called for drains or removals. The swarm runtime counts these per node
+   * (src/runtime/suspect-nodes.ts); the others leave it out.
+   */
+  failed?(replica: Replica): void
   /** Exits and connection changes until the signal aborts. */
   events(signal: AbortSignal): AsyncIterable<RuntimeEvent>
   /**

@@ -7,6 +7,7 @@ import type { ControlPlane } from '../control/plane'
 import { DockerLeaseCarrier } from '../lease/docker'
 import { Lease } from '../lease/lease'
 import { SwarmLeaseCarrier } from '../lease/swarm'
+import { advertisedAdmin } from '../lease/carrier'
 import type { Logger } from '../log'
 import type { Runtime } from '../runtime/types'
 import { TakeoverError } from '../errors'
@@ -51,9 +52,9 @@ export function createTakeover (config: Config, lease: Lease | null, loop: Autos
 }
 
 /** The running instance's side: the /takeover route's state (null without a lease). */
-export function createHandover (config: Config, lease: Lease | null, loop: AutoscalerLoop | null, plane: ControlPlane, log: Logger, adminPort: () => number): Handover | null {
+export function createHandover (config: Config, lease: Lease | null, loop: AutoscalerLoop | null, plane: ControlPlane, log: Logger, adminPort: () => number, runtime: Runtime | null = null): Handover | null {
   if (lease === null || loop === null) return null
-  return new Handover({ plane, lease, log, window: () => loop.windowCounts(), admin: () => `${config.adminHost}:${adminPort()}` })
+  return new Handover({ plane, lease, log, window: () => loop.windowCounts(), admin: () => advertisedAdmin(config.adminHost, adminPort(), runtime?.peerAddress ?? null) })
 }
 
 /**
@@ -78,11 +79,12 @@ export function createLease (config: Config, runtime: Runtime | null, plane: Con
 
 /**
  * Start-up step 4b: the admin listener binds, then the lease is taken in the name of its address
- * (the refused instance's line names where to reach the holder). An admin port that is taken is
+ * (the refused instance's line names where to reach the holder; on Swarm the task's overlay
+ * address for a wildcard --admin-host, so that a new task's --takeover reaches it). An admin port that is taken is
  * most often the running instance's own: then the line says so (exit 20) rather than only that
  * the port is taken (exit 5). Resolves with the admin port.
  */
-export async function listenAndLease (admin: AdminServer, config: Config, lease: Lease | null, takeover: Takeover | null = null): Promise<number> {
+export async function listenAndLease (admin: AdminServer, config: Config, lease: Lease | null, takeover: Takeover | null = null, runtime: Runtime | null = null): Promise<number> {
   let adminPort: number
   try {
     adminPort = await admin.listen(config.adminHost, config.adminPort)
@@ -92,6 +94,6 @@ export async function listenAndLease (admin: AdminServer, config: Config, lease:
   }
   // --takeover: the holder stops its loops and releases the lease before this one takes it.
   await takeover?.begin()
-  await lease?.acquire(`${config.adminHost}:${adminPort}`)
+  await lease?.acquire(advertisedAdmin(config.adminHost, adminPort, runtime?.peerAddress ?? null))
   return adminPort
 }

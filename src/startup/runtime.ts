@@ -13,7 +13,7 @@ function createRuntime (config: Config, log: Logger): Runtime | null {
   if (config.image === null) return null
   if (config.runtime === 'swarm') {
     // checkConfig() guarantees --network with --runtime swarm.
-    return new SwarmRuntime({ ...config, image: config.image, network: config.network ?? '' })
+    return new SwarmRuntime({ ...config, image: config.image, network: config.network ?? '' }, { log })
   }
   // The engine address comes from DOCKER_HOST or the default socket, as with the docker CLI.
   return new DockerRuntime({ ...config, image: config.image }, { log })

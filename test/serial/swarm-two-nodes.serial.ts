@@ -3,7 +3,9 @@
  * and a second dockerd in its own network namespace as worker, joined over a veth pair whose
  * addresses the test assigns. Replicas placed on both nodes serve through the gateway; stopping
  * the second engine under load moves its replicas to the first with 0 failed idempotent
- * requests. Serial: it initialises a swarm on the shared engine (only when the engine is in
+ * requests, and with Swarm's default dispatcher heartbeat (5 s): symphony suspects the lost node
+ * when all its replicas fail at once and places their replacements on the other node without
+ * waiting the 14-18 s Swarm takes to mark it down (issue 23, point 5). Serial: it initialises a swarm on the shared engine (only when the engine is in
  * none; it leaves it again) and starts a second engine. Everything is removed in teardown, in
  * reverse order of creation, even on failure.
  */
@@ -38,7 +40,8 @@ t.test('two nodes: placement on both, node loss under load', { skip }, async (t)
   undo.push(async () => await node2.down())
   const setupFrom = Date.now()
   await node2.up()
-  await ensureSwarm(stack, ['--advertise-addr', HOST_ADDR, '--listen-addr', `${HOST_ADDR}:2377`, '--dispatcher-heartbeat', '1s'])
+  // Swarm's default dispatcher heartbeat (5 s), as users run it: no --dispatcher-heartbeat.
+  await ensureSwarm(stack, ['--advertise-addr', HOST_ADDR, '--listen-addr', `${HOST_ADDR}:2377`])
   await node2.join()
   node2.loadImage(TEST_IMAGE)
   const nodes = (await docker(['node', 'ls', '--format', '{{.Hostname}} {{.Status}}'])).split('\n').sort()
@@ -88,7 +91,8 @@ t.test('two nodes: placement on both, node loss under load', { skip }, async (t)
   await sleep(1000)
   const results = await traffic.stop()
   const total = [...results.values()].reduce((a, b) => a + b, 0)
-  t.comment(`figure: node loss to full capacity again: ${recoveredMs} ms (${lost} replicas moved; dispatcher heartbeat 1 s)`)
+  const node2Id = await docker(['node', 'inspect', '-f', '{{.ID}}', node2.hostname])
+  t.comment(`figure: node loss to full capacity again: ${recoveredMs} ms (${lost} replicas moved; default dispatcher heartbeat 5 s)`)
   if (failures(results) > 0) {
     // What the gateway saw: upstream errors by reason, and retries, per backend.
     const metrics = await fetch(`${sym.admin}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then(async (r) => await r.text())
@@ -100,4 +104,16 @@ t.test('two nodes: placement on both, node loss under load', { skip }, async (t)
   const failed = logs.filter((l) => l.event === 'replica-failed')
   t.equal(failed.length, lost, `exactly the ${lost} replicas of the lost node were replaced`)
   t.ok(failed.every((l) => /^(exit-node-down|health-(timeout|refused|error))$/.test(String(l.reason))), `seen as a node loss or by the probes: ${failed.map((l) => String(l.reason)).join(', ')}`)
+  // Swarm still calls the node ready for 14-18 s: without the suspicion, replacements went to it,
+  // waited there, and failed to start once Swarm marked it down.
+  const suspected = logs.filter((l) => l.event === 'node-suspected')
+  t.same(suspected.map((l) => l.nodeId), [node2Id], `the lost node was suspected once (${node2.hostname})`)
+  const startErrors = logs.filter((l) => l.event === 'runtime-error' && l.op === 'start')
+  t.equal(startErrors.length, 0, `no replacement failed to start: ${startErrors.map((l) => String(l.error)).join('; ')}`)
+  const moved = logs.filter((l) => l.event === 'replica-moved').length
+  t.comment(`replacements created again after landing on the suspected node: ${moved}`)
+  const steps = logs.filter((l) => /^(replica-failed|node-suspected|replica-moved|replace|node-cleared|task-state|runtime-error)$/.test(String(l.event)))
+  t.comment(`timeline after the engine stop: ${steps.map((l) => `${String(l.event)}${l.reason !== undefined ? `(${String(l.reason)})` : ''}${l.state !== undefined ? `(${String(l.service).slice(-1)}:${String(l.state)})` : ''} +${Date.parse(String(l.time)) - stoppedAt} ms`).join(', ')}`)
+  // Generous for a shared 2-core machine; the figure (median of several runs) is in bench/results/node-loss.md.
+  t.ok(recoveredMs < 15_000, `full capacity again within 15 s (${recoveredMs} ms; Swarm alone marks the node down after 14-18 s)`)
 })
