@@ -21,6 +21,10 @@ export interface UwsRuntime {
   readonly filter: boolean
   /** uWS answers requests its parser refuses (400/505) instead of closing in silence. */
   readonly answersMalformed: boolean
+  /** Its HTTP timeouts can be set per App (src/uws/timeouts.ts sets them to the gateway's). */
+  readonly settableTimeouts: boolean
+  /** The most header lines its parser passes on. */
+  readonly headerLines: number
   /** The binary's path. */
   readonly file: string
 }
@@ -61,7 +65,7 @@ export function loadBuild (facts: RuntimeFacts, open: (file: string) => unknown 
       const file = binaryPath(spec, facts)
       const uws = open(file) as Partial<Uws> | null
       if (typeof uws?.App !== 'function' || typeof uws.us_listen_socket_close !== 'function') throw new Error(`${file} is not a uWebSockets.js binary`)
-      return { uws: uws as Uws, runtime: { build: spec.build, filter: spec.filter, answersMalformed: spec.answersMalformed, file } }
+      return { uws: uws as Uws, runtime: { build: spec.build, filter: spec.filter, answersMalformed: spec.answersMalformed, settableTimeouts: spec.settableTimeouts, headerLines: spec.headerLines, file } }
     } catch (err) {
       failures.push(`${spec.build} (needs glibc >= ${spec.glibc}): ${firstLine(err)}`)
     }

@@ -42,6 +42,13 @@ export interface BuildSpec {
    * cannot read, HTTP/1.0 included) instead of closing in silence (uWS.js >= 20.50).
    */
   readonly answersMalformed: boolean
+  /**
+   * Its HTTP timeout (head, body rate, idle keep-alive) is set per App with `setIdleTimeout(s)`
+   * and `setResponseTimeout(s)`, 30 s each unless set; false: fixed at 10 s (src/uws/timeouts.ts).
+   */
+  readonly settableTimeouts: boolean
+  /** The most header lines (Host included) its parser passes on; more are never forwarded. */
+  readonly headerLines: number
 }
 
 /**
@@ -60,7 +67,10 @@ export const BUILDS: readonly BuildSpec[] = [
     // __isoc23_sscanf, __isoc23_strtol, __isoc23_strtoul, as upstream's builds (uNetworking/uWebSockets.js#1196).
     glibc: '2.38',
     filter: true,
-    answersMalformed: true
+    answersMalformed: true,
+    settableTimeouts: true,
+    // 99 and more are answered 431 by uWS itself (scripts/uws-probe.js).
+    headerLines: 98
   },
   {
     // @trufflesuite/uws-js-unofficial@20.30.0-unofficial.0, installed as `uWebSockets.js`.
@@ -72,7 +82,10 @@ export const BUILDS: readonly BuildSpec[] = [
     arches: ['x64', 'arm64'],
     glibc: '2.27',
     filter: false,
-    answersMalformed: false
+    answersMalformed: false,
+    settableTimeouts: false,
+    // 49 and more: the connection is closed unanswered (scripts/uws-probe.js).
+    headerLines: 48
   }
 ]
 

@@ -13,6 +13,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
 import type { ServedCertificate } from '../config/types'
 import { W_TLS_UNKNOWN_NAME } from '../table/layout'
 import { uWS } from '../uws'
+import { withHttpTimeouts } from '../uws/timeouts'
 import type { ClosableApp } from './listener'
 
 /** The App for `certificates` (null: plain HTTP), with `handler` for every method and path. */
@@ -22,9 +23,9 @@ export function createServingApp (
   i32: Int32Array,
   wbase: number
 ): ClosableApp {
-  if (certificates === null) return (uWS.App() as ClosableApp).any('/*', handler) as ClosableApp
+  if (certificates === null) return (withHttpTimeouts(uWS.App()) as ClosableApp).any('/*', handler) as ClosableApp
   const first = certificates[0]
-  const app = uWS.SSLApp(first === undefined ? {} : { cert_file_name: first.certFile, key_file_name: first.keyFile }) as ClosableApp
+  const app = withHttpTimeouts(uWS.SSLApp(first === undefined ? {} : { cert_file_name: first.certFile, key_file_name: first.keyFile })) as ClosableApp
   app.any('/*', handler)
   const defaults = first?.names ?? []
   const added = new Set<string>(defaults)
