@@ -49,6 +49,11 @@ export interface BuildSpec {
   readonly settableTimeouts: boolean
   /** The most header lines (Host included) its parser passes on; more are never forwarded. */
   readonly headerLines: number
+  /**
+   * The environment variable its parser reads its largest head from, once, when the binary loads
+   * (4 KiB when unset); null: fixed (about 50 KB). load.ts sets it to UWS_HEAD_BYTES.
+   */
+  readonly headSizeEnv: string | null
 }
 
 /**
@@ -70,7 +75,8 @@ export const BUILDS: readonly BuildSpec[] = [
     answersMalformed: true,
     settableTimeouts: true,
     // 99 and more are answered 431 by uWS itself (scripts/uws-probe.js).
-    headerLines: 98
+    headerLines: 98,
+    headSizeEnv: 'UWS_HTTP_MAX_HEADERS_SIZE'
   },
   {
     // @trufflesuite/uws-js-unofficial@20.30.0-unofficial.0, installed as `uWebSockets.js`.
@@ -85,7 +91,8 @@ export const BUILDS: readonly BuildSpec[] = [
     answersMalformed: false,
     settableTimeouts: false,
     // 49 and more: the connection is closed unanswered (scripts/uws-probe.js).
-    headerLines: 48
+    headerLines: 48,
+    headSizeEnv: null
   }
 ]
 
