@@ -7,7 +7,7 @@
 //
 // 1. timeouts: an idle keep-alive connection, a head trickled byte by byte, a connection that
 //    sends nothing and a body trickled at 5 KiB/s: when does the build close each, on an App as
-//    the build makes it and on one given the gateway's timeouts (src/uws/timeouts.ts)? The probe
+//    the build makes it and on one given 10 s timeouts where the build has the setters? The probe
 //    gives up after 40 s (20.57's own default is 30 s).
 // 2. limits of the head: the most header lines passed on, and what a 17 KB head gets, with the
 //    build loaded as symphony loads it (src/uws/load.ts).
@@ -21,7 +21,6 @@ const net = require('node:net')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { loadUws } = require(path.join(__dirname, '..', 'dist', 'src', 'uws', 'load.js'))
-const { withHttpTimeouts } = require(path.join(__dirname, '..', 'dist', 'src', 'uws', 'timeouts.js'))
 
 const { uws: uWS, runtime } = loadUws()
 const MiB = 1024 * 1024
@@ -145,7 +144,9 @@ async function main () {
   const bare = uWS.App()
   const defaults = typeof bare.getIdleTimeout === 'function' ? `idle ${bare.getIdleTimeout()} s, response ${bare.getResponseTimeout()} s` : 'fixed (no setIdleTimeout)'
   console.log(`timeouts: the build's own: ${defaults}`)
-  const lines = await Promise.all([timeouts('as built', bare), timeouts('gateway\'s (src/uws/timeouts.ts)', withHttpTimeouts(uWS.App(), runtime))])
+  const set = uWS.App()
+  if (typeof set.setIdleTimeout === 'function') { set.setIdleTimeout(10); set.setResponseTimeout(10) }
+  const lines = await Promise.all([timeouts('as built', bare), timeouts('set to 10 s', set)])
   for (const line of lines.flat()) console.log(line)
   for (const line of await headLimits()) console.log(line)
   console.log(await pauseProbe(true))
