@@ -32,13 +32,14 @@ die() { say "error: $*"; exit 1; }
 # window that replicas must be healthy within; on this loaded machine that failed in the chroot
 # three runs out of three, so the healer's scenario, bounded at 5 s per start, is the one here.)
 #
-# Two worker test files are left out here, on purpose and in the open: on uWS 20.57 the gateway
-# does not yet hold what they check (docs/limits.md, "Not yet the same on 20.57"; issue #18
-# stays open for them): limits.test.js (uWS 20.57's own timeout never fires, so it closes neither
-# idle keep-alive connections nor trickled heads, and it parses more header lines), and
-# streaming.test.js (20.57 honours only the first res.pause() of an upload, so a fast one is read
-# past it: 87 MiB of RSS for 1 GiB, over its 64 MiB bound). scripts/uws-probe.js shows both on a
-# bare App. Both files run in the main pass on 20.30.
+# Two worker test files are left out here, on purpose and in the open (docs/limits.md, "Not the
+# same on 20.57"; issue #18). limits.test.js: uWS 20.57's HTTP timeout is 30 s unless an App sets
+# it, and setting it made a replaced proxy thread fail to come back (thread-supervision.test.js),
+# so the gateway leaves it at 30 s. streaming.test.js:
+# uSockets in this build goes on reading a socket after res.pause() for as long as each read fills
+# its 512 KiB buffer, so a fast upload to a slower backend is read into the gateway's memory
+# (124 MiB of RSS for 1 GiB here, over its 64 MiB bound). scripts/uws-probe.js shows it on a bare
+# App (bench/results/uws-probe.md). Both run in the main pass on 20.30.
 default_tests() {
   local f
   for f in dist/test/worker/*.test.js; do

@@ -1,23 +1,30 @@
 #!/usr/bin/env node
-// What the loaded uWebSockets.js build does on its own, with no symphony code in the way
-// (issue #18: the two worker test files the Debian 13 pass leaves out). Run after a build:
+// What the loaded uWebSockets.js build does on its own, with no symphony request handling in the
+// way (issue #18: the worker tests the Debian 13 pass left out). Run after a build:
 //
 //   node scripts/uws-probe.js            on this host (Node 20: uWS 20.30 where glibc < 2.38)
 //   in the Debian 13 chroot, Node 24     (uWS 20.57), e.g. as scripts/test-trixie.sh sets it up
 //
-// 1. timeouts: an idle keep-alive connection, a head trickled byte by byte and a connection that
-//    sends nothing; when does the build close each (the probe gives up after 25 s)?
-// 2. pause: a fast upload (chunked, then Content-Length: 512 MiB, since 20.30 refuses ten digits) paused at every chunk and resumed 50 ms
-//    later, as the gateway's flow control does; how many bytes arrive while paused?
-// Prints one line per case. Takes about 32 s. Loopback only.
+// 1. timeouts: an idle keep-alive connection, a head trickled byte by byte, a connection that
+//    sends nothing and a body trickled at 5 KiB/s: when does the build close each, on an App as
+//    the build makes it and on one given 10 s timeouts where the build has the setters? The probe
+//    gives up after 40 s (20.57's own default is 30 s).
+// 2. limits of the head: the most header lines passed on, and what a 17 KB head gets, with the
+//    build loaded as symphony loads it (src/uws/load.ts).
+// 3. pause: a fast upload (chunked, then Content-Length: 512 MiB, since 20.30 refuses ten digits)
+//    paused at every chunk and resumed 50 ms later, as the gateway's flow control does; how many
+//    bytes arrive while paused? The uploader runs in a child process, as a real client does, and
+//    the longest run of bytes read past one pause is reported too.
+// Prints one line per case. Takes about 50 s. Loopback only.
 'use strict'
 const net = require('node:net')
 const path = require('node:path')
+const { spawn } = require('node:child_process')
 const { loadUws } = require(path.join(__dirname, '..', 'dist', 'src', 'uws', 'load.js'))
 
 const { uws: uWS, runtime } = loadUws()
 const MiB = 1024 * 1024
-const GIVE_UP_MS = 25_000
+const GIVE_UP_MS = 40_000
 const UPLOAD_MS = 3000
 
 function listen (app) {
@@ -26,32 +33,71 @@ function listen (app) {
   })
 }
 
-function timeouts (port) {
-  const cases = [
-    ['idle keep-alive connection', 'GET / HTTP/1.1\r\nHost: h\r\n\r\n', ''],
-    ['head trickled byte by byte', 'GET / HTTP/1.1\r\nHost: h\r\nX-Slow: ', 'z'],
-    ['connection that sends nothing', '', '']
-  ]
-  return Promise.all(cases.map(([name, head, piece]) => new Promise((resolve) => {
+/** Opens a connection, writes `head`, then `piece` every `everyMs`; resolves with when it closed and what came back. */
+function connection (port, head, piece, everyMs, capMs = GIVE_UP_MS) {
+  return new Promise((resolve) => {
     const started = Date.now()
+    let answer = ''
     const s = net.connect(port, '127.0.0.1', () => { if (head !== '') s.write(head) })
-    const trickle = piece === '' ? null : setInterval(() => { if (!s.destroyed) s.write(piece) }, 300)
-    const cap = setTimeout(() => { s.destroy() }, GIVE_UP_MS)
+    const trickle = piece === '' ? null : setInterval(() => { if (!s.destroyed) s.write(piece) }, everyMs)
+    const cap = setTimeout(() => { s.destroy() }, capMs)
     s.on('error', () => {})
-    s.on('data', () => {})
+    s.on('data', (d) => { answer += d.toString('latin1') })
     s.on('close', () => {
       clearTimeout(cap)
       if (trickle !== null) clearInterval(trickle)
-      const ms = Date.now() - started
-      resolve(`timeouts: ${name}: ${ms >= GIVE_UP_MS - 100 ? `still open after ${GIVE_UP_MS} ms (the probe closed it)` : `closed by uWS after ${ms} ms`}`)
+      resolve({ ms: Date.now() - started, gaveUp: Date.now() - started >= capMs - 100, answer })
     })
-  })))
+  })
+}
+
+async function timeouts (label, app) {
+  app.any('/*', (res, req) => {
+    if (req.getUrl() === '/slow') { res.onAborted(() => {}); res.onData(() => {}); return }
+    res.end('ok')
+  })
+  const ls = await listen(app)
+  const port = uWS.us_socket_local_port(ls)
+  const cases = [
+    ['idle keep-alive connection', 'GET / HTTP/1.1\r\nHost: h\r\n\r\n', '', 0],
+    ['head trickled byte by byte', 'GET / HTTP/1.1\r\nHost: h\r\nX-Slow: ', 'z', 300],
+    ['connection that sends nothing', '', '', 0],
+    ['body trickled at 5 KiB/s', 'POST /slow HTTP/1.1\r\nHost: h\r\nContent-Length: 100000000\r\n\r\n', 'x'.repeat(1024), 200]
+  ]
+  const outcomes = await Promise.all(cases.map(([, head, piece, every]) => connection(port, head, piece, every)))
+  uWS.us_listen_socket_close(ls)
+  return cases.map(([name], i) => `timeouts, ${label}: ${name}: ${outcomes[i].gaveUp ? `still open after ${GIVE_UP_MS} ms (the probe closed it)` : `closed by uWS after ${outcomes[i].ms} ms`}`)
+}
+
+async function headLimits () {
+  const app = uWS.App().any('/*', (res) => { res.end('ok') })
+  const ls = await listen(app)
+  const port = uWS.us_socket_local_port(ls)
+  const status = (o) => o.answer === '' ? 'no answer' : o.answer.split('\r\n')[0]
+  const lines = (n) => Array.from({ length: n - 1 }, (_, i) => `X-H${i}: v\r\n`).join('')
+  let most = 0
+  for (let n = 40; n <= 120; n++) {
+    const o = await connection(port, `GET / HTTP/1.1\r\nHost: h\r\n${lines(n)}\r\n`, '', 0, 1500)
+    if (!o.answer.startsWith('HTTP/1.1 200')) {
+      most = n - 1
+      break
+    }
+  }
+  const big = await connection(port, `GET / HTTP/1.1\r\nHost: h\r\nX-Big: ${'b'.repeat(17_000)}\r\n\r\n`, '', 0, 1500)
+  const huge = await connection(port, `GET / HTTP/1.1\r\nHost: h\r\nX-Big: ${'b'.repeat(60_000)}\r\n\r\n`, '', 0, 1500)
+  uWS.us_listen_socket_close(ls)
+  return [
+    `head: the most header lines passed on (Host included): ${most}`,
+    `head: a 17 KB head: ${status(big)}; a 60 KB head: ${status(huge)}`
+  ]
 }
 
 function pauseProbe (chunked) {
   return new Promise((resolve) => {
     let total = 0
     let past = 0
+    let run = 0
+    let longest = 0
     let pauses = 0
     let paused = false
     let gone = false
@@ -59,27 +105,35 @@ function pauseProbe (chunked) {
       res.onAborted(() => { gone = true })
       res.onData((ab) => {
         total += ab.byteLength
-        if (paused) { past += ab.byteLength; return }
+        if (paused) {
+          past += ab.byteLength
+          run += ab.byteLength
+          longest = Math.max(longest, run)
+          return
+        }
         paused = true
         pauses++
+        run = 0
         res.pause()
         setTimeout(() => { if (!gone) { paused = false; res.resume() } }, 50)
       })
     })
     void listen(app).then((ls) => {
-      const s = net.connect(uWS.us_socket_local_port(ls), '127.0.0.1', () => {
-        s.write(`POST / HTTP/1.1\r\nHost: h\r\n${chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${512 * MiB}`}\r\n\r\n`)
-        const body = Buffer.alloc(MiB, 120)
-        const piece = chunked ? Buffer.concat([Buffer.from(`${MiB.toString(16)}\r\n`), body, Buffer.from('\r\n')]) : body
-        let sent = 0
-        const pump = () => { while (sent < 512 && !s.destroyed && s.write(piece)) sent++; if (sent < 512 && !s.destroyed) s.once('drain', pump) }
-        pump()
-      })
-      s.on('error', () => {})
+      const head = `POST / HTTP/1.1\\r\\nHost: h\\r\\n${chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${512 * MiB}`}\\r\\n\\r\\n`
+      const uploader = spawn(process.execPath, ['-e', `
+        const s = require('node:net').connect(${uWS.us_socket_local_port(ls)}, '127.0.0.1', () => {
+          s.write('${head}')
+          const body = Buffer.alloc(${MiB}, 120)
+          const piece = ${chunked} ? Buffer.concat([Buffer.from('${MiB.toString(16)}\\r\\n'), body, Buffer.from('\\r\\n')]) : body
+          let sent = 0
+          const pump = () => { while (sent < 512 && !s.destroyed && s.write(piece)) sent++; if (sent < 512 && !s.destroyed) s.once('drain', pump) }
+          pump()
+        })
+        s.on('error', () => process.exit(0))`], { stdio: 'ignore' })
       setTimeout(() => {
-        s.destroy()
+        uploader.kill()
         uWS.us_listen_socket_close(ls)
-        resolve(`pause: ${chunked ? 'chunked' : 'Content-Length'} upload: ${(total / MiB).toFixed(1)} MiB read in ${UPLOAD_MS} ms, ${(past / MiB).toFixed(1)} MiB of it while paused (${pauses} pauses)`)
+        resolve(`pause: ${chunked ? 'chunked' : 'Content-Length'} upload: ${(total / MiB).toFixed(1)} MiB read in ${UPLOAD_MS} ms, ${(past / MiB).toFixed(1)} MiB of it while paused (${pauses} pauses, at most ${(longest / MiB).toFixed(1)} MiB past one)`)
       }, UPLOAD_MS)
     })
   })
@@ -87,11 +141,14 @@ function pauseProbe (chunked) {
 
 async function main () {
   console.log(`uWS ${runtime.build} on Node ${process.version} (${runtime.file})`)
-  const app = uWS.App().any('/*', (res) => { res.end('ok') })
-  const ls = await listen(app)
-  const lines = await timeouts(uWS.us_socket_local_port(ls))
-  uWS.us_listen_socket_close(ls)
-  for (const line of lines) console.log(line)
+  const bare = uWS.App()
+  const defaults = typeof bare.getIdleTimeout === 'function' ? `idle ${bare.getIdleTimeout()} s, response ${bare.getResponseTimeout()} s` : 'fixed (no setIdleTimeout)'
+  console.log(`timeouts: the build's own: ${defaults}`)
+  const set = uWS.App()
+  if (typeof set.setIdleTimeout === 'function') { set.setIdleTimeout(10); set.setResponseTimeout(10) }
+  const lines = await Promise.all([timeouts('as built', bare), timeouts('set to 10 s', set)])
+  for (const line of lines.flat()) console.log(line)
+  for (const line of await headLimits()) console.log(line)
   console.log(await pauseProbe(true))
   console.log(await pauseProbe(false))
   process.exit(0)

@@ -3,9 +3,10 @@
  * closes its listen socket (new connections are refused; open ones keep being served); when the
  * count is back at 90 %, they listen again.
  *
- * uWS 20.30 has no open/close hook for HTTP connections, so the count comes from the kernel
- * (src/gateway/proc-net.ts), polled from the main thread. It is a soft limit: what arrives within
- * one poll is accepted before the pause.
+ * The count is polled from the main thread. Where the uWS build has an open/close hook for HTTP
+ * connections (`app.filter`), the threads count their own (src/gateway/thread-connections.ts);
+ * uWS 20.30 has none, so there it comes from the kernel (src/gateway/proc-net.ts). Either way it
+ * is a soft limit: what arrives within one poll is accepted before the pause.
  *
  * The exact count reads the whole TCP table of the network namespace, and the kernel spends about
  * 2 µs per socket formatting it (measured here: 15 ms for 4 800 sockets, 32 ms for 15 000), so
@@ -37,12 +38,19 @@ export interface Anchor {
 
 /** Connections counted for the limit. */
 export interface ConnectionSource {
+  /**
+   * `count()` is exact and cheap (the threads' own count, src/gateway/thread-connections.ts):
+   * every poll reads it and no bound is needed.
+   */
+  readonly exact: boolean
   /** The cheap readings (`ownFds` null). */
   observe (): Observation
   /** This process's open file descriptors. */
   ownFds (): number
-  /** The exact count (the expensive read). */
+  /** The exact count (the expensive read, unless `exact`). */
   count (): number
+  /** A count at most `maxAgeMs` old, for /metrics and /status. */
+  recentCount (maxAgeMs: number): number
 }
 
 /** How old a count /metrics may show (ClientConnections.recentCount). */
@@ -86,6 +94,7 @@ export function connectionBound (now: Observation, anchor: Anchor | null): numbe
  * connection whose local end is the listener's port (and address, unless it is a wildcard).
  */
 export class ClientConnections implements ConnectionSource {
+  readonly exact = false
   private readonly tables: ListenerTables
   /** Reused across reads: the table is megabytes at thousands of connections. */
   private buf = Buffer.allocUnsafe(1 << 20)
@@ -214,6 +223,12 @@ export class ConnectionLimit {
   tick (): void {
     const { limit, connections, log } = this.options
     try {
+      if (connections.exact) {
+        const count = connections.count()
+        this.failing = false
+        this.transition(shouldAccept(this.accepting, count, limit), count)
+        return
+      }
       const now = connections.observe()
       let count = connectionBound(now, this.anchor)
       let accept = shouldAccept(this.accepting, count, limit)
@@ -236,19 +251,26 @@ export class ConnectionLimit {
       this.failing = false
       if (accept === this.accepting) return
       if (!exact) count = connections.count() // for the log line only: a transition is rare
-      this.accepting = accept
-      this.options.gate.setAccepting(accept)
-      if (!accept) {
-        this.pauses++
-        this.pausedAt = Date.now()
-        log.warn('connection limit reached: not accepting new connections', { connections: count, limit, resumeAt: resumeAt(limit) })
-      } else {
-        log.info('accepting new connections again', { connections: count, limit, pausedMs: Date.now() - this.pausedAt })
-      }
+      this.transition(accept, count)
     } catch (err) {
       // The state stays as it is (a paused gateway stays paused) until a count succeeds.
       if (!this.failing) log.warn('cannot count client connections; retrying every poll', { error: (err as Error).message })
       this.failing = true
+    }
+  }
+
+  /** Opens or closes the gate when `accept` differs from now; `count` is for the log line. */
+  private transition (accept: boolean, count: number): void {
+    if (accept === this.accepting) return
+    const { limit, log } = this.options
+    this.accepting = accept
+    this.options.gate.setAccepting(accept)
+    if (!accept) {
+      this.pauses++
+      this.pausedAt = Date.now()
+      log.warn('connection limit reached: not accepting new connections', { connections: count, limit, resumeAt: resumeAt(limit) })
+    } else {
+      log.info('accepting new connections again', { connections: count, limit, pausedMs: Date.now() - this.pausedAt })
     }
   }
 

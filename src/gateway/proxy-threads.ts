@@ -94,10 +94,13 @@ export class ProxyWorkers implements AcceptGate {
   backoffs = 0
   /** Set once start() succeeded: a thread failing its first start fails start() instead. */
   private supervising = false
+  /** The shared table the threads write their counters into. */
+  readonly i32: Int32Array
 
   constructor (private readonly options: ProxyWorkersOptions) {
     this.respawn = { ...defaultRespawn, ...options.respawn }
     this.tls = options.tls ?? null
+    this.i32 = new Int32Array(options.sab)
     for (let i = 0; i < options.settings.threads; i++) {
       this.slots.push({ pool: null, attempts: 0, failures: 0, serving: false, startedAt: 0, downSince: null, timer: null })
     }

@@ -209,7 +209,7 @@ function cutMetrics (src: MetricsSources): SnapshotMetric[] {
 /** Client connections against --max-connections. */
 function connectionMetrics (src: MetricsSources): SnapshotMetric[] {
   return [
-    new SnapshotMetric('symphony_client_connections', 'Established client connections of the public port, counted from the kernel\'s socket tables at scrape time.', 'gauge', () => {
+    new SnapshotMetric('symphony_client_connections', 'Established client connections of the public port: the proxy threads\' own count where the uWS build reports connections (app.filter), else counted from the kernel\'s socket tables.', 'gauge', () => {
       try {
         return [{ value: src.clientConnections(), labels: {} }]
       } catch {

@@ -1,22 +1,27 @@
 import type { ConnectionsStatus } from '../admin/status'
 import type { Config } from '../config/types'
-import { ClientConnections, CONNECTION_COUNT_MAX_AGE_MS, ConnectionLimit } from '../gateway/connection-limit'
+import { ClientConnections, CONNECTION_COUNT_MAX_AGE_MS, ConnectionLimit, type ConnectionSource } from '../gateway/connection-limit'
+import { ThreadConnections } from '../gateway/thread-connections'
 import type { ProxyWorkers } from '../gateway/proxy-threads'
 import type { Logger } from '../log'
+import { uwsRuntime } from '../uws'
 
 /**
  * The clients' side of the listen sockets: the connection count and --max-connections. Both need
  * the bound port, so they exist only once the threads listen; until then they read as none.
  */
 export class Clients {
-  private connections: ClientConnections | null = null
+  private connections: ConnectionSource | null = null
   private limit: ConnectionLimit | null = null
 
   constructor (private readonly config: Config) {}
 
   /** Begin counting the connections to `port`, and enforce --max-connections when set. */
   start (port: number, workers: ProxyWorkers, log: Logger): void {
-    this.connections = new ClientConnections(this.config.host, port)
+    // Counted by the threads where the uWS build tells them of every connection, else from /proc/net.
+    this.connections = uwsRuntime.filter
+      ? new ThreadConnections(workers.i32, this.config.threads)
+      : new ClientConnections(this.config.host, port)
     if (this.config.maxConnections > 0) {
       this.limit = new ConnectionLimit({ limit: this.config.maxConnections, connections: this.connections, gate: workers, log })
       this.limit.start()

@@ -157,6 +157,13 @@ export const W_TLS_SWAP_FAILED = 43
 export const W_REDIRECTS = 44
 export const W_ACME_CHALLENGES = 45
 /**
+ * Client connections open on the thread's serving App(s), where the uWS build has `app.filter`
+ * (src/worker/client-count.ts adds 1 per open and 1 less per close; the thread stores 0 when it
+ * starts). The main thread sums them for --max-connections and /metrics
+ * (src/gateway/thread-connections.ts); other builds leave it 0 and are counted from /proc/net.
+ */
+export const W_CLIENT_CONNECTIONS = 46
+/**
  * The idle release (src/worker/idle-release.ts): full collections the thread ran because it
  * turned idle after serving, and its V8 heap's physical size (KiB) right after the last one.
  */

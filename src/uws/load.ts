@@ -21,9 +21,23 @@ export interface UwsRuntime {
   readonly filter: boolean
   /** uWS answers requests its parser refuses (400/505) instead of closing in silence. */
   readonly answersMalformed: boolean
+  /** Its HTTP timeouts can be set per App (the gateway does not yet: select.ts). */
+  readonly settableTimeouts: boolean
+  /** The most header lines its parser passes on. */
+  readonly headerLines: number
   /** The binary's path. */
   readonly file: string
 }
+
+/**
+ * The largest head uWS itself lets through, where the build lets it be set: above the largest
+ * `--max-header-size` (48 KiB), so that the gateway's own limit, with its 431 and error code, is
+ * the one clients meet, and about where uWS 20.30's fixed limit is. 20.57 reads it when its binary
+ * loads, from the process's environment: the main thread loads it first (src/cli.ts), before any
+ * proxy thread, whose copy of process.env would not reach the C library (the library is loaded
+ * once per process, so the threads' loads do not read it again).
+ */
+export const UWS_HEAD_BYTES = 50 * 1024
 
 export interface LoadedUws {
   readonly uws: Uws
@@ -59,15 +73,33 @@ export function loadBuild (facts: RuntimeFacts, open: (file: string) => unknown 
   for (const spec of selection.candidates) {
     try {
       const file = binaryPath(spec, facts)
-      const uws = open(file) as Partial<Uws> | null
+      const uws = withEnv(spec.headSizeEnv, String(UWS_HEAD_BYTES), () => open(file)) as Partial<Uws> | null
       if (typeof uws?.App !== 'function' || typeof uws.us_listen_socket_close !== 'function') throw new Error(`${file} is not a uWebSockets.js binary`)
-      return { uws: uws as Uws, runtime: { build: spec.build, filter: spec.filter, answersMalformed: spec.answersMalformed, file } }
+      return { uws: uws as Uws, runtime: { build: spec.build, filter: spec.filter, answersMalformed: spec.answersMalformed, settableTimeouts: spec.settableTimeouts, headerLines: spec.headerLines, file } }
     } catch (err) {
       failures.push(`${spec.build} (needs glibc >= ${spec.glibc}): ${firstLine(err)}`)
     }
   }
   const libc = facts.glibc === undefined ? 'no glibc' : `glibc ${facts.glibc}`
   throw new UnsupportedRuntimeError(`cannot start: no native uWebSockets.js build loads on Node ${facts.node} with ${libc} here; tried ${failures.join('; ')}; use Node 24 LTS on a host with glibc >= 2.38 (Debian 13, Ubuntu 24.04), or symphony's container image (docs/deployment.md)`)
+}
+
+/**
+ * Runs `load` with `name` set to `value` in the environment, then puts back what was there: the
+ * binary reads it once as it loads (later loads in other threads reuse the loaded library), and
+ * processes symphony starts (replicas) must not inherit it. uWS's own limit replaces whatever the
+ * environment had: --max-header-size is the setting.
+ */
+function withEnv<T> (name: string | null, value: string, load: () => T): T {
+  if (name === null) return load()
+  const before = process.env[name]
+  process.env[name] = value
+  try {
+    return load()
+  } finally {
+    if (before === undefined) Reflect.deleteProperty(process.env, name)
+    else process.env[name] = before
+  }
 }
 
 function firstLine (err: unknown): string {

@@ -42,6 +42,20 @@ export interface BuildSpec {
    * cannot read, HTTP/1.0 included) instead of closing in silence (uWS.js >= 20.50).
    */
   readonly answersMalformed: boolean
+  /**
+   * Its HTTP timeout (head, body rate, idle keep-alive) is set per App with `setIdleTimeout(s)`
+   * and `setResponseTimeout(s)`, 30 s each unless set; false: fixed at 10 s. The gateway does not
+   * set them yet: with them set, a proxy thread replaced after failed starts did not come back
+   * (test/gateway/thread-supervision.test.ts on 20.57; docs/limits.md).
+   */
+  readonly settableTimeouts: boolean
+  /** The most header lines (Host included) its parser passes on; more are never forwarded. */
+  readonly headerLines: number
+  /**
+   * The environment variable its parser reads its largest head from, once, when the binary loads
+   * (4 KiB when unset); null: fixed (about 50 KB). load.ts sets it to UWS_HEAD_BYTES.
+   */
+  readonly headSizeEnv: string | null
 }
 
 /**
@@ -60,7 +74,11 @@ export const BUILDS: readonly BuildSpec[] = [
     // __isoc23_sscanf, __isoc23_strtol, __isoc23_strtoul, as upstream's builds (uNetworking/uWebSockets.js#1196).
     glibc: '2.38',
     filter: true,
-    answersMalformed: true
+    answersMalformed: true,
+    settableTimeouts: true,
+    // 99 and more are answered 431 by uWS itself (scripts/uws-probe.js).
+    headerLines: 98,
+    headSizeEnv: 'UWS_HTTP_MAX_HEADERS_SIZE'
   },
   {
     // @trufflesuite/uws-js-unofficial@20.30.0-unofficial.0, installed as `uWebSockets.js`.
@@ -72,7 +90,11 @@ export const BUILDS: readonly BuildSpec[] = [
     arches: ['x64', 'arm64'],
     glibc: '2.27',
     filter: false,
-    answersMalformed: false
+    answersMalformed: false,
+    settableTimeouts: false,
+    // 49 and more: the connection is closed unanswered (scripts/uws-probe.js).
+    headerLines: 48,
+    headSizeEnv: null
   }
 ]
 

@@ -115,3 +115,10 @@ export function isChunked (value: string): boolean {
   while (end > start && (value.charCodeAt(end - 1) === 32 || value.charCodeAt(end - 1) === 9)) end--
   return end - start === 7 && value.slice(start, end).toLowerCase() === 'chunked'
 }
+
+/**
+ * The most header lines a request may have, Host included, on every uWS build: what uWS 20.30's
+ * parser passes on (it closes the connection, unanswered, past it). Builds whose parser takes
+ * more (20.57: 98) leave this gateway to refuse the rest, with 431 (docs/limits.md).
+ */
+export const MAX_HEADER_LINES = 48

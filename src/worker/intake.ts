@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
 import type { ProxySettings, ThreadTls } from '../config/types'
 import { methodIndex, NO_BACKEND, W_REQUESTS } from '../table/layout'
 import { Exchange, type ProxyContext } from './exchange'
-import { isHopByHop, isChunked, connectionTokens, dropNamed, parseContentLength, clientAddress } from './headers'
+import { isHopByHop, isChunked, connectionTokens, dropNamed, parseContentLength, clientAddress, MAX_HEADER_LINES } from './headers'
 import { recordResponse } from './record'
 import { Answers, type GatewayAnswer } from './respond'
 import { Refusals, Refused } from './refusals'
@@ -41,6 +41,7 @@ export class Intake {
   private connection = ''
   private requestId = ''
   private headBytes = 0
+  private headLines = 0
   private readonly refusals: Refusals
   private readonly i32: Int32Array
   private readonly ids = new RequestIds()
@@ -95,11 +96,13 @@ export class Intake {
     this.connection = ''
     this.requestId = ''
     this.headBytes = method.length + path.length + 12 // "METHOD path HTTP/1.1\r\n"
+    this.headLines = 0
     req.forEach(this.collect)
   }
 
   private readonly collect = (name: string, value: string): void => {
     this.headBytes += name.length + value.length + 4 // "name: value\r\n"
+    this.headLines++
     switch (name) {
       case 'content-length':
         this.contentLengths++
@@ -136,6 +139,7 @@ export class Intake {
   /** The answer a head is refused with, or null when it may go on. */
   private check (): GatewayAnswer | null {
     if (this.headBytes > this.settings.maxHeaderSize) return Answers.headersTooLarge
+    if (this.headLines > MAX_HEADER_LINES) return Answers.tooManyHeaderLines
     if (this.badTE || (this.chunked && this.contentLengths > 0)) return Answers.badFraming
     if (this.contentLengths > 1 || (this.contentLengths === 1 && this.contentLength < 0)) return Answers.badContentLength
     if (this.contentLength > this.settings.maxBodySize) return Answers.bodyTooLarge

@@ -1,4 +1,5 @@
 import { ProxyErrorCodes, type ProxyErrorCode } from '../errors'
+import { MAX_HEADER_LINES } from './headers'
 
 /**
  * The one place where data-plane conditions become an HTTP answer. Bodies are small, fixed JSON
@@ -32,5 +33,6 @@ export const Answers = {
   badContentLength: answer(400, 'Bad Request', ProxyErrorCodes.BAD_REQUEST, 'invalid or repeated Content-Length', true),
   badFraming: answer(400, 'Bad Request', ProxyErrorCodes.BAD_REQUEST, 'Content-Length and Transfer-Encoding together, or an unsupported transfer coding', true),
   headersTooLarge: answer(431, 'Request Header Fields Too Large', ProxyErrorCodes.HEADERS_TOO_LARGE, 'the request head is larger than the gateway accepts (--max-header-size)', true),
+  tooManyHeaderLines: answer(431, 'Request Header Fields Too Large', ProxyErrorCodes.HEADERS_TOO_LARGE, `the request has more than ${MAX_HEADER_LINES} header lines`, true),
   bodyTooSlow: answer(408, 'Request Timeout', ProxyErrorCodes.REQUEST_TIMEOUT, 'the request body arrived too slowly (at least 160 KiB every 6.5 s is needed)', true)
 } as const

@@ -35,6 +35,7 @@ import { IdleRelease } from './idle-release'
 import { log, logTo, type LogMessage } from './thread-log'
 import { createAccessLog, type AccessLog } from './access-log'
 import { createServingApp } from './tls-app'
+import { resetClientCount } from './client-count'
 import { createRedirectApp } from './redirect'
 
 /** One thread's task: the proxy settings, with `port` the one every thread shares (never 0 here). */
@@ -118,6 +119,7 @@ export default async function serve (task: ServeTask): Promise<string> {
     }
   }
   const intake = new Intake(ctx, task, slowBodies, life)
+  resetClientCount(i32, wbase)
   const listener = new Listener(createServingApp(task.tls?.certificates ?? null, intake.onRequest, i32, wbase), task.host, task.port, task.paused)
   let redirect: Listener | null = null
   closeApps = () => { listener.closeApps(); redirect?.closeApps() }

@@ -5,6 +5,8 @@
  * added for names the default certificate does not carry: uWS 20.30 prints a line on stdout for
  * every `domain()` call, so a gateway with one certificate prints nothing.
  *
+ * Each App counts its own client connections where the build can (src/worker/client-count.ts).
+ *
  * A certificate reload builds a new App (src/worker/listener.ts swaps it in): uWS cannot replace
  * the default certificate of an SSLApp, and removing a server name frees its router while the
  * connections that chose it still route through it.
@@ -13,6 +15,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
 import type { ServedCertificate } from '../config/types'
 import { W_TLS_UNKNOWN_NAME } from '../table/layout'
 import { uWS } from '../uws'
+import { countClientConnections } from './client-count'
 import type { ClosableApp } from './listener'
 
 /** The App for `certificates` (null: plain HTTP), with `handler` for every method and path. */
@@ -22,9 +25,14 @@ export function createServingApp (
   i32: Int32Array,
   wbase: number
 ): ClosableApp {
-  if (certificates === null) return (uWS.App() as ClosableApp).any('/*', handler) as ClosableApp
+  if (certificates === null) {
+    const plain = uWS.App() as ClosableApp
+    countClientConnections(plain, i32, wbase)
+    return plain.any('/*', handler) as ClosableApp
+  }
   const first = certificates[0]
   const app = uWS.SSLApp(first === undefined ? {} : { cert_file_name: first.certFile, key_file_name: first.keyFile }) as ClosableApp
+  countClientConnections(app, i32, wbase)
   app.any('/*', handler)
   const defaults = first?.names ?? []
   const added = new Set<string>(defaults)

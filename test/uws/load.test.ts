@@ -2,7 +2,7 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { join, resolve } from 'node:path'
 import { UnsupportedRuntimeError } from '../../src/errors'
-import { currentFacts, loadBuild, loadUws } from '../../src/uws/load'
+import { currentFacts, loadBuild, loadUws, UWS_HEAD_BYTES } from '../../src/uws/load'
 import { selectBuild } from '../../src/uws/select'
 
 // Compiled to dist/test/uws/: the project root is three levels up.
@@ -47,6 +47,29 @@ t.test('a binary that should load but does not: the next build, else one refusal
   t.notMatch(err.message, /\n/, 'one line')
 
   t.throws(() => loadBuild(facts, () => ({ App: 'not a function' })), UnsupportedRuntimeError, 'a file that is not uWS is refused too')
+})
+
+t.test('uWS 20.57 loads with UWS_HTTP_MAX_HEADERS_SIZE at UWS_HEAD_BYTES, and the environment is put back after', async (t) => {
+  const facts = { ...currentFacts(), platform: 'linux', arch: 'x64', abi: 137, glibc: '2.41' }
+  const fakeUws = { App: () => {}, us_listen_socket_close: () => {} }
+  const seen: Array<string | undefined> = []
+  const open = (): unknown => { seen.push(process.env.UWS_HTTP_MAX_HEADERS_SIZE); return fakeUws }
+  const before = process.env.UWS_HTTP_MAX_HEADERS_SIZE
+  t.teardown(() => { if (before === undefined) delete process.env.UWS_HTTP_MAX_HEADERS_SIZE; else process.env.UWS_HTTP_MAX_HEADERS_SIZE = before })
+
+  delete process.env.UWS_HTTP_MAX_HEADERS_SIZE
+  t.equal(loadBuild(facts, open).runtime.build, '20.57.0')
+  t.same(seen, [String(UWS_HEAD_BYTES)], 'set while the binary loads')
+  t.notOk('UWS_HTTP_MAX_HEADERS_SIZE' in process.env, 'and gone after (replicas do not inherit it)')
+
+  process.env.UWS_HTTP_MAX_HEADERS_SIZE = '1234'
+  loadBuild(facts, open)
+  t.same(seen, [String(UWS_HEAD_BYTES), String(UWS_HEAD_BYTES)], 'a value already there is replaced for the load')
+  t.equal(process.env.UWS_HTTP_MAX_HEADERS_SIZE, '1234', 'and put back after')
+
+  const failing = (): unknown => { throw new Error('cannot open shared object file') }
+  t.throws(() => loadBuild({ ...facts, abi: 127 }, failing), UnsupportedRuntimeError)
+  t.equal(process.env.UWS_HTTP_MAX_HEADERS_SIZE, '1234', 'put back after a failed load too')
 })
 
 t.test('a real dlopen failure is a refusal: the Node 24 binary of 20.57 in this process', { skip: process.platform !== 'linux' || process.arch !== 'x64' ? 'linux/x64 only' : false }, async (t) => {
