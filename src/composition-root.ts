@@ -48,7 +48,7 @@ export interface Gateway {
 }
 
 /** The parts a stop releases, in the order it releases them. */
-interface Parts extends Omit<AdminSources, 'runtimeStatus'> {
+interface Parts extends Omit<AdminSources, 'runtimeStatus' | 'listening'> {
   readonly admin: AdminServer
   readonly log: Logger
 }
@@ -84,8 +84,9 @@ export async function startGateway (config: Config, log: Logger = processLogger(
   if (certificates !== null) certificates.onChange = (c) => { workers.setCertificates(c) }
   const clients = new Clients(config)
   let adminPort = 0
+  let listening = false
   const handover = createHandover(config, lease, backends.loop, plane, log, () => adminPort, runtime)
-  const admin = createAdmin({ config, runtime, shared, backends, workers, clients, plane, lease, handover, runtimeStatus, certificates, acme })
+  const admin = createAdmin({ config, runtime, shared, backends, workers, clients, plane, lease, handover, runtimeStatus, certificates, acme, listening: () => listening })
   const parts: Parts = { config, runtime, shared, backends, workers, clients, admin, plane, lease, handover, log, certificates, acme }
   let stopped: Promise<void> | null = null
   const stop = (): Promise<void> => { stopped ??= stopInOrder(parts); return stopped }
@@ -97,6 +98,7 @@ export async function startGateway (config: Config, log: Logger = processLogger(
     adminPort = await listenAndLease(admin, config, lease, takeover, runtime)
     await startBackends(backends, log)
     const port = await startThreads(workers, clients, log)
+    listening = true
     shared.liveness.started(Date.now())
     acme?.begin()
     // Only now that this instance listens (SO_REUSEPORT, beside the old one) may the old one drain.

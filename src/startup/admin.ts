@@ -19,6 +19,7 @@ import type { Backends } from './fleet'
 import type { SharedTable } from './table'
 import type { Clients } from './threads'
 import type { ControlPlane } from '../control/plane'
+import { readiness } from '../admin/readiness'
 import type { Lease } from '../lease/lease'
 import type { Handover } from '../takeover/handover'
 
@@ -41,6 +42,8 @@ export interface AdminSources {
   readonly handover: Handover | null
   /** Which Node and which uWebSockets.js build serve (/status's `runtime`). */
   readonly runtimeStatus: RuntimeStatus
+  /** Whether the proxy threads have bound the public port (set once start-up got there). */
+  readonly listening: () => boolean
 }
 
 /** The Prometheus registry over the shared counters, the threads, health and the connection count. */
@@ -108,8 +111,8 @@ export function createAdmin (sources: AdminSources): AdminServer {
       return stale.length === 0 ? json(200, { status: 'ok' }) : json(503, { status: 'proxy workers not turning', workers: stale })
     },
     '/readyz': () => {
-      const ready = table.slots().some((v) => v.state === 2)
-      return json(ready ? 200 : 503, { status: ready ? 'ready' : 'no healthy backend' })
+      const r = readiness({ listening: sources.listening() && workers.serving() > 0, plane: sources.plane.state, healthyBackend: table.slots().some((v) => v.state === 2) })
+      return json(r.ready ? 200 : 503, { status: r.status })
     }
   }, config.adminToken)
 }

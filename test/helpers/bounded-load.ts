@@ -6,7 +6,8 @@
 import http from 'node:http'
 import { Pool } from 'undici'
 
-export interface LoadResult { ok: number, fresh: number, failed: string[] }
+/** `failedSpan`: when the first and the last failure happened (ms since the epoch), or null. */
+export interface LoadResult { ok: number, fresh: number, failed: string[], failedSpan: [number, number] | null }
 
 export function boundedLoad (port: number, keepAlive: number, fresh: number, maxMs: number, path = '/api/v1/hello'): { stop: () => Promise<LoadResult> } {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: keepAlive, keepAliveTimeout: 30_000 })
@@ -15,15 +16,21 @@ export function boundedLoad (port: number, keepAlive: number, fresh: number, max
   let ok = 0
   let freshOk = 0
   const failed: string[] = []
+  let failedSpan: [number, number] | null = null
+  const fail = (what: string): void => {
+    const now = Date.now()
+    failed.push(what)
+    failedSpan = failedSpan === null ? [now, now] : [failedSpan[0], now]
+  }
   const pooled = async (): Promise<void> => {
     while (running && Date.now() < deadline) {
       try {
         const res = await pool.request({ path, method: 'GET' })
         await res.body.text()
         if (res.statusCode === 200) ok++
-        else failed.push(`keep-alive: HTTP ${res.statusCode}`)
+        else fail(`keep-alive: HTTP ${res.statusCode}`)
       } catch (err) {
-        failed.push(`keep-alive: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+        fail(`keep-alive: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
       }
     }
   }
@@ -31,11 +38,11 @@ export function boundedLoad (port: number, keepAlive: number, fresh: number, max
     const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
       res.resume()
       res.on('end', () => {
-        if (res.statusCode === 200) { ok++; freshOk++ } else failed.push(`fresh: HTTP ${res.statusCode ?? 0}`)
+        if (res.statusCode === 200) { ok++; freshOk++ } else fail(`fresh: HTTP ${res.statusCode ?? 0}`)
         resolve()
       })
     })
-    req.on('error', (err: NodeJS.ErrnoException) => { failed.push(`fresh: ${err.code ?? err.message}`); resolve() })
+    req.on('error', (err: NodeJS.ErrnoException) => { fail(`fresh: ${err.code ?? err.message}`); resolve() })
   })
   const fresher = async (): Promise<void> => {
     while (running && Date.now() < deadline) await oneFresh()
@@ -46,7 +53,7 @@ export function boundedLoad (port: number, keepAlive: number, fresh: number, max
       running = false
       await Promise.all(loops)
       await pool.close()
-      return { ok, fresh: freshOk, failed }
+      return { ok, fresh: freshOk, failed, failedSpan }
     }
   }
 }
