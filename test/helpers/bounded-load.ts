@@ -4,6 +4,7 @@
  * Every answer other than 200 and every socket error is kept, named by the kind of loop.
  */
 import http from 'node:http'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { Pool } from 'undici'
 
 /** `failedSpan`: when the first and the last failure happened (ms since the epoch), or null. */
@@ -56,4 +57,16 @@ export function boundedLoad (port: number, keepAlive: number, fresh: number, max
       return { ok, fresh: freshOk, failed, failedSpan }
     }
   }
+}
+
+/**
+ * As docs/reliability.md requires for a takeover without a failed request: the old listen
+ * socket's accept queue moves to the new one instead of being reset (net.ipv4.tcp_migrate_req=1,
+ * Linux 5.14+, per network namespace: the host's here). Restored at teardown. Needs root.
+ */
+export function migrateAcceptQueues (t: { teardown: (fn: () => void) => void }): void {
+  const file = '/proc/sys/net/ipv4/tcp_migrate_req'
+  const before = readFileSync(file, 'utf8').trim()
+  writeFileSync(file, '1')
+  t.teardown(() => writeFileSync(file, before))
 }

@@ -6,11 +6,11 @@
  * exiting 0 by itself, the new one acting. Host ports 18911-18921.
  */
 import t from 'tap'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { request } from 'undici'
 import { TEST_IMAGE, ensureEngineAndImage, removeServiceContainers, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
 import { SYMPHONY_IMAGE, docker, ensureSymphonyImage } from '../helpers/swarm'
-import { boundedLoad } from '../helpers/bounded-load'
+import { boundedLoad, migrateAcceptQueues } from '../helpers/bounded-load'
 
 ensureEngineAndImage()
 ensureSymphonyImage()
@@ -54,13 +54,8 @@ t.test('the docker recipe: a second container with --takeover on the host networ
     await docker(['rm', '-f', oldName, newName]).catch(() => {})
     await removeServiceContainers(service)
   })
-  // As docs/reliability.md advises for a takeover under a burst of new connections: the old
-  // listen socket's accept queue moves to the new one instead of being reset (per network
-  // namespace; both containers share the host's). Restored afterwards.
-  const migrate = '/proc/sys/net/ipv4/tcp_migrate_req'
-  const before0 = readFileSync(migrate, 'utf8').trim()
-  writeFileSync(migrate, '1')
-  t.teardown(() => writeFileSync(migrate, before0))
+  // Both containers share the host's network namespace, where this is set.
+  migrateAcceptQueues(t)
   await docker(runArgs(oldName, service, ADMIN_OLD, []))
   const before = await waitFor('2 healthy replicas behind the first container', async () => {
     const list = await serviceContainers(service)

@@ -12,7 +12,7 @@ import { request } from 'undici'
 import { startCli, type RunningCli } from '../helpers/cli'
 import { TEST_IMAGE, ensureEngineAndImage, leaseHolderPid, removeServiceContainers, repoRoot, serviceContainers, uniqueService, waitFor } from '../helpers/docker'
 import { leaseName } from '../../src/lease/carrier'
-import { boundedLoad as load } from '../helpers/bounded-load'
+import { boundedLoad as load, migrateAcceptQueues } from '../helpers/bounded-load'
 
 ensureEngineAndImage()
 
@@ -49,6 +49,7 @@ async function runToEnd (args: string[]): Promise<{ code: number | null, stdout:
 t.test('a takeover under keep-alive and fresh-connection load: 0 failed requests, same containers, window carried over, old exits 0', async (t) => {
   const service = uniqueService('takeover')
   t.teardown(() => removeServiceContainers(service))
+  migrateAcceptQueues(t)
   const args = [...fleetArgs(service, 18908, 18900), '--admin-port', '0']
   const old = await startCli(t, args, {}, [], false)
   const before = await waitFor('2 healthy replicas', async () => {
