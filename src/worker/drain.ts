@@ -3,6 +3,14 @@ const LIFE_SERVING = 0
 const LIFE_DRAINING = 1
 const LIFE_CLOSED = 2
 
+/**
+ * How long a draining thread waits with nothing in flight and no exchange begun before it closes
+ * its connections. A connection accepted just before the listen socket closed may not have
+ * delivered its request yet; closing it then resets a request the client already sent (CI saw one
+ * fresh connection of about 7,500 reset in a takeover). A request begun meanwhile restarts it.
+ */
+export const DRAIN_QUIET_MS = 250
+
 /** What an answer needs to know of its thread's life: whether it is the connection's last. */
 export interface DrainView {
   /**
@@ -29,6 +37,8 @@ export class ThreadLife implements DrainView {
   private inflight = 0
   private state = LIFE_SERVING
   private timer: NodeJS.Timeout | null = null
+  /** While draining: when the last exchange began (or the drain did), epoch ms. */
+  private lastBegan = 0
   private settle: () => void = () => {}
   /** Settles once the thread's parts are closed. */
   readonly closed = new Promise<void>((resolve) => { this.settle = resolve })
@@ -40,7 +50,10 @@ export class ThreadLife implements DrainView {
   get draining (): boolean { return this.state !== LIFE_SERVING }
 
   /** An exchange began (IntakeLife). */
-  readonly began = (): void => { this.inflight++ }
+  readonly began = (): void => {
+    this.inflight++
+    if (this.state !== LIFE_SERVING) this.lastBegan = Date.now()
+  }
 
   /** An exchange ended (ProxyContext.onFinished). */
   readonly finished = (): void => {
@@ -52,6 +65,7 @@ export class ThreadLife implements DrainView {
   drain (): void {
     if (this.state !== LIFE_SERVING) return
     this.state = LIFE_DRAINING
+    this.lastBegan = Date.now()
     if (this.inflight === 0) this.closeSoon()
   }
 
@@ -65,16 +79,20 @@ export class ThreadLife implements DrainView {
   }
 
   /**
-   * Close once the last response had a moment to flush. `finished` runs inside res.cork(), and
-   * closing there would drop the corked bytes of the very response that just ended. Requests
-   * that arrive meanwhile on open keep-alive connections are still served (and counted), with
+   * Close once nothing was in flight and no exchange began for DRAIN_QUIET_MS (so the last
+   * response had a moment to flush: `finished` runs inside res.cork(), and closing there would
+   * drop its corked bytes; and a just-accepted connection's request has time to arrive).
+   * Requests that arrive meanwhile on open connections are still served (and counted), with
    * `Connection: close`.
    */
   private closeSoon (): void {
     if (this.timer !== null || this.state === LIFE_CLOSED) return
+    const wait = Math.max(50, this.lastBegan + DRAIN_QUIET_MS - Date.now())
     this.timer = setTimeout(() => {
       this.timer = null
-      if (this.inflight === 0) this.close()
-    }, 50)
+      if (this.inflight !== 0) return
+      if (Date.now() - this.lastBegan >= DRAIN_QUIET_MS) this.close()
+      else this.closeSoon()
+    }, wait)
   }
 }
