@@ -142,16 +142,22 @@ export class Lifecycle {
     await this.launch(m)
   }
 
-  /** Scale-down: out of rotation, in-flight requests finish (bounded), then stop and remove. */
+  /**
+   * Scale-down: out of rotation, in-flight requests finish (bounded), then stop and remove.
+   * A replica that never became ready has served nothing: it is stopped at once, as a failed
+   * one is, not given the stop grace (an app still booting has often no SIGTERM handler yet,
+   * and as a container's PID 1 it would ignore the signal and wait out the whole grace).
+   */
   drain (m: Member): void {
     const c = this.c
+    const graceMs = m.phase === 'ready' ? c.stopGraceMs : 0
     m.phase = 'draining'
     c.table.setState(m.slot, State.DRAINING)
     c.track((async () => {
       const deadline = c.now() + c.drainTimeoutMs
       await sleep(DRAIN_SETTLE_MS)
       while (c.table.inflight(m.slot) > 0 && c.now() < deadline) await sleep(DRAIN_POLL_MS)
-      await this.remove(m, c.stopGraceMs)
+      await this.remove(m, graceMs)
     })())
   }
 

@@ -213,6 +213,19 @@ t.test('scale-down waits for in-flight requests, bounded by the drain timeout', 
   t.equal(f.rt.calls.filter((c) => c.startsWith('stop')).length, 2, 'stopped after the drain timeout')
 })
 
+t.test('a drained replica that served gets the stop grace; one still starting is stopped at once', async (t) => {
+  const f = await fixture(t, { stopGraceMs: 7000 })
+  f.fleet.scaleUp(2)
+  await settle()
+  probe(f, BASE, OK)
+  t.equal(f.fleet.describe(1)?.phase, 'starting', 'the second replica has not passed a probe')
+  t.ok(f.fleet.drainPort(BASE + 1), 'the starting replica drains')
+  t.ok(f.fleet.drainPort(BASE), 'the ready replica drains')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const stops = f.rt.calls.filter((c) => c.startsWith('stop')).map((c) => c.split(' ')[2]).sort()
+  t.same(stops, ['0', '7000'], 'grace 0 for the one that never served, the stop grace for the ready one')
+})
+
 t.test('a replica that dies before its start() returns is replaced once it is known', async (t) => {
   const f = await fixture(t)
   f.rt.onStarted = (r) => { f.rt.onStarted = null; f.rt.die(r.id, 'die') }
