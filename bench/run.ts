@@ -214,8 +214,10 @@ async function loadScenarios (opts: BenchOptions, children: Children, tmp: TempD
       log(`scenario ${sc.name} with ${driver}: ${targets.map((t) => t.name).join(', ')}`)
       if (opts.warmupS > 0) for (const t of targets) warmups.push(await runOnce(sc, driver, t, 0, opts.warmupS))
       const mine: RunRecord[] = []
+      // Every other round runs the targets in reverse order, so that no target of a pair always
+      // runs first (the first run of a round met a cooler machine and biased the ratios by a few %).
       for (let round = 1; round <= opts.rounds; round++) {
-        for (const t of targets) mine.push(await runOnce(sc, driver, t, round, opts.durationS))
+        for (const t of round % 2 === 0 ? [...targets].reverse() : targets) mine.push(await runOnce(sc, driver, t, round, opts.durationS))
       }
       runs.push(...mine)
       const section: Section = {
