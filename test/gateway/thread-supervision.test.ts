@@ -28,8 +28,8 @@ const LOAD_LOOPS = 3
 
 /**
  * How long one thread start may take here. Under tap each new thread runs tap's --import hooks
- * again (its TypeScript loader alone about 2 s): a start took 2-13 s on this 2-core machine at a
- * load average of 15-19, on Node 20 and 24 alike, and the second test waits for four starts in a
+ * again (its TypeScript loader alone about 2 s): a start took 2-18 s on this 2-core machine at a
+ * load average of 15-22, on Node 20 and 24 alike, and the second test waits for four starts in a
  * row. The tests prove that threads come back, in which order and with which delays (the logged
  * backoff), not how fast a thread boots; a 10 s bound failed there on both uWS builds.
  */
