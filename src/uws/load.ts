@@ -21,7 +21,7 @@ export interface UwsRuntime {
   readonly filter: boolean
   /** uWS answers requests its parser refuses (400/505) instead of closing in silence. */
   readonly answersMalformed: boolean
-  /** Its HTTP timeouts can be set per App (the gateway does not yet: select.ts). */
+  /** Its HTTP timeouts can be set per App (src/uws/timeouts.ts sets them to 10 s). */
   readonly settableTimeouts: boolean
   /** The most header lines its parser passes on. */
   readonly headerLines: number

@@ -44,9 +44,8 @@ export interface BuildSpec {
   readonly answersMalformed: boolean
   /**
    * Its HTTP timeout (head, body rate, idle keep-alive) is set per App with `setIdleTimeout(s)`
-   * and `setResponseTimeout(s)`, 30 s each unless set; false: fixed at 10 s. The gateway does not
-   * set them yet: with them set, a proxy thread replaced after failed starts did not come back
-   * (test/gateway/thread-supervision.test.ts on 20.57; docs/limits.md).
+   * and `setResponseTimeout(s)`, 30 s each unless set; false: fixed at 10 s. src/uws/timeouts.ts
+   * sets them to 10 s where they can be set.
    */
   readonly settableTimeouts: boolean
   /** The most header lines (Host included) its parser passes on; more are never forwarded. */

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
 import { W_ACME_CHALLENGES, W_REDIRECTS } from '../table/layout'
 import { uWS } from '../uws'
+import { withHttpTimeouts } from '../uws/timeouts'
 import type { ClosableApp } from './listener'
 
 const CHALLENGE_PREFIX = '/.well-known/acme-challenge/'
@@ -29,7 +30,7 @@ export interface RedirectOptions {
 export function createRedirectApp (options: RedirectOptions): ClosableApp {
   const { httpsPort, acmeChallengeDir, i32, wbase } = options
   const portSuffix = httpsPort === 443 ? '' : `:${httpsPort}`
-  const app = uWS.App() as ClosableApp
+  const app = withHttpTimeouts(uWS.App()) as ClosableApp
   app.any('/*', (res: HttpResponse, req: HttpRequest) => {
     const url = req.getUrl()
     if (acmeChallengeDir !== null && url.startsWith(CHALLENGE_PREFIX) && req.getMethod() === 'get') {

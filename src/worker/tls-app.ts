@@ -15,6 +15,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js'
 import type { ServedCertificate } from '../config/types'
 import { W_TLS_UNKNOWN_NAME } from '../table/layout'
 import { uWS } from '../uws'
+import { withHttpTimeouts } from '../uws/timeouts'
 import { countClientConnections } from './client-count'
 import type { ClosableApp } from './listener'
 
@@ -26,12 +27,12 @@ export function createServingApp (
   wbase: number
 ): ClosableApp {
   if (certificates === null) {
-    const plain = uWS.App() as ClosableApp
+    const plain = withHttpTimeouts(uWS.App()) as ClosableApp
     countClientConnections(plain, i32, wbase)
     return plain.any('/*', handler) as ClosableApp
   }
   const first = certificates[0]
-  const app = uWS.SSLApp(first === undefined ? {} : { cert_file_name: first.certFile, key_file_name: first.keyFile }) as ClosableApp
+  const app = withHttpTimeouts(uWS.SSLApp(first === undefined ? {} : { cert_file_name: first.certFile, key_file_name: first.keyFile })) as ClosableApp
   countClientConnections(app, i32, wbase)
   app.any('/*', handler)
   const defaults = first?.names ?? []
