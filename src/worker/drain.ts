@@ -95,8 +95,9 @@ export class ThreadLife implements DrainView {
       this.timer = null
       // Timers run before the loop polls its sockets: after a stall (a thread descheduled on a
       // busy host, a GC pause) requests that arrived meanwhile are still unread, and closing now
-      // would cut them (4 keep-alive requests at once in test/takeover/systemd-takeover.test.ts
-      // at load average 20). setImmediate runs right after the next poll, once they have begun.
+      // would cut them (the likely cause of 4 keep-alive requests cut in the same millisecond in
+      // test/takeover/systemd-takeover.test.ts at load average 20). setImmediate runs right
+      // after the next poll, once they have begun.
       this.check = setImmediate(this.decide)
     }, wait)
   }
