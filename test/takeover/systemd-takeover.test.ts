@@ -151,9 +151,10 @@ t.test('the systemd recipe: symphony@ instances taking over from each other unde
   const service = uniqueService('systemd')
   const began = Date.now()
   const phase = (what: string): void => { t.comment(`${what} at ${((Date.now() - began) / 1000).toFixed(1)} s`) }
-  const host = await startSystemd(t, `symphony-test-${service}`)
-  // After the container: teardown runs last-in first-out, so the replicas go once systemd is gone.
+  // Registered before the container's: teardowns run last-in first-out, so the replicas go once
+  // systemd and its symphony are gone (removed before, they were healed back by the running one).
   t.teardown(async () => { await removeServiceContainers(service) })
+  const host = await startSystemd(t, `symphony-test-${service}`)
   await host.booted(60_000)
   phase('booted')
   // The container shares the host's network namespace, where this is set.
