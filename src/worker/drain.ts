@@ -37,6 +37,7 @@ export class ThreadLife implements DrainView {
   private inflight = 0
   private state = LIFE_SERVING
   private timer: NodeJS.Timeout | null = null
+  private check: NodeJS.Immediate | null = null
   /** While draining: when the last exchange began (or the drain did), epoch ms. */
   private lastBegan = 0
   private settle: () => void = () => {}
@@ -74,7 +75,9 @@ export class ThreadLife implements DrainView {
     if (this.state === LIFE_CLOSED) return
     this.state = LIFE_CLOSED
     if (this.timer !== null) clearTimeout(this.timer)
+    if (this.check !== null) clearImmediate(this.check)
     this.timer = null
+    this.check = null
     void this.closeParts().finally(this.settle)
   }
 
@@ -86,13 +89,23 @@ export class ThreadLife implements DrainView {
    * `Connection: close`.
    */
   private closeSoon (): void {
-    if (this.timer !== null || this.state === LIFE_CLOSED) return
+    if (this.timer !== null || this.check !== null || this.state === LIFE_CLOSED) return
     const wait = Math.max(50, this.lastBegan + DRAIN_QUIET_MS - Date.now())
     this.timer = setTimeout(() => {
       this.timer = null
-      if (this.inflight !== 0) return
-      if (Date.now() - this.lastBegan >= DRAIN_QUIET_MS) this.close()
-      else this.closeSoon()
+      // Timers run before the loop polls its sockets: after a stall (a thread descheduled on a
+      // busy host, a GC pause) requests that arrived meanwhile are still unread, and closing now
+      // would cut them (the likely cause of 4 keep-alive requests cut in the same millisecond in
+      // test/takeover/systemd-takeover.test.ts at load average 20). setImmediate runs right
+      // after the next poll, once they have begun.
+      this.check = setImmediate(this.decide)
     }, wait)
+  }
+
+  private readonly decide = (): void => {
+    this.check = null
+    if (this.inflight !== 0 || this.state !== LIFE_DRAINING) return
+    if (Date.now() - this.lastBegan >= DRAIN_QUIET_MS) this.close()
+    else this.closeSoon()
   }
 }
