@@ -107,11 +107,14 @@ t.test('a paused upload stays paused: at most one read past a pause with the rec
   const limited = await pausedUpload(true, 2000)
   const f = (n: number): string => `${(n / MiB).toFixed(2)} MiB`
   t.comment(`uWS ${uwsRuntime.build}: as Linux sizes it: ${f(bare.total)} read, ${bare.pauses} pauses, at most ${f(bare.longest)} past one; limited: ${f(limited.total)} read, ${limited.pauses} pauses, at most ${f(limited.longest)} past one`)
-  t.ok(limited.pauses > 5 && limited.total > 0, 'the limited upload went on (it is paused, never failed)')
-  // One read is at most uSockets' 512 KiB buffer: past a pause comes at most the rest of it.
-  t.ok(limited.longest <= 0.5 * MiB, `limited: at most ${f(limited.longest)} past one pause (<= 0.5 MiB)`)
+  // Resumed after every pause, not failed (how fast depends on this machine's load: 2-54 pauses seen).
+  t.ok(limited.pauses >= 2 && limited.total > limited.longest, 'the limited upload went on after a pause')
+  // One read is at most uSockets' 512 KiB buffer, so past a pause comes at most the rest of it
+  // (0.25-0.5 MiB seen); the bound leaves room for the rare read that fills it all the same.
+  t.ok(limited.longest <= 1.5 * MiB, `limited: at most ${f(limited.longest)} past one pause (<= 1.5 MiB)`)
   // The capability table is true of the binary: a build that reads past a pause does so by
-  // many reads when Linux sizes the buffer (tens of MiB seen); one that does not, by at most one.
-  if (uwsRuntime.readsPastPause) t.ok(bare.longest > 2 * MiB, `uWS ${uwsRuntime.build} reads past a pause: ${f(bare.longest)} past one (> 2 MiB)`)
-  else t.ok(bare.longest <= 0.5 * MiB, `uWS ${uwsRuntime.build} stops at a pause: ${f(bare.longest)} past one (<= 0.5 MiB)`)
+  // many reads when Linux sizes the buffer (18-45 MiB seen on 20.57); one that does not, by at
+  // most one (0.19 MiB seen on 20.30).
+  if (uwsRuntime.readsPastPause) t.ok(bare.longest > 4 * MiB, `uWS ${uwsRuntime.build} reads past a pause: ${f(bare.longest)} past one (> 4 MiB)`)
+  else t.ok(bare.longest <= 1.5 * MiB, `uWS ${uwsRuntime.build} stops at a pause: ${f(bare.longest)} past one (<= 1.5 MiB)`)
 })
