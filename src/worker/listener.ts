@@ -58,7 +58,7 @@ export class Listener {
         this.retired.push(this.app)
         this.app = next
         this.socket = socket
-        void this.holdPauses()
+        this.holdPausesLater()
         resolve(true)
       })
     })
@@ -80,7 +80,8 @@ export class Listener {
         if (socket === false) { resolve(-1); return }
         this.socket = socket
         this.port = uWS.us_socket_local_port(socket)
-        void this.holdPauses().then(() => { resolve(this.port) })
+        this.holdPausesLater()
+        resolve(this.port)
       })
     })
   }
@@ -108,10 +109,17 @@ export class Listener {
 
   /**
    * After each listen: what the uWS build needs for a paused upload to stay paused (uWS 20.57:
-   * a smaller receive buffer on the listen socket, src/uws/receive-buffer.ts). The first listen
-   * waits for it; a failure is logged, and the thread serves on (uploads then as in
-   * docs/limits.md).
+   * a smaller receive buffer on the listen socket, src/uws/receive-buffer.ts). Nothing waits for
+   * it: the child it runs took seconds on a loaded machine, which made a replaced thread rejoin
+   * that much later (test/gateway/thread-supervision.test.ts). A failure is logged, and the
+   * thread serves on (uploads then as in docs/limits.md).
    */
+  private holdPausesLater (): void {
+    // After the thread says it started (a setImmediate runs after serve.ts's 'started' message):
+    // the /proc look-up is synchronous.
+    setImmediate(() => { void this.holdPauses() })
+  }
+
   private async holdPauses (): Promise<void> {
     const outcome = await holdPauses(this.port)
     if (outcome !== null && !outcome.ok) {
@@ -135,7 +143,7 @@ export class Listener {
       if (socket !== false) {
         this.socket = socket
         this.relistenFailed = false
-        void this.holdPauses()
+        this.holdPausesLater()
         return
       }
       // Someone took the port while it was free: said once, retried every tick.
