@@ -21,9 +21,10 @@
  * drops it.
  *
  * Not covered: connections whose handshake completed between the listen and the child's
- * setsockopt (about 0.1 s) keep Linux's growing buffer. The cost: one upload connection's
- * receive window is at most about 384 KiB, so its rate is bounded by 384 KiB per round trip
- * (38 MiB/s at 10 ms). Downloads and small requests are not touched. docs/limits.md says so.
+ * setsockopt (the child's start: a second or so on a loaded machine) keep Linux's growing
+ * buffer. The cost: one upload connection's receive window stays under 512 KiB, so its rate is
+ * at most 512 KiB per round trip (50 MiB/s at 10 ms). Downloads and small requests are not
+ * touched. docs/limits.md says so.
  */
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
