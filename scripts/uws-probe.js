@@ -14,13 +14,18 @@
 // 3. pause: a fast upload (chunked, then Content-Length: 512 MiB, since 20.30 refuses ten digits)
 //    paused at every chunk and resumed 50 ms later, as the gateway's flow control does; how many
 //    bytes arrive while paused? The uploader runs in a child process, as a real client does, and
-//    the longest run of bytes read past one pause is reported too.
-// Prints one line per case. Takes about 50 s. Loopback only.
+//    the longest run of bytes read past one pause is reported too. Then the same with the listen
+//    socket's receive buffer limited as the gateway limits it where the build reads past a pause
+//    (src/uws/receive-buffer.ts).
+// Prints one line per case. Takes about 60 s; `node scripts/uws-probe.js pause` runs only 3, in
+// about 15 s. Loopback only.
 'use strict'
 const net = require('node:net')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { loadUws } = require(path.join(__dirname, '..', 'dist', 'src', 'uws', 'load.js'))
+
+const { limitReceiveBuffer, RECEIVE_BUFFER_BYTES } = require(path.join(__dirname, '..', 'dist', 'src', 'uws', 'receive-buffer.js'))
 
 const { uws: uWS, runtime } = loadUws()
 const MiB = 1024 * 1024
@@ -92,7 +97,7 @@ async function headLimits () {
   ]
 }
 
-function pauseProbe (chunked) {
+function pauseProbe (chunked, limited) {
   return new Promise((resolve) => {
     let total = 0
     let past = 0
@@ -118,7 +123,11 @@ function pauseProbe (chunked) {
         setTimeout(() => { if (!gone) { paused = false; res.resume() } }, 50)
       })
     })
-    void listen(app).then((ls) => {
+    void listen(app).then(async (ls) => {
+      if (limited) {
+        const outcome = await limitReceiveBuffer(uWS.us_socket_local_port(ls))
+        if (!outcome.ok) throw new Error(outcome.reason)
+      }
       const head = `POST / HTTP/1.1\\r\\nHost: h\\r\\n${chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${512 * MiB}`}\\r\\n\\r\\n`
       const uploader = spawn(process.execPath, ['-e', `
         const s = require('node:net').connect(${uWS.us_socket_local_port(ls)}, '127.0.0.1', () => {
@@ -133,14 +142,25 @@ function pauseProbe (chunked) {
       setTimeout(() => {
         uploader.kill()
         uWS.us_listen_socket_close(ls)
-        resolve(`pause: ${chunked ? 'chunked' : 'Content-Length'} upload: ${(total / MiB).toFixed(1)} MiB read in ${UPLOAD_MS} ms, ${(past / MiB).toFixed(1)} MiB of it while paused (${pauses} pauses, at most ${(longest / MiB).toFixed(1)} MiB past one)`)
+        resolve(`pause${limited ? `, SO_RCVBUF ${RECEIVE_BUFFER_BYTES / 1024} KiB` : ''}: ${chunked ? 'chunked' : 'Content-Length'} upload: ${(total / MiB).toFixed(1)} MiB read in ${UPLOAD_MS} ms, ${(past / MiB).toFixed(1)} MiB of it while paused (${pauses} pauses, at most ${(longest / MiB).toFixed(1)} MiB past one)`)
       }, UPLOAD_MS)
     })
   })
 }
 
+async function pauses () {
+  for (const limited of [false, true]) {
+    console.log(await pauseProbe(true, limited))
+    console.log(await pauseProbe(false, limited))
+  }
+}
+
 async function main () {
   console.log(`uWS ${runtime.build} on Node ${process.version} (${runtime.file})`)
+  if (process.argv[2] === 'pause') {
+    await pauses()
+    process.exit(0)
+  }
   const bare = uWS.App()
   const defaults = typeof bare.getIdleTimeout === 'function' ? `idle ${bare.getIdleTimeout()} s, response ${bare.getResponseTimeout()} s` : 'fixed (no setIdleTimeout)'
   console.log(`timeouts: the build's own: ${defaults}`)
@@ -149,8 +169,7 @@ async function main () {
   const lines = await Promise.all([timeouts('as built', bare), timeouts('set to 10 s', set)])
   for (const line of lines.flat()) console.log(line)
   for (const line of await headLimits()) console.log(line)
-  console.log(await pauseProbe(true))
-  console.log(await pauseProbe(false))
+  await pauses()
   process.exit(0)
 }
 

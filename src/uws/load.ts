@@ -25,6 +25,8 @@ export interface UwsRuntime {
   readonly settableTimeouts: boolean
   /** The most header lines its parser passes on. */
   readonly headerLines: number
+  /** A paused upload is read on while each read fills 512 KiB: receive buffers are kept below that (receive-buffer.ts). */
+  readonly readsPastPause: boolean
   /** The binary's path. */
   readonly file: string
 }
@@ -75,7 +77,7 @@ export function loadBuild (facts: RuntimeFacts, open: (file: string) => unknown 
       const file = binaryPath(spec, facts)
       const uws = withEnv(spec.headSizeEnv, String(UWS_HEAD_BYTES), () => open(file)) as Partial<Uws> | null
       if (typeof uws?.App !== 'function' || typeof uws.us_listen_socket_close !== 'function') throw new Error(`${file} is not a uWebSockets.js binary`)
-      return { uws: uws as Uws, runtime: { build: spec.build, filter: spec.filter, answersMalformed: spec.answersMalformed, settableTimeouts: spec.settableTimeouts, headerLines: spec.headerLines, file } }
+      return { uws: uws as Uws, runtime: { build: spec.build, filter: spec.filter, answersMalformed: spec.answersMalformed, settableTimeouts: spec.settableTimeouts, headerLines: spec.headerLines, readsPastPause: spec.readsPastPause, file } }
     } catch (err) {
       failures.push(`${spec.build} (needs glibc >= ${spec.glibc}): ${firstLine(err)}`)
     }

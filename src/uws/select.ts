@@ -51,6 +51,13 @@ export interface BuildSpec {
   /** The most header lines (Host included) its parser passes on; more are never forwarded. */
   readonly headerLines: number
   /**
+   * Its uSockets goes on reading a socket after `res.pause()` for as long as each `recv()` fills
+   * its whole 512 KiB buffer (`us_internal_dispatch_ready_poll`'s read loop, which never looks at
+   * the pause): a fast upload is read into memory unless the socket's receive buffer is kept
+   * smaller than that (src/uws/receive-buffer.ts; docs/limits.md). 20.30 reads once per wake-up.
+   */
+  readonly readsPastPause: boolean
+  /**
    * The environment variable its parser reads its largest head from, once, when the binary loads
    * (4 KiB when unset); null: fixed (about 50 KB). load.ts sets it to UWS_HEAD_BYTES.
    */
@@ -77,6 +84,7 @@ export const BUILDS: readonly BuildSpec[] = [
     settableTimeouts: true,
     // 99 and more are answered 431 by uWS itself (scripts/uws-probe.js).
     headerLines: 98,
+    readsPastPause: true,
     headSizeEnv: 'UWS_HTTP_MAX_HEADERS_SIZE'
   },
   {
@@ -93,6 +101,7 @@ export const BUILDS: readonly BuildSpec[] = [
     settableTimeouts: false,
     // 49 and more: the connection is closed unanswered (scripts/uws-probe.js).
     headerLines: 48,
+    readsPastPause: false,
     headSizeEnv: null
   }
 ]

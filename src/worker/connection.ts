@@ -5,7 +5,7 @@ import { ProxyErrorCodes, type ProxyErrorCode } from '../errors'
 import { ErrorReason } from '../table/layout'
 import { ResponseParser, type ResponseSink } from './response-parser'
 import { nativeWrites, writableHandle, type WriteReq } from './native-write'
-import { SLAB_BYTES, giveBack, keepCopy } from './slabs'
+import { SLAB_BYTES, giveBack, isSlab, keepCopy } from './slabs'
 
 /**
  * The exchange's handle on the connection carrying it. Every call names the exchange: a
@@ -103,6 +103,13 @@ export class Connection implements ResponseSink, UpstreamLink {
   lastActive: number
   private readonly onBodyData = (chunk: Buffer): void => { this.writeBody(chunk) }
   private readonly onBodyEnd = (): void => { this.endBody() }
+  /** Request body slabs written and not yet done with, oldest first (writeBody). */
+  private readonly bodySlabs: Buffer[] = []
+  private readonly onBodyWritten = (): void => {
+    const slab = this.bodySlabs.shift()
+    if (slab !== undefined) giveBack(slab)
+  }
+
   private readonly onBodyError = (): void => {
     this.fail(new UpstreamError('request body failed', ProxyErrorCodes.UPSTREAM_FAILED, ErrorReason.OTHER))
   }
@@ -211,18 +218,29 @@ export class Connection implements ResponseSink, UpstreamLink {
     this.socket.destroy(err)
   }
 
+  /**
+   * Write a request body piece. A slab piece (Exchange's pushCopies) goes back to the thread's
+   * slabs once the socket is done with it: write callbacks come in write order, once each, with
+   * an error too when the socket is destroyed first, so `bodySlabs` is their queue.
+   */
   private writeBody (chunk: Buffer): void {
-    if (this.state === C_CLOSED) return
+    const slab = isSlab(chunk)
+    if (this.state === C_CLOSED) {
+      if (slab) giveBack(chunk)
+      return
+    }
     this.lastActive = this.clock.now
+    if (slab) this.bodySlabs.push(chunk)
+    const done = slab ? this.onBodyWritten : undefined
     let ok: boolean
     if (this.reqChunked) {
       this.socket.cork()
       this.socket.write(chunk.length.toString(16) + '\r\n', 'latin1')
-      this.socket.write(chunk)
+      this.socket.write(chunk, done)
       ok = this.socket.write('\r\n', 'latin1')
       this.socket.uncork()
     } else {
-      ok = this.socket.write(chunk)
+      ok = this.socket.write(chunk, done)
     }
     if (!ok && this.reqBody !== null) this.reqBody.pause()
   }

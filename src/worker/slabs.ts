@@ -17,6 +17,12 @@ export const SLAB_BYTES = 64 * 1024
 const KEEP = 256
 
 const free: Buffer[] = []
+/**
+ * The memory of every slab this thread made. A slab is known by it, not by its size: on Node 24
+ * Buffer.poolSize is 64 KiB too, so a small `Buffer.from` copy is a view of a pool block of
+ * SLAB_BYTES, and handing that back would let two owners write one block.
+ */
+const slabMemory = new WeakSet<ArrayBufferLike>()
 /** Slabs handed out and not given back (an abandoned answer must give its slab back). */
 let out = 0
 /** Slabs ever allocated in this thread. */
@@ -31,6 +37,7 @@ export function keepCopy (src: Uint8Array): Buffer {
   let slab = free.pop()
   if (slab === undefined) {
     slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
+    slabMemory.add(slab.buffer)
     made++
   }
   slab.set(src)
@@ -40,10 +47,13 @@ export function keepCopy (src: Uint8Array): Buffer {
 
 /** Hand back a copy made by {@link keepCopy}; the caller drops every reference to it. */
 export function giveBack (copy: Buffer): void {
-  if (copy.buffer.byteLength !== SLAB_BYTES) return // a larger copy (see keepCopy)
+  if (!slabMemory.has(copy.buffer)) return // a larger copy (see keepCopy)
   out--
   if (free.length < KEEP) free.push(Buffer.from(copy.buffer, 0, SLAB_BYTES))
 }
+
+/** Whether `copy` is a view of a slab (made by {@link keepCopy} from at most SLAB_BYTES). */
+export function isSlab (copy: Buffer): boolean { return slabMemory.has(copy.buffer) }
 
 /** Slabs handed out and not given back yet, in this thread. */
 export function slabsOut (): number { return out }
