@@ -11,7 +11,9 @@
  *    namespace (`--network container:<anchor>`, as a Kubernetes pod's containers share theirs).
  *    The new one, started with --takeover, finds the old one at the admin address its lease
  *    records (the overlay address, not the configured 0.0.0.0), binds the same port beside it
- *    and tells it to drain. Under 4 GET loops: 0 failed, the same replicas, the old exiting 0.
+ *    and tells it to drain. Under 4 GET loops on the overlay and 4 through the published port
+ *    (docker-proxy): 0 failed, the same replicas, the old exiting 0. The anchor sets
+ *    net.ipv4.tcp_migrate_req=1 in the namespace, as docs/deployment.md's recipe does.
  *
  * Serial: it may initialise the swarm on the shared engine (and then leaves it again).
  */
@@ -92,8 +94,11 @@ t.test('takeover between two symphony containers sharing an anchor\'s network na
     for (const n of [...names, anchor]) await docker(['rm', '-f', n]).catch(() => {})
     await removeSwarmServices(service)
   })
+  // tcp_migrate_req is per network namespace and 0 in a new one: without it, connections left in
+  // the old generation's accept queue are reset when it closes its listen socket
+  // (docs/reliability.md, Takeover), so the anchor sets it for the namespace both generations share.
   await docker(['run', '-d', '--name', anchor, '--label', 'io.symphony.test=true', '--network', network,
-    '-p', '127.0.0.1::8080', '-p', '127.0.0.1::9180', '-p', '127.0.0.1::9181',
+    '--sysctl', 'net.ipv4.tcp_migrate_req=1', '-p', '127.0.0.1::8080', '-p', '127.0.0.1::9180', '-p', '127.0.0.1::9181',
     '--entrypoint', 'node', TEST_IMAGE, '-e', 'setInterval(() => {}, 1e9)'])
   const port = async (p: number): Promise<string> => `http://${(await docker(['port', anchor, `${p}/tcp`])).split('\n')[0]}`
   const url = await port(8080)
@@ -115,9 +120,9 @@ t.test('takeover between two symphony containers sharing an anchor\'s network na
   const leaseAdmin = async (): Promise<string> => await docker(['config', 'inspect', '-f', '{{index .Spec.Labels "io.symphony.lease.admin"}}', leaseName(service)])
   t.equal(await leaseAdmin(), `${overlayAddr}:9180`, 'the lease records the overlay address, not the configured 0.0.0.0')
 
-  // Two loads: from a container on the overlay straight to the gateway's address there (the
-  // path external traffic takes through the published port's NAT), which is asserted; and from
-  // the host through 127.0.0.1, which Docker's userland proxy (docker-proxy) forwards, reported.
+  // Two loads, both asserted: from a container on the overlay straight to the gateway's address
+  // there (the path external traffic takes through the published port's NAT), and from the host
+  // through the published 127.0.0.1 port, which Docker's userland proxy (docker-proxy) forwards.
   const inner = docker(['exec', `${network}-anchor`, 'node', '-e', OVERLAY_LOAD, `http://${overlayAddr}:8080/api/v1/hello`])
   const traffic = loadLoop(url, { concurrency: 4, gapMs: 5, maxMs: 120_000 })
   await sleep(1500)
@@ -143,6 +148,8 @@ t.test('takeover between two symphony containers sharing an anchor\'s network na
   t.equal(exit, 'false 0', 'the old instance exited 0 by itself')
   t.ok(sum(overlay) > 100, 'the overlay load ran throughout')
   t.equal(failures(overlay), 0, `0 failed requests over the overlay during the takeover (${sum(overlay)} sent)`)
+  t.ok(sum(results) > 100, 'the load through the published port ran throughout')
+  t.equal(failures(results), 0, `0 failed requests through the published port and docker-proxy (${sum(results)} sent)`)
   const after = await status(admins[1])
   t.same(after?.backends.map((b) => b.id).sort(), before.backends.map((b) => b.id).sort(), 'the same replica services, adopted')
   t.equal(await leaseAdmin(), `${overlayAddr}:9181`, 'the new instance holds the lease under its overlay address')
