@@ -37,6 +37,26 @@ rows.forEach((r, i) => console.log(`| ${i + 1} | ${(r.setup / 1000).toFixed(1)} 
 const ms = rows.map((r) => r.ms).sort((a, b) => a - b)
 const median = ms.length === 0 ? NaN : ms.length % 2 ? ms[(ms.length - 1) / 2] : (ms[ms.length / 2 - 1] + ms[ms.length / 2]) / 2
 console.log(`\nmedian ${(median / 1000).toFixed(1)} s over ${ms.length} runs (range ${(ms[0] / 1000).toFixed(1)}-${(ms[ms.length - 1] / 1000).toFixed(1)} s); failed GETs ${rows.map((r) => r.failed).join(", ")}`)
+// Where the seconds go, per run (ms after the engine stop): the first sign (a failed or timed-out
+// probe), the suspicion, the last replacement task to reach starting and running, full capacity.
+const at = (tl, re) => tl.split(", ").filter((e) => re.test(e)).map((e) => Number(/\+(-?\d+) ms$/.exec(e)?.[1])).filter((n) => !Number.isNaN(n))
+console.log("\n| run | first sign | node suspected | last replacement starting | its task running (slowest start: starting to running) | full capacity |")
+console.log("|---|---|---|---|---|---|")
+rows.forEach((r, i) => {
+  const sign = Math.min(...at(r.timeline, /^(replica-failed|health-timeout-tolerated)/))
+  const sus = at(r.timeline, /^node-suspected/)[0]
+  const starting = new Map(), slow = []
+  for (const e of r.timeline.split(", ")) {
+    const m = /^task-state\((\w+):(\w+)\) \+(\d+) ms$/.exec(e)
+    if (m === null) continue
+    if (m[2] === "starting") starting.set(m[1], Number(m[3]))
+    if (m[2] === "running" && starting.has(m[1])) slow.push(Number(m[3]) - starting.get(m[1]))
+  }
+  const lastStarting = Math.max(...at(r.timeline, /^task-state\(\w+:starting\)/))
+  const lastRunning = Math.max(...at(r.timeline, /^task-state\(\w+:running\)/))
+  const s = (ms) => Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : "—"
+  console.log(`| ${i + 1} | ${s(sign)} | ${s(sus)} | ${s(lastStarting)} | ${s(lastRunning)} (${slow.length ? s(Math.max(...slow)) : "—"}) | ${s(r.ms)} |`)
+})
 console.log("\ntimelines (ms after the engine stop):")
 rows.forEach((r, i) => console.log(`${i + 1}. ${r.timeline}`))
 ' "${logs[@]}"

@@ -158,6 +158,28 @@ export class ContainerFleet implements StatusSink {
       // A starting replica may refuse or fail probes while it boots; startTimeoutMs bounds that.
       // While the plane stands down, replace() only takes it out of rotation.
       this.#life.replace(m, `health-${result.reason}`, { status: result.status })
+      this.#replaceLost()
+    }
+  }
+
+  /** A probe timed out below the threshold: the runtime may take it as a sign of its node's loss. */
+  doubt (target: HealthTarget): void {
+    const m = this.#members.get(this.#o.basePort + target.key)
+    if (m === undefined || m.tableId !== target.id || m.phase !== 'ready' || m.replica === null || this.#closing !== null) return
+    this.#o.runtime.doubted?.(m.replica)
+    this.#replaceLost()
+  }
+
+  /**
+   * Replace at once, all together, the doubted replicas whose node the runtime now suspects lost
+   * (src/runtime/suspect-nodes.ts): waiting for their remaining timeouts would only delay their
+   * replacements, one probe round apart.
+   */
+  #replaceLost (): void {
+    const lost = this.#o.runtime.lost?.()
+    if (lost === undefined || lost.length === 0) return
+    for (const m of this.#members.values()) {
+      if (m.phase === 'ready' && m.replica !== null && lost.includes(m.replica.id)) this.#life.replace(m, 'node-suspected', {})
     }
   }
 

@@ -6,7 +6,7 @@ import type { Phase } from './reconcile'
 
 /** Reasons a replica is replaced on its port (src/fleet/lifecycle.ts, containers.ts, reconcile.ts). */
 export const replacementReasons: readonly string[] = [
-  'health-status', 'health-timeout', 'health-refused', 'health-error', 'exit-kill', 'exit-die', 'exit-oom', 'exit-node-down', 'start-timeout', 'missing', 'exited'
+  'health-status', 'health-timeout', 'health-refused', 'health-error', 'exit-kill', 'exit-die', 'exit-oom', 'exit-node-down', 'node-suspected', 'start-timeout', 'missing', 'exited'
 ]
 
 /** What the scale thresholds are computed from. */
@@ -48,7 +48,7 @@ export function registerControlPlaneMetrics (registry: Registry, counters: Fleet
   /* eslint-disable no-new */
   new Counter({
     name: 'symphony_replacements_total',
-    help: 'Replicas replaced on their port, by reason (health-status, health-timeout, health-refused, exit-kill, exit-die, exit-oom, exit-node-down, start-timeout, missing, exited).',
+    help: 'Replicas replaced on their port, by reason (health-status, health-timeout, health-refused, exit-kill, exit-die, exit-oom, exit-node-down, node-suspected, start-timeout, missing, exited).',
     labelNames: ['reason'],
     registers,
     collect () {

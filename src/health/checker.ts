@@ -20,6 +20,11 @@ export interface HealthTarget {
 export interface StatusSink {
   targets (): readonly HealthTarget[]
   report (target: HealthTarget, result: ProbeResult): void
+  /**
+   * A timeout below the threshold: the target is not failed and stays as it is, but a runtime
+   * may take it as an early sign (src/runtime/suspect-nodes.ts). Optional.
+   */
+  doubt?: (target: HealthTarget) => void
 }
 
 export interface HealthCheckerOptions {
@@ -117,6 +122,7 @@ export class HealthChecker {
         this.options.log?.warn('health check timed out; kept until the threshold of timeouts in a row', {
           event: 'health-timeout-tolerated', backend: `${t.host}:${t.port}`, timeouts, threshold
         })
+        this.sink.doubt?.(t)
         continue
       }
       this.sink.report(t, r)

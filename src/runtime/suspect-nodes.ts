@@ -11,6 +11,14 @@
  * of the node changes from `ready` (down or disconnected: Swarm places nothing there itself; an
  * absent node has left the swarm).
  *
+ * A replica whose health probe timed out but not yet --unhealthy-threshold times in a row is
+ * doubted: it is not failed (it serves on, and is replaced only at the threshold), but for this
+ * policy a doubt counts as a failure of its node-mates' node, as long as at least one replica on
+ * that node has failed for real. A node whose engine is gone often shows both at once: replicas
+ * whose connections are refused, and one whose connections hang until three probe timeouts
+ * have passed; waiting for the third timeout before suspecting the node sent the refused ones'
+ * replacements to it (bench/results/node-loss.md). A doubt older than the window is ignored.
+ *
  * A node whose only replica fails (an application crash) is suspected too, when another node
  * runs one: its replacement then starts elsewhere, which costs nothing, for at most the hold.
  * Never is every node with a serving replica suspected: the node that runs the serving replica
@@ -30,6 +38,8 @@ export interface SuspicionInput {
   readonly placed: ReadonlyMap<string, string>
   /** Failures reported: replica (service) id → failure. Older than the window: ignored. */
   readonly failures: ReadonlyMap<string, NodeFailure>
+  /** Probe timeouts below the threshold: replica (service) id → its node and when. Optional. */
+  readonly doubts?: ReadonlyMap<string, NodeFailure>
   /** Swarm's state of each node it lists (`Status.State`: ready, down, disconnected, unknown). */
   readonly nodeStates: ReadonlyMap<string, string>
   /** The suspects so far: node id → epoch ms it was suspected. */
@@ -53,13 +63,16 @@ export function suspectNodes (input: SuspicionInput, params: SuspicionParams = D
   for (const [node, since] of input.suspects) {
     if (now - since < params.holdMs && ready(node)) out.set(node, since)
   }
+  const inWindow = (f: NodeFailure): boolean => f.at <= now && now - f.at <= params.windowMs
   const recent = new Set<string>()
   const failedOn = new Map<string, number>()
   for (const [id, f] of failures) {
-    if (f.at > now || now - f.at > params.windowMs) continue
+    if (!inWindow(f)) continue
     recent.add(id)
     failedOn.set(f.node, (failedOn.get(f.node) ?? 0) + 1)
   }
+  // A doubted replica does not make its node a candidate, but does not count as serving either.
+  for (const [id, f] of input.doubts ?? []) if (inWindow(f)) recent.add(id)
   // Nodes with a replica that has not failed lately: they serve, so they are not suspects.
   const serving = new Set<string>()
   for (const [id, node] of placed) if (!recent.has(id)) serving.add(node)

@@ -93,6 +93,8 @@ export class SwarmRuntime implements Runtime {
   readonly #placed = new Map<string, string>()
   /** Replicas reported failed lately: service id → node and time. Pruned after the window. */
   readonly #failures = new Map<string, NodeFailure>()
+  /** Replicas whose probe timed out below the threshold lately: service id → node and time. */
+  readonly #doubts = new Map<string, NodeFailure>()
   /** Swarm's view of each node, from the last listing: id → Status.State, id → hostname. */
   #nodeStates = new Map<string, string>()
   #nodeNames = new Map<string, string>()
@@ -265,6 +267,24 @@ export class SwarmRuntime implements Runtime {
     this.#observe()
   }
 
+  /** A probe of the replica timed out below the threshold: an early sign of its node's loss. */
+  doubted (replica: Replica): void {
+    const node = this.#placed.get(replica.id)
+    if (node === undefined) return
+    this.#doubts.set(replica.id, { node, at: Date.now() })
+    this.#observe()
+  }
+
+  /** Replicas doubted within the window, not failed, on a suspected node: replace them now. */
+  lost (): string[] {
+    const now = Date.now()
+    const out: string[] = []
+    for (const [id, d] of this.#doubts) {
+      if (now - d.at <= this.#suspicion.windowMs && this.#suspects.has(d.node) && !this.#failures.has(id)) out.push(id)
+    }
+    return out
+  }
+
   /**
    * Create the slot's service, with the user's constraints and one excluding each suspected node.
    * 409: a service of that name is still being removed (a replacement right after a stop).
@@ -319,7 +339,8 @@ export class SwarmRuntime implements Runtime {
   #observe (): void {
     const now = Date.now()
     for (const [id, f] of this.#failures) if (now - f.at > this.#suspicion.windowMs) this.#failures.delete(id)
-    const next = suspectNodes({ now, placed: this.#placed, failures: this.#failures, nodeStates: this.#nodeStates, suspects: this.#suspects }, this.#suspicion)
+    for (const [id, f] of this.#doubts) if (now - f.at > this.#suspicion.windowMs) this.#doubts.delete(id)
+    const next = suspectNodes({ now, placed: this.#placed, failures: this.#failures, doubts: this.#doubts, nodeStates: this.#nodeStates, suspects: this.#suspects }, this.#suspicion)
     for (const [node] of next) {
       if (this.#suspects.has(node)) continue
       this.#log?.warn('every replica on a node failed at once; placing replacements on other nodes until Swarm has its own view', { event: 'node-suspected', node: this.#nodeNames.get(node) ?? node, nodeId: node, holdMs: this.#suspicion.holdMs })

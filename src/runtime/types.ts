@@ -76,6 +76,17 @@ export interface Runtime {
    * (src/runtime/suspect-nodes.ts); the others leave it out.
    */
   failed?(replica: Replica): void
+  /**
+   * A health probe of this replica timed out below --unhealthy-threshold. The swarm runtime counts
+   * it towards its node's loss (src/runtime/suspect-nodes.ts).
+   */
+  doubted?(replica: Replica): void
+  /**
+   * Replicas (ids) doubted lately whose node is now suspected lost: the fleet replaces them at
+   * once (reason `node-suspected`) instead of waiting for the threshold. Asked after each
+   * doubt and failure.
+   */
+  lost?(): readonly string[]
   /** Exits and connection changes until the signal aborts. */
   events(signal: AbortSignal): AsyncIterable<RuntimeEvent>
   /**

@@ -2,7 +2,10 @@
  * --unhealthy-threshold (issue 10): the pure rule, table-driven, and the checker with real fixed
  * backends whose health route does not answer for a scripted number of checks.
  */
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
+import { HealthChecker, type HealthTarget, type StatusSink } from '../../src/health/checker'
 import { judge } from '../../src/health/threshold'
 import type { ProbeResult } from '../../src/health/probe'
 import { State } from '../../src/table/layout'
@@ -63,4 +66,22 @@ t.test('a fixed backend that stops answering is out after 3 timeouts in a row, b
   t.ok(await waitFor(() => gw.table.view(0)?.state === State.UNHEALTHY, 2000), 'out after the third')
   t.ok(Date.now() - stalledAt >= 2 * 200, 'not before the third round')
   t.ok(await waitFor(() => gw.table.view(0)?.state === State.HEALTHY, 2000), 'back on the next 200')
+})
+
+t.test('the checker tells its sink of each timeout below the threshold (doubt), and reports only the threshold-th', async (t) => {
+  // A real server whose health route never answers: every probe times out.
+  const hung = http.createServer(() => {})
+  await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise((resolve) => { hung.closeAllConnections(); hung.close(resolve) }))
+  const target: HealthTarget = { key: 0, id: 1, host: '127.0.0.1', port: (hung.address() as AddressInfo).port }
+  const seen: string[] = []
+  const sink: StatusSink = {
+    targets: () => [target],
+    report: (_t, r) => { seen.push(`report:${r.reason}`) },
+    doubt: (d) => { seen.push(`doubt:${d.key}`) }
+  }
+  const checker = new HealthChecker({ intervalMs: 60_000, timeoutMs: 100, path: '/health', unhealthyThreshold: 3 }, sink)
+  t.teardown(() => checker.close())
+  for (let i = 0; i < 3; i++) await checker.checkNow()
+  t.same(seen, ['doubt:0', 'doubt:0', 'report:timeout'], 'two doubts, then the failure at the third timeout in a row')
 })

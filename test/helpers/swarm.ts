@@ -213,22 +213,26 @@ export async function hit (url: string, path = '/api/v1/hello'): Promise<number 
 
 /**
  * A bounded load: `concurrency` loops, each sending a request then pausing `gapMs`, until
- * `stop()` or `maxMs`. Counts answers by status (or error code).
+ * `stop()` or `maxMs`. Counts answers by status (or error code); `failedAt` keeps when each
+ * answer other than 200 came (epoch ms, with what it was).
  */
-export function loadLoop (url: string, opts: { concurrency: number, gapMs: number, maxMs: number, path?: string }): { stop: () => Promise<Map<string, number>>, results: Map<string, number> } {
+export function loadLoop (url: string, opts: { concurrency: number, gapMs: number, maxMs: number, path?: string }): { stop: () => Promise<Map<string, number>>, results: Map<string, number>, failedAt: Array<[number, string]> } {
   const results = new Map<string, number>()
+  const failedAt: Array<[number, string]> = []
   let running = true
   const deadline = Date.now() + opts.maxMs
   const loop = async (): Promise<void> => {
     while (running && Date.now() < deadline) {
       const r = String(await hit(url, opts.path))
       results.set(r, (results.get(r) ?? 0) + 1)
+      if (r !== '200') failedAt.push([Date.now(), r])
       if (opts.gapMs > 0) await new Promise((resolve) => setTimeout(resolve, opts.gapMs))
     }
   }
   const loops = Array.from({ length: opts.concurrency }, loop)
   return {
     results,
+    failedAt,
     stop: async () => { running = false; await Promise.all(loops); return results }
   }
 }

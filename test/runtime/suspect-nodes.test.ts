@@ -9,6 +9,7 @@ interface Row {
   readonly name: string
   readonly placed: Record<string, string>
   readonly failures: Record<string, NodeFailure>
+  readonly doubts?: Record<string, NodeFailure>
   readonly states?: Record<string, string>
   readonly suspects?: Record<string, number>
   readonly want: Record<string, number>
@@ -34,6 +35,11 @@ const rows: Row[] = [
   { name: 'a suspect keeps its time when its failures repeat', placed: { a: 'n1' }, failures: { b: { node: 'n2', at: NOW } }, suspects: { n2: NOW - 5000 }, want: { n2: NOW - 5000 } },
   { name: 'two nodes lost at once, a third serves: both suspected', placed: { a: 'n1', b: 'n2', c: 'n3' }, failures: { b: { node: 'n2', at: NOW - 100 }, c: { node: 'n3', at: NOW } }, want: { n2: NOW, n3: NOW } },
   { name: 'a failure dated in the future (clock step) is ignored', placed: { a: 'n1', b: 'n2' }, failures: { b: { node: 'n2', at: NOW + 10 } }, want: {} },
+  { name: 'two replicas on n2 failed, the third timed out once (doubted): n2 suspected now', placed: { a: 'n1', b: 'n2', c: 'n2', d: 'n2' }, failures: { b: { node: 'n2', at: NOW - 1000 }, c: { node: 'n2', at: NOW - 990 } }, doubts: { d: { node: 'n2', at: NOW } }, want: { n2: NOW } },
+  { name: 'the same without the doubt: not suspected (the third still serves)', placed: { a: 'n1', b: 'n2', c: 'n2', d: 'n2' }, failures: { b: { node: 'n2', at: NOW - 1000 }, c: { node: 'n2', at: NOW - 990 } }, want: {} },
+  { name: 'every replica on n2 only doubted, none failed: not suspected (a slow moment, not a loss)', placed: { a: 'n1', b: 'n2', c: 'n2' }, failures: {}, doubts: { b: { node: 'n2', at: NOW }, c: { node: 'n2', at: NOW } }, want: {} },
+  { name: 'a doubt outside the window does not count', placed: { a: 'n1', b: 'n2', c: 'n2' }, failures: { b: { node: 'n2', at: NOW } }, doubts: { c: { node: 'n2', at: NOW - 2001 } }, want: {} },
+  { name: 'a doubt on the serving node elsewhere: that node no longer counts as serving, no suspect', placed: { a: 'n1', b: 'n2' }, failures: { b: { node: 'n2', at: NOW } }, doubts: { a: { node: 'n1', at: NOW } }, want: {} },
   { name: 'a failure of a replica whose node is unknown to Swarm: not suspected', placed: { a: 'n1', b: 'n9' }, failures: { b: { node: 'n9', at: NOW } }, want: {} }
 ]
 
@@ -43,6 +49,7 @@ for (const r of rows) {
       now: NOW,
       placed: new Map(Object.entries(r.placed)),
       failures: new Map(Object.entries(r.failures)),
+      ...(r.doubts !== undefined ? { doubts: new Map(Object.entries(r.doubts)) } : {}),
       nodeStates: new Map(Object.entries(r.states ?? ready)),
       suspects: new Map(Object.entries(r.suspects ?? {}))
     }
