@@ -62,13 +62,15 @@ export interface BenchOptions {
    * With `--baseline .` (this very build), symphony / baseline is what the access log costs.
    */
   readonly accessLog: boolean
+  /** `--symphony-env KEY=VALUE`: variables set for the symphony target alone (not the baseline). */
+  readonly symphonyEnv: Readonly<Record<string, string>>
 }
 
 /** Usage text for --help. */
 export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--warmup S] [--connections C]
                       [--driver wrk|autocannon|both] [--scenario NAME ...] [--target NAME ...] [--no-install] [--out NAME]
                       [--counts LIST] [--idle-connections N] [--idle-hold S] [--baseline DIR]
-                      [--baseline-root ROOT] [--access-log]
+                      [--baseline-root ROOT] [--access-log] [--symphony-env KEY=VALUE ...]
   --rounds N        measured rounds, each runs every target once (3..20, default 3)
   --duration S      seconds per measured run (1..60, default 5)
   --warmup S        seconds of warm-up per target before round 1 (0..30, default 2)
@@ -94,6 +96,8 @@ export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--war
                     --baseline is then a path inside ROOT
   --access-log      the symphony target writes --access-log to a temp file (baseline does not): with
                     --baseline . the paired ratio is the access log's cost
+  --symphony-env KEY=VALUE  repeatable; set for the symphony target alone (not the baseline), e.g.
+                    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 as symphony's image sets it
 `
 
 const LIMITS = {
@@ -126,6 +130,7 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
       baseline: { type: 'string' },
       'baseline-root': { type: 'string' },
       'access-log': { type: 'boolean' },
+      'symphony-env': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -177,8 +182,20 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
     out,
     baseline: baseline === null ? null : baselineRoot !== null ? path.posix.resolve('/', baseline) : path.resolve(baseline),
     baselineRoot,
-    accessLog: values['access-log'] === true
+    accessLog: values['access-log'] === true,
+    symphonyEnv: parseEnv(values['symphony-env'])
   })
+}
+
+/** `--symphony-env KEY=VALUE`, repeatable: a variable name, `=`, any value. */
+export function parseEnv (raw: readonly string[] | undefined): Readonly<Record<string, string>> {
+  const env: Record<string, string> = {}
+  for (const kv of raw ?? []) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(kv)
+    if (m === null) throw new Error(`--symphony-env ${kv}: expected KEY=VALUE (a variable name, =, its value)`)
+    env[m[1]] = m[2]
+  }
+  return env
 }
 
 /** `--counts 1,8,64,256`: whole numbers from 1 to 256, deduplicated, ascending. */

@@ -166,7 +166,7 @@ async function loadScenarios (opts: BenchOptions, children: Children, tmp: TempD
     if (name === 'symphony') {
       adminPort = await freePort()
       const logged = opts.accessLog ? ['--access-log', path.join(tmp.make('access-log'), 'access.log')] : []
-      proxies.push(await startSymphony(children, backendPorts, adminPort, proxyCpu, logged))
+      proxies.push(await startSymphony(children, backendPorts, adminPort, proxyCpu, logged, '/', undefined, 'symphony', null, opts.symphonyEnv))
       if (opts.baseline !== null) {
         let basePort = await freePort()
         while (basePort === adminPort) basePort = await freePort()
@@ -318,7 +318,8 @@ function reproduce (o: BenchOptions): string {
   return [`--rounds ${o.rounds}`, `--duration ${o.durationS}`, `--warmup ${o.warmupS}`, `--connections ${o.connections}`,
     ...(o.driver === 'auto' ? [] : [`--driver ${o.driver}`]), ...o.scenarios.map((s) => `--scenario ${s}`),
     ...(o.out === 'latest' ? [] : [`--out ${o.out}`]), ...(o.baseline === null ? [] : [`--baseline ${o.baseline}`]),
-    ...(o.baselineRoot === null ? [] : [`--baseline-root ${o.baselineRoot}`]), ...(o.accessLog ? ['--access-log'] : [])].join(' ')
+    ...(o.baselineRoot === null ? [] : [`--baseline-root ${o.baselineRoot}`]), ...(o.accessLog ? ['--access-log'] : []),
+    ...Object.entries(o.symphonyEnv).map(([k, v]) => `--symphony-env ${k}=${v}`)].join(' ')
 }
 
 /** HEAD's short hash, with `+dirty` when the work tree has changes outside bench/results/. */
