@@ -94,6 +94,9 @@ export class MainIdleRelease {
     const d = mainIdleStep(this.state, requests, now, this.quietMs)
     this.state = d.state
     if (!d.release || this.gc === null) return
+    // Twice, for the reason src/worker/idle-release.ts gives: the second gives back the pages
+    // the first one's sweeping emptied.
+    this.gc()
     this.gc()
     this.#releases++
   }
