@@ -64,6 +64,8 @@ export interface BenchOptions {
   readonly accessLog: boolean
   /** `--symphony-env KEY=VALUE`: variables set for the symphony target alone (not the baseline). */
   readonly symphonyEnv: Readonly<Record<string, string>>
+  /** `--baseline-env KEY=VALUE`: the same for the baseline alone. */
+  readonly baselineEnv: Readonly<Record<string, string>>
 }
 
 /** Usage text for --help. */
@@ -71,6 +73,7 @@ export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--war
                       [--driver wrk|autocannon|both] [--scenario NAME ...] [--target NAME ...] [--no-install] [--out NAME]
                       [--counts LIST] [--idle-connections N] [--idle-hold S] [--baseline DIR]
                       [--baseline-root ROOT] [--access-log] [--symphony-env KEY=VALUE ...]
+                      [--baseline-env KEY=VALUE ...]
   --rounds N        measured rounds, each runs every target once (3..20, default 3)
   --duration S      seconds per measured run (1..60, default 5)
   --warmup S        seconds of warm-up per target before round 1 (0..30, default 2)
@@ -98,6 +101,8 @@ export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--war
                     --baseline . the paired ratio is the access log's cost
   --symphony-env KEY=VALUE  repeatable; set for the symphony target alone (not the baseline), e.g.
                     GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 as symphony's image sets it
+  --baseline-env KEY=VALUE  repeatable; the same for the baseline alone (with --baseline . and
+                    the variable on either side in turn, the variable's cost in both orders)
 `
 
 const LIMITS = {
@@ -131,6 +136,7 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
       'baseline-root': { type: 'string' },
       'access-log': { type: 'boolean' },
       'symphony-env': { type: 'string', multiple: true },
+      'baseline-env': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -183,16 +189,17 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
     baseline: baseline === null ? null : baselineRoot !== null ? path.posix.resolve('/', baseline) : path.resolve(baseline),
     baselineRoot,
     accessLog: values['access-log'] === true,
-    symphonyEnv: parseEnv(values['symphony-env'])
+    symphonyEnv: parseEnv(values['symphony-env']),
+    baselineEnv: parseEnv(values['baseline-env'], 'baseline-env')
   })
 }
 
-/** `--symphony-env KEY=VALUE`, repeatable: a variable name, `=`, any value. */
-export function parseEnv (raw: readonly string[] | undefined): Readonly<Record<string, string>> {
+/** `--symphony-env KEY=VALUE` (or `--flag`'s), repeatable: a variable name, `=`, any value. */
+export function parseEnv (raw: readonly string[] | undefined, flag = 'symphony-env'): Readonly<Record<string, string>> {
   const env: Record<string, string> = {}
   for (const kv of raw ?? []) {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(kv)
-    if (m === null) throw new Error(`--symphony-env ${kv}: expected KEY=VALUE (a variable name, =, its value)`)
+    if (m === null) throw new Error(`--${flag} ${kv}: expected KEY=VALUE (a variable name, =, its value)`)
     env[m[1]] = m[2]
   }
   return env

@@ -270,6 +270,7 @@ function writeResults (opts: SoakOptions, o: Outcome): void {
     windowS,
     warm,
     idle60,
+    idleMarginMiB: IDLE_MARGIN_MIB,
     givenBack,
     perMinute: o.perMinute,
     samples
