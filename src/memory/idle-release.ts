@@ -2,13 +2,14 @@
  * The main thread's idle release (issue #23 point 7): what the proxy threads do for their own
  * heaps (src/worker/idle-release.ts), done for the main thread's.
  *
- * Under traffic the main thread's V8 heap grows too (the counter sampler, the autoscaler's
- * window, /metrics scrapes, the health checker's answers), and it allocates little when the
- * traffic stops, so V8 may take minutes to run the full collection that would give the pages
- * back. Once the gateway's request count (summed over the threads by the counter sampler) has
- * not moved for {@link MAIN_QUIET_MS}, the table's 1 s timer (src/startup/table.ts) has this
- * run one full collection, once per quiet spell; the first one after the start too, whose
- * garbage would otherwise stay in the pre-load baseline. Nothing runs on the request path: the
+ * Under traffic the main thread's V8 heap grows too (its old space 15 → 21 MiB in the soaks of
+ * bench/results/soak-idle2-diag.md; what in it was not split), and it allocates little when
+ * the traffic stops, so V8 may take minutes to run the full collection that would give the
+ * pages back. Once the gateway's request count (summed over the threads by the counter
+ * sampler) has not moved for {@link MAIN_QUIET_MS}, the table's 1 s timer (src/startup/table.ts)
+ * has this run two full collections (why two: src/worker/idle-release.ts), once per quiet
+ * spell; the first one after the start too, whose garbage would otherwise stay in the pre-load
+ * baseline. Nothing runs on the request path: the
  * proxy threads are other isolates, and the count is the one the sampler folds every second
  * anyway.
  *

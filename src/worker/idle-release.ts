@@ -9,8 +9,8 @@
  * the other's not; in a 30-minute soak nothing came down in 90 s of idle
  * (bench/results/soak-idle-before.md).
  * So once a thread that served requests has had none for {@link QUIET_MS} and has none in flight,
- * its maintenance tick (src/worker/ticker.ts) asks V8 for one full collection
- * (about 2 ms for a thread's heap; measured in bench/results/soak-idle-diag.md). It runs once
+ * its maintenance tick (src/worker/ticker.ts) asks V8 for two full collections (see tick()
+ * for why two; about 2 ms each for a thread's heap, bench/results/soak-idle-diag.md). It runs once
  * per quiet spell, the first one after the thread's start; the next waits for new traffic and a
  * new quiet spell. Nothing is added to the request path: the tick reads the request counter
  * the intake already bumps (W_REQUESTS).
