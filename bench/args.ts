@@ -62,13 +62,18 @@ export interface BenchOptions {
    * With `--baseline .` (this very build), symphony / baseline is what the access log costs.
    */
   readonly accessLog: boolean
+  /** `--symphony-env KEY=VALUE`: variables set for the symphony target alone (not the baseline). */
+  readonly symphonyEnv: Readonly<Record<string, string>>
+  /** `--baseline-env KEY=VALUE`: the same for the baseline alone. */
+  readonly baselineEnv: Readonly<Record<string, string>>
 }
 
 /** Usage text for --help. */
 export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--warmup S] [--connections C]
                       [--driver wrk|autocannon|both] [--scenario NAME ...] [--target NAME ...] [--no-install] [--out NAME]
                       [--counts LIST] [--idle-connections N] [--idle-hold S] [--baseline DIR]
-                      [--baseline-root ROOT] [--access-log]
+                      [--baseline-root ROOT] [--access-log] [--symphony-env KEY=VALUE ...]
+                      [--baseline-env KEY=VALUE ...]
   --rounds N        measured rounds, each runs every target once (3..20, default 3)
   --duration S      seconds per measured run (1..60, default 5)
   --warmup S        seconds of warm-up per target before round 1 (0..30, default 2)
@@ -94,6 +99,10 @@ export const USAGE = `usage: npm run bench -- [--rounds N] [--duration S] [--war
                     --baseline is then a path inside ROOT
   --access-log      the symphony target writes --access-log to a temp file (baseline does not): with
                     --baseline . the paired ratio is the access log's cost
+  --symphony-env KEY=VALUE  repeatable; set for the symphony target alone (not the baseline), e.g.
+                    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072 as symphony's image sets it
+  --baseline-env KEY=VALUE  repeatable; the same for the baseline alone (with --baseline . and
+                    the variable on either side in turn, the variable's cost in both orders)
 `
 
 const LIMITS = {
@@ -126,6 +135,8 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
       baseline: { type: 'string' },
       'baseline-root': { type: 'string' },
       'access-log': { type: 'boolean' },
+      'symphony-env': { type: 'string', multiple: true },
+      'baseline-env': { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -177,8 +188,21 @@ export function parseBenchArgs (argv: string[]): BenchOptions | null {
     out,
     baseline: baseline === null ? null : baselineRoot !== null ? path.posix.resolve('/', baseline) : path.resolve(baseline),
     baselineRoot,
-    accessLog: values['access-log'] === true
+    accessLog: values['access-log'] === true,
+    symphonyEnv: parseEnv(values['symphony-env']),
+    baselineEnv: parseEnv(values['baseline-env'], 'baseline-env')
   })
+}
+
+/** `--symphony-env KEY=VALUE` (or `--flag`'s), repeatable: a variable name, `=`, any value. */
+export function parseEnv (raw: readonly string[] | undefined, flag = 'symphony-env'): Readonly<Record<string, string>> {
+  const env: Record<string, string> = {}
+  for (const kv of raw ?? []) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(kv)
+    if (m === null) throw new Error(`--${flag} ${kv}: expected KEY=VALUE (a variable name, =, its value)`)
+    env[m[1]] = m[2]
+  }
+  return env
 }
 
 /** `--counts 1,8,64,256`: whole numbers from 1 to 256, deduplicated, ascending. */

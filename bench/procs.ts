@@ -159,11 +159,14 @@ export interface Child {
 export class Children {
   private readonly all: Child[] = []
 
-  /** Spawn `cmd args`, under `taskset -c cpu` when `cpu` (a CPU or a list such as "0,1") is not null. */
-  spawn (name: string, cmd: string, args: string[], cpu: number | string | null, cwd?: string): Child {
+  /**
+   * Spawn `cmd args`, under `taskset -c cpu` when `cpu` (a CPU or a list such as "0,1") is not null;
+   * `env`: variables set for this child on top of the bench's own environment.
+   */
+  spawn (name: string, cmd: string, args: string[], cpu: number | string | null, cwd?: string, env: Readonly<Record<string, string>> = {}): Child {
     const argv = cpu === null ? [cmd, ...args] : ['taskset', '-c', String(cpu), cmd, ...args]
     // taskset execs the command, so the child's pid is the command's pid.
-    const proc = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], cwd })
+    const proc = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], cwd, env: { ...process.env, ...env } })
     const lines: string[] = []
     // A spawn failure (ENOENT) must not become an uncaught 'error' event.
     proc.on('error', (err) => keep(lines, `spawn error: ${err.message}`))

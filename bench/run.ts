@@ -166,11 +166,11 @@ async function loadScenarios (opts: BenchOptions, children: Children, tmp: TempD
     if (name === 'symphony') {
       adminPort = await freePort()
       const logged = opts.accessLog ? ['--access-log', path.join(tmp.make('access-log'), 'access.log')] : []
-      proxies.push(await startSymphony(children, backendPorts, adminPort, proxyCpu, logged))
+      proxies.push(await startSymphony(children, backendPorts, adminPort, proxyCpu, logged, '/', undefined, 'symphony', null, opts.symphonyEnv))
       if (opts.baseline !== null) {
         let basePort = await freePort()
         while (basePort === adminPort) basePort = await freePort()
-        proxies.push(await startSymphony(children, backendPorts, basePort, proxyCpu, [], '/', opts.baseline, 'baseline', opts.baselineRoot))
+        proxies.push(await startSymphony(children, backendPorts, basePort, proxyCpu, [], '/', opts.baseline, 'baseline', opts.baselineRoot, opts.baselineEnv))
       }
     } else if (name === 'nginx' && tools.paths.nginx !== null) {
       proxies.push(await startNginx(children, tools.paths.nginx, backendPorts, proxyCpu, tmp))
@@ -320,7 +320,9 @@ function reproduce (o: BenchOptions): string {
   return [`--rounds ${o.rounds}`, `--duration ${o.durationS}`, `--warmup ${o.warmupS}`, `--connections ${o.connections}`,
     ...(o.driver === 'auto' ? [] : [`--driver ${o.driver}`]), ...o.scenarios.map((s) => `--scenario ${s}`),
     ...(o.out === 'latest' ? [] : [`--out ${o.out}`]), ...(o.baseline === null ? [] : [`--baseline ${o.baseline}`]),
-    ...(o.baselineRoot === null ? [] : [`--baseline-root ${o.baselineRoot}`]), ...(o.accessLog ? ['--access-log'] : [])].join(' ')
+    ...(o.baselineRoot === null ? [] : [`--baseline-root ${o.baselineRoot}`]), ...(o.accessLog ? ['--access-log'] : []),
+    ...Object.entries(o.symphonyEnv).map(([k, v]) => `--symphony-env ${k}=${v}`),
+    ...Object.entries(o.baselineEnv).map(([k, v]) => `--baseline-env ${k}=${v}`)].join(' ')
 }
 
 /** HEAD's short hash, with `+dirty` when the work tree has changes outside bench/results/. */

@@ -10,10 +10,13 @@
  * `node dist/bench/soak.js [--minutes 30] [--idle-seconds 90] [--clients 20] [--pause-ms 20] [--tree DIR] [--out soak]`
  * (`--tree`: run the symphony of another built tree, DIR/bin/symphony.js, to compare builds) writes bench/results/<out>.md (the targets, the RSS curve per minute) and <out>.json (every
  * sample). Targets: RSS grows at most 5 MiB over the last 10 minutes of traffic, the high-water
- * mark stays under 250 MiB, and 60 s into the idle phase RSS is back at or below the pre-load
- * baseline (the median of the last 5 s of a 20 s quiet spell after the start, by when the
- * proxy threads have run their start-up idle release, src/worker/idle-release.ts). The idle
- * phase's figure is also set against the high-water mark: the share of the traffic's rise given back.
+ * mark stays under 250 MiB, and 60 s into the idle phase RSS is back within {@link IDLE_MARGIN_MIB}
+ * of the pre-load baseline (the median of the last 5 s of a 20 s quiet spell after the start, by
+ * when the proxy threads and the main thread have run their start-up idle releases,
+ * src/worker/idle-release.ts and src/memory/idle-release.ts). The idle phase's figure is also set
+ * against the high-water mark: the share of the traffic's rise given back.
+ * `--symphony-env KEY=VALUE` (repeatable) sets a variable for symphony alone, such as the glibc
+ * tunable symphony's image sets (GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072).
  */
 import { execFileSync } from 'node:child_process'
 import { renameSync, writeFileSync } from 'node:fs'
@@ -23,6 +26,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { sleep } from './mode'
+import { parseEnv } from './args'
 import { Children, freePort, rssBytes } from './procs'
 import { startSymphony } from './targets'
 
@@ -32,6 +36,14 @@ const UPLOAD = Buffer.alloc(10 * 1024, 'u')
 /** Targets of issue #23 point 7. */
 const SETTLE_MIB = 5
 const HIGH_WATER_MIB = 250
+/**
+ * "Comes back down within a minute of idle", as a margin over the pre-load baseline: an idle
+ * symphony's RSS itself swings 2-3 MiB (the main thread's young generation between two
+ * scavenges: health checks and the sampler allocate while idle), and the traffic leaves about
+ * 1 MiB of file pages (code run for the first time) that nothing gives back
+ * (bench/results/soak-idle-diag.md). A smaller margin would judge the sampling instant.
+ */
+const IDLE_MARGIN_MIB = 5
 /** The quiet spell before the traffic: past the threads' start-up idle release (QUIET_MS, 10 s). */
 const PRELOAD_QUIET_MS = 20_000
 type Kind = 'small' | 'download' | 'upload' | 'slow' | 'abandoned'
@@ -44,6 +56,8 @@ interface SoakOptions {
   readonly out: string
   /** The tree whose bin/symphony.js runs (this one by default). */
   readonly tree: string
+  /** Variables set for symphony alone (`--symphony-env KEY=VALUE`, repeatable), such as glibc's tunables. */
+  readonly symphonyEnv: Readonly<Record<string, string>>
 }
 
 /** One RSS sample: seconds since the traffic began (negative: before it), RSS in bytes. */
@@ -61,7 +75,8 @@ function parseOptions (argv: string[]): SoakOptions {
       clients: { type: 'string', default: '20' },
       'pause-ms': { type: 'string', default: '20' },
       out: { type: 'string', default: 'soak' },
-      tree: { type: 'string', default: ROOT }
+      tree: { type: 'string', default: ROOT },
+      'symphony-env': { type: 'string', multiple: true }
     }
   })
   const num = (name: string, v: string, min: number): number => {
@@ -75,7 +90,8 @@ function parseOptions (argv: string[]): SoakOptions {
     clients: Math.floor(num('clients', values.clients, 10)),
     pauseMs: num('pause-ms', values['pause-ms'], 0),
     out: values.out,
-    tree: path.resolve(values.tree)
+    tree: path.resolve(values.tree),
+    symphonyEnv: parseEnv(values['symphony-env'])
   }
 }
 
@@ -141,7 +157,7 @@ async function main (): Promise<void> {
     const line = await child.firstLine((l) => l.startsWith('{"port"'), 10_000)
     backendPorts.push((JSON.parse(line) as { port: number }).port)
   }
-  const proxy = await startSymphony(children, backendPorts, await freePort(), null, ['--threads', '2'], '/', opts.tree)
+  const proxy = await startSymphony(children, backendPorts, await freePort(), null, ['--threads', '2'], '/', opts.tree, 'symphony', null, opts.symphonyEnv)
   const pid = proxy.child.pid
   const samples: Sample[] = []
   let t0 = performance.now()
@@ -224,7 +240,7 @@ function writeResults (opts: SoakOptions, o: Outcome): void {
   }
   for (let s = 10; s <= opts.idleSeconds; s += 10) rows.push(`| idle +${s} s | ${mib(at(samples, loadEndS + s).rss)} | | | | | | | |`)
   const commit = gitCommit(opts.tree)
-  const cmd = `node dist/bench/soak.js --minutes ${opts.minutes} --idle-seconds ${opts.idleSeconds} --clients ${opts.clients} --pause-ms ${opts.pauseMs}${opts.tree === ROOT ? '' : ` --tree ${opts.tree}`} --out ${opts.out}`
+  const cmd = `node dist/bench/soak.js --minutes ${opts.minutes} --idle-seconds ${opts.idleSeconds} --clients ${opts.clients} --pause-ms ${opts.pauseMs}${opts.tree === ROOT ? '' : ` --tree ${opts.tree}`}${Object.entries(opts.symphonyEnv).map(([k, v]) => ` --symphony-env ${k}=${v}`).join('')} --out ${opts.out}`
   const md = `# Memory soak ${o.startedAt.toISOString()} (${commit})\n\n` +
     `\`${cmd}\` · node ${process.version} · ${os.cpus().length} CPUs · load average ${o.loadBefore.map((l) => l.toFixed(1)).join(' ')} at the start, ` +
     `${o.loadAfter.map((l) => l.toFixed(1)).join(' ')} at the end (the machine is shared: other work ran alongside)\n\n` +
@@ -233,7 +249,7 @@ function writeResults (opts: SoakOptions, o: Outcome): void {
     '| target | figure | verdict |\n|---|---:|---|\n' +
     `| RSS growth over the last ${windowS / 60} min of traffic ≤ ${SETTLE_MIB} MiB | ${mib(growth)} MiB | ${ok(growth <= SETTLE_MIB * MIB)} |\n` +
     `| high-water mark < ${HIGH_WATER_MIB} MiB | ${mib(highWater)} MiB | ${ok(highWater < HIGH_WATER_MIB * MIB)} |\n` +
-    `| 60 s into idle, RSS ≤ the pre-load baseline (${mib(o.preload)} MiB) | ${mib(idle60)} MiB | ${ok(idle60 <= o.preload)} |\n\n` +
+    `| 60 s into idle, RSS ≤ the pre-load baseline (${mib(o.preload)} MiB) + ${IDLE_MARGIN_MIB} MiB | ${mib(idle60)} MiB | ${ok(idle60 <= o.preload + IDLE_MARGIN_MIB * MIB)} |\n\n` +
     `Idle: RSS at idle +60 s ${mib(idle60)} MiB against the high-water mark ${mib(highWater)} MiB and the pre-load baseline ${mib(o.preload)} MiB ` +
     `(median of the last 5 s of ${PRELOAD_QUIET_MS / 1000} s quiet after the start): ${(givenBack * 100).toFixed(0)} % of the traffic's rise given back ` +
     `(${mib(highWater - idle60)} of ${mib(rise)} MiB). After the first minute of traffic RSS was ${mib(warm)} MiB; at the end of the idle phase (+${opts.idleSeconds} s) ${mib(idleEnd)} MiB.\n\n` +
@@ -254,6 +270,7 @@ function writeResults (opts: SoakOptions, o: Outcome): void {
     windowS,
     warm,
     idle60,
+    idleMarginMiB: IDLE_MARGIN_MIB,
     givenBack,
     perMinute: o.perMinute,
     samples

@@ -56,8 +56,9 @@ async function ready (child: Child, port: number, name: string, readyPath = '/')
   ])
 }
 
-function proxy (name: Proxy['name'], port: number, child: Child): Proxy {
-  return { name, port, child, command: child.proc.spawnargs.join(' '), cpuTicks: () => treeCpuTicks(child.pid), userTicks: () => treeUserTicks(child.pid) }
+function proxy (name: Proxy['name'], port: number, child: Child, env: Readonly<Record<string, string>> = {}): Proxy {
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v} `).join('')
+  return { name, port, child, command: vars + child.proc.spawnargs.join(' '), cpuTicks: () => treeCpuTicks(child.pid), userTicks: () => treeUserTicks(child.pid) }
 }
 
 /**
@@ -65,9 +66,10 @@ function proxy (name: Proxy['name'], port: number, child: Child): Proxy {
  * `extra`), its admin listener on `adminPort`; `extra` flags last (`--threads` there replaces the 1).
  * `root`: the tree to run it from (another build, for --baseline); `chroot`: a root filesystem that
  * `root` lies in, run with that filesystem's own Node (chroot execs it: the PID measured is node's).
+ * `env`: variables set for symphony alone (`--symphony-env`), such as glibc's tunables.
  */
 export async function startSymphony (children: Children, backends: readonly number[], adminPort: number, cpu: number | null, extra: readonly string[] = [],
-  readyPath = '/', root = ROOT, name: 'symphony' | 'baseline' = 'symphony', chroot: string | null = null): Promise<Proxy> {
+  readyPath = '/', root = ROOT, name: 'symphony' | 'baseline' = 'symphony', chroot: string | null = null, env: Readonly<Record<string, string>> = {}): Promise<Proxy> {
   // freePort() closes its probe socket, so two calls before anything binds can return the same port.
   let port = await freePort()
   while (port === adminPort) port = await freePort()
@@ -79,9 +81,9 @@ export async function startSymphony (children: Children, backends: readonly numb
     '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort),
     ...(extra.includes('--threads') ? [] : ['--threads', '1']),
     ...extra
-  ], cpu)
+  ], cpu, undefined, env)
   await ready(child, port, name, readyPath)
-  return proxy(name, port, child)
+  return proxy(name, port, child, env)
 }
 
 /** nginx, 1 worker, from bench/nginx.conf, in front of ports on 127.0.0.1. */

@@ -69,6 +69,8 @@ cat >"$ctx/Dockerfile" <<DOCKERFILE
 FROM $base
 COPY app/ /app/
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin NODE_ENV=production
+# As the Dockerfile: glibc's mmap threshold fixed (docs/performance.md, "Memory over time").
+ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072
 WORKDIR /app
 EXPOSE 8080
 LABEL io.symphony.symphony-image="true" io.symphony.content="$content"

@@ -5,6 +5,7 @@ import type { TableWriter } from './table/writer'
 import { ProxyWorkers } from './gateway/proxy-threads'
 import type { ContainerFleet } from './fleet/containers'
 import type { RolloutController } from './rollout/controller'
+import type { MainIdleRelease } from './memory/idle-release'
 import type { CounterSampler } from './metrics/sampler'
 import type { AdminServer } from './admin/server'
 import { DockerRuntime } from './runtime/docker'
@@ -30,6 +31,8 @@ export interface Gateway {
   readonly adminPort: number
   readonly table: TableWriter
   readonly sampler: CounterSampler
+  /** The main thread's idle release (src/memory/idle-release.ts): its count of releases. */
+  readonly idleRelease: MainIdleRelease
   readonly workers: ProxyWorkers
   /** The replicas, with --image or --runtime process; null with static backends. */
   readonly fleet: ContainerFleet | null
@@ -104,7 +107,7 @@ export async function startGateway (config: Config, log: Logger = processLogger(
     // Only now that this instance listens (SO_REUSEPORT, beside the old one) may the old one drain.
     await takeover?.finish()
     announce(parts, port, adminPort, log)
-    return { port, adminPort, table: shared.table, sampler: shared.sampler, workers, fleet: backends.fleet, certificates, acme, httpPort: workers.httpPort, rollouts: backends.rollouts, handover, stop }
+    return { port, adminPort, table: shared.table, sampler: shared.sampler, idleRelease: shared.idleRelease, workers, fleet: backends.fleet, certificates, acme, httpPort: workers.httpPort, rollouts: backends.rollouts, handover, stop }
   } catch (err) {
     await stop().catch(() => {})
     throw err

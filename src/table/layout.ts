@@ -164,8 +164,8 @@ export const W_ACME_CHALLENGES = 45
  */
 export const W_CLIENT_CONNECTIONS = 46
 /**
- * The idle release (src/worker/idle-release.ts): full collections the thread ran because it
- * turned idle after serving, and its V8 heap's physical size (KiB) right after the last one.
+ * The idle release (src/worker/idle-release.ts): releases (two full collections each) the thread
+ * ran because it turned idle after serving, and its V8 heap's physical size (KiB) right after the last one.
  */
 export const W_IDLE_RELEASES = 52
 export const W_IDLE_HEAP_KIB = 53

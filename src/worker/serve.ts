@@ -9,7 +9,7 @@
  *   answer   src/worker/respond.ts    the gateway's own answers
  *   drain    src/worker/drain.ts      in-flight count, drain, close; listener.ts the listen socket
  *   log      src/worker/access-log.ts one line per finished request (--access-log), this thread's file
- *   idle     src/worker/idle-release.ts  a full collection once the thread turns idle after serving
+ *   idle     src/worker/idle-release.ts  full collections once the thread turns idle after serving
  *
  * Control messages arrive on the task's MessagePort: `drain` (stop accepting, finish in-flight
  * requests, then close), `close` (close now), `pause` and `resume` (close the listen socket and

@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { DEFAULT_COUNTS, parseBenchArgs, parseCounts } from '../../bench/args'
+import { DEFAULT_COUNTS, parseBenchArgs, parseCounts, parseEnv } from '../../bench/args'
 
 t.test('--counts: whole numbers 1..256, deduplicated and sorted; the default is 1,8,64,256', async (t) => {
   t.same(parseCounts(undefined), DEFAULT_COUNTS)
@@ -53,4 +53,16 @@ t.test('--baseline-root: the baseline is a tree inside another root filesystem, 
 t.test('--access-log: the symphony target writes an access log (an A/B against --baseline .)', async (t) => {
   t.equal(parseBenchArgs([])?.accessLog, false)
   t.equal(parseBenchArgs(['--access-log'])?.accessLog, true)
+})
+
+t.test('--symphony-env and --baseline-env: KEY=VALUE for one side alone; anything else is refused by name', async (t) => {
+  const o = parseBenchArgs(['--symphony-env', 'GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072', '--symphony-env', 'A_B=', '--baseline-env', 'X=1'])
+  t.same(o?.symphonyEnv, { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=131072', A_B: '' }, 'the value keeps its own "=" and may be empty')
+  t.same(o?.baselineEnv, { X: '1' })
+  t.same(parseBenchArgs([])?.symphonyEnv, {}, 'none by default')
+  for (const bad of ['=1', '1A=2', 'NOEQUALS', 'A-B=1']) {
+    t.throws(() => parseBenchArgs(['--symphony-env', bad]), /--symphony-env .*KEY=VALUE/, `--symphony-env rejects "${bad}"`)
+    t.throws(() => parseBenchArgs(['--baseline-env', bad]), /--baseline-env .*KEY=VALUE/, `--baseline-env rejects "${bad}"`)
+  }
+  t.same(parseEnv(['K=v=w']), { K: 'v=w' })
 })
