@@ -5,7 +5,8 @@ import path from 'node:path'
 /**
  * The thread boundary, read from the tree. Code under src/worker/ runs inside the proxy threads:
  * it may use only src/worker/, src/table/ (the shared memory), src/errors.ts, src/log.ts, src/uws/,
- * and types from src/config/types.ts, plus node built-ins. src/uws/ is shared on purpose: it is
+ * src/idle-policy.ts (when a thread gives memory back: both kinds of thread follow it), and types
+ * from src/config/types.ts, plus node built-ins. src/uws/ is shared on purpose: it is
  * the one place that chooses and loads the native uWebSockets.js binary (issue #18), and the main
  * thread must load it too, before any thread starts, to refuse a host where none loads; the
  * threads load the binary through it rather than through a package's JS entry, which could swap
@@ -49,11 +50,11 @@ function tsFiles (dir: string): string[] {
   })
 }
 
-const THREAD_MODULES = [/^src\/worker\//, /^src\/table\//, /^src\/uws\//, /^src\/errors\.ts$/, /^src\/log\.ts$/]
+const THREAD_MODULES = [/^src\/worker\//, /^src\/table\//, /^src\/uws\//, /^src\/errors\.ts$/, /^src\/log\.ts$/, /^src\/idle-policy\.ts$/]
 const THREAD_PACKAGES = [/^node:/]
 const TYPES_ONLY = /^src\/config\/types\.ts$/
 
-t.test('what the proxy threads load stays on their side: worker/, table/, uws/, errors.ts, log.ts, config types', async (t) => {
+t.test('what the proxy threads load stays on their side: worker/, table/, uws/, errors.ts, log.ts, idle-policy.ts, config types', async (t) => {
   // Everything a thread loads, following value imports from its entry and from src/worker/.
   const entries = [path.join(root, 'workers', 'proxy.ts'), ...tsFiles(path.join(root, 'src', 'worker')), ...tsFiles(path.join(root, 'src', 'uws'))]
   const seen = new Set<string>()

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { W_IDLE_HEAP_KIB, W_IDLE_RELEASES, workerBase } from '../../src/table/layout'
-import { IdlePhase, idleStart, idleStep, QUIET_MS, type IdleState } from '../../src/worker/idle-release'
+import { IdlePhase, idleStart, idleStep, QUIET_MS, type IdleState } from '../../src/idle-policy'
 import { sleep, startTestGateway, waitFor } from '../helpers/gateway'
 import { rawBackend } from '../helpers/raw-backend'
 
