@@ -4,7 +4,6 @@
  * (src/cli.ts), so a host where no build loads is refused there, with one line and exit 7.
  */
 import { loadUws, type Uws, type UwsRuntime } from './load'
-import { limitReceiveBuffer, type ReceiveBufferOutcome } from './receive-buffer'
 
 const loaded = loadUws()
 
@@ -12,13 +11,4 @@ const loaded = loadUws()
 export const uWS: Uws = loaded.uws
 /** Which build it is and what it can do. */
 export const uwsRuntime: UwsRuntime = loaded.runtime
-export type { Uws, UwsRuntime, ReceiveBufferOutcome }
-
-/**
- * What a listen socket on `port` needs, once listening, for `res.pause()` to hold on the loaded
- * build: on one that reads past a pause, a receive buffer below its read size (receive-buffer.ts);
- * on another, nothing (null). Chosen once, here.
- */
-export const holdPauses: (port: number) => Promise<ReceiveBufferOutcome | null> = uwsRuntime.readsPastPause
-  ? (port) => limitReceiveBuffer(port)
-  : async () => null
+export type { Uws, UwsRuntime }

@@ -1,4 +1,12 @@
 /**
+ * NOT USED BY THE GATEWAY (withdrawn): scripts/uws-probe.js's pause probe uses it, and
+ * test/uws/receive-buffer.test.ts shows what it does. Run after each listen, it held uWS 20.57's
+ * pause (streaming.test passed there), but the child below holds copies of every listen socket
+ * of the process while it runs (0.1-1.5 s): a listen socket that a thread closes meanwhile
+ * (a drain, a connection-limit pause, a certificate swap, another thread's) stays open in the
+ * child and goes on taking connections that nobody accepts (test/gateway/lifecycle.test.ts
+ * failed on 20.57 in CI: a connection 200 ms after SIGTERM was not refused). docs/limits.md.
+ *
  * Keeps `res.pause()` holding on a build that reads past it (UwsRuntime.readsPastPause: uWS
  * 20.57). Its uSockets reads a readable socket in a loop, `recv()` into a 512 KiB buffer and
  * `on_data`, and reads again only when a `recv()` filled all 512 KiB; the pause is never looked

@@ -1,4 +1,4 @@
-import { holdPauses, uWS } from '../uws'
+import { uWS } from '../uws'
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js'
 import { log } from './thread-log'
 
@@ -58,7 +58,6 @@ export class Listener {
         this.retired.push(this.app)
         this.app = next
         this.socket = socket
-        this.holdPausesLater()
         resolve(true)
       })
     })
@@ -80,7 +79,6 @@ export class Listener {
         if (socket === false) { resolve(-1); return }
         this.socket = socket
         this.port = uWS.us_socket_local_port(socket)
-        this.holdPausesLater()
         resolve(this.port)
       })
     })
@@ -107,26 +105,6 @@ export class Listener {
   /** From the maintenance tick: a `resume` that could not listen is retried. */
   retry (): void { if (this.relistenFailed) this.relisten() }
 
-  /**
-   * After each listen: what the uWS build needs for a paused upload to stay paused (uWS 20.57:
-   * a smaller receive buffer on the listen socket, src/uws/receive-buffer.ts). Nothing waits for
-   * it: the child it runs took seconds on a loaded machine, which made a replaced thread rejoin
-   * that much later (test/gateway/thread-supervision.test.ts). A failure is logged, and the
-   * thread serves on (uploads then as in docs/limits.md).
-   */
-  private holdPausesLater (): void {
-    // After the thread says it started (a setImmediate runs after serve.ts's 'started' message):
-    // the /proc look-up is synchronous.
-    setImmediate(() => { void this.holdPauses() })
-  }
-
-  private async holdPauses (): Promise<void> {
-    const outcome = await holdPauses(this.port)
-    if (outcome !== null && !outcome.ok) {
-      log('warn', 'uploads to a slower backend can be read into memory past a pause: cannot limit the listen socket\'s receive buffer', { error: outcome.reason, port: this.port })
-    }
-  }
-
   private closeSocket (): void {
     if (this.socket === null) return
     uWS.us_listen_socket_close(this.socket)
@@ -143,7 +121,6 @@ export class Listener {
       if (socket !== false) {
         this.socket = socket
         this.relistenFailed = false
-        this.holdPausesLater()
         return
       }
       // Someone took the port while it was free: said once, retried every tick.
