@@ -4,7 +4,8 @@
  * Every answer other than 200 and every socket error is kept, named by the kind of loop.
  */
 import http from 'node:http'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Pool } from 'undici'
 
 /** `failedSpan`: when the first and the last failure happened (ms since the epoch), or null. */
@@ -60,13 +61,39 @@ export function boundedLoad (port: number, keepAlive: number, fresh: number, max
 }
 
 /**
- * As docs/reliability.md requires for a takeover without a failed request: the old listen
- * socket's accept queue moves to the new one instead of being reset (net.ipv4.tcp_migrate_req=1,
- * Linux 5.14+, per network namespace: the host's here). Restored at teardown. Needs root.
+ * As docs/reliability.md requires for a takeover without a failed request (and docs/https.md for
+ * a certificate reload): the old listen socket's accept queue moves to the new one instead of
+ * being reset (net.ipv4.tcp_migrate_req=1, Linux 5.14+, per network namespace: the host's here).
+ * Needs root. Test files run in parallel processes, so the holders are counted across them
+ * (a marker file per holder under MIGRATE_DIR): the first one saves the value it found, and the
+ * last one to finish puts it back. Each restoring its own reading would put 0 back while
+ * another file still needed 1, or leave 1 behind for good.
  */
+const MIGRATE_DIR = '/tmp/symphony-migrate-req'
+let migrateHolds = 0
+
+function liveHolders (): string[] {
+  const live: string[] = []
+  for (const name of readdirSync(MIGRATE_DIR)) {
+    const pid = Number(name.split('-')[0])
+    if (!Number.isInteger(pid) || pid <= 0) continue
+    try { process.kill(pid, 0); live.push(name) } catch { rmSync(join(MIGRATE_DIR, name), { force: true }) } // its process ended without teardown
+  }
+  return live
+}
+
 export function migrateAcceptQueues (t: { teardown: (fn: () => void) => void }): void {
   const file = '/proc/sys/net/ipv4/tcp_migrate_req'
-  const before = readFileSync(file, 'utf8').trim()
+  const saved = join(MIGRATE_DIR, 'before')
+  mkdirSync(MIGRATE_DIR, { recursive: true })
+  if (liveHolders().length === 0) writeFileSync(saved, readFileSync(file, 'utf8').trim())
+  const mine = join(MIGRATE_DIR, `${process.pid}-${++migrateHolds}`)
+  writeFileSync(mine, '')
   writeFileSync(file, '1')
-  t.teardown(() => writeFileSync(file, before))
+  t.teardown(() => {
+    rmSync(mine, { force: true })
+    if (liveHolders().length > 0 || !existsSync(saved)) return
+    writeFileSync(file, readFileSync(saved, 'utf8').trim())
+    rmSync(saved, { force: true })
+  })
 }

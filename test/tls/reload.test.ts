@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { startBackend } from '../helpers/backend'
 import { sleep, startTestGateway, waitFor } from '../helpers/gateway'
 import { makePki } from '../helpers/certs'
+import { migrateAcceptQueues } from '../helpers/bounded-load'
 
 const pki = makePki()
 t.teardown(() => pki.close())
@@ -42,6 +43,9 @@ t.test('a certificate replaced under load: new connections get it, open ones kee
   const live = { cert: join(pki.dir, 'live.pem'), key: join(pki.dir, 'live.key') }
   copyFileSync(v1.cert, live.cert)
   copyFileSync(v1.key, live.key)
+  // As docs/https.md requires for a reload that loses nothing under connection churn: without it
+  // a connection in the old listen socket's accept queue is reset (CI at 4d2a8ab: 1 of 599).
+  migrateAcceptQueues(t)
   const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${backend.port}`, '--threads', '2', '--tls-cert', live.cert, '--tls-key', live.key])
 
   // One keep-alive connection made before the change, used throughout.
