@@ -25,7 +25,7 @@ export interface UwsRuntime {
   readonly settableTimeouts: boolean
   /** The most header lines its parser passes on. */
   readonly headerLines: number
-  /** A paused upload is read on while each read fills 512 KiB: receive buffers are kept below that (receive-buffer.ts). */
+  /** A paused upload is read on while each read fills 512 KiB (docs/limits.md); the gateway cannot stop it, scripts/uws-probe.js measures it. */
   readonly readsPastPause: boolean
   /** The binary's path. */
   readonly file: string
