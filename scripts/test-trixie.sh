@@ -32,19 +32,12 @@ die() { say "error: $*"; exit 1; }
 # window that replicas must be healthy within; on this loaded machine that failed in the chroot
 # three runs out of three, so the healer's scenario, bounded at 5 s per start, is the one here.)
 #
-# One worker test file is left out here, on purpose and in the open (docs/limits.md, "Not the
-# same on 20.57"; issue #18). (limits.test.js runs here: uWS 20.57's HTTP timeout is 30 s unless
-# an App sets it, and src/uws/timeouts.ts sets it to 20.30's 10 s on every App.) streaming.test.js:
-# uSockets in this build goes on reading a socket after res.pause() for as long as each read fills
-# its 512 KiB buffer, so a fast upload to a slower backend is read into the gateway's memory, over
-# the test's bound; the receive-buffer way round it (src/uws/receive-buffer.ts) was withdrawn. It
-# runs in the main pass on 20.30.
+# Every worker test runs here (limits.test.js too: uWS 20.57's HTTP timeout is 30 s unless an App
+# sets it, and src/uws/timeouts.ts sets it to 20.30's 10 s on every App; streaming.test.js too:
+# the main thread holds each listen socket's receive buffer so that a pause holds,
+# src/gateway/receive-buffers.ts).
 default_tests() {
-  local f
-  for f in dist/test/worker/*.test.js; do
-    case "$f" in */streaming.test.js) ;; *) printf '%s ' "$f" ;; esac
-  done
-  printf '%s' "dist/test/gateway/*.test.js dist/test/table/*.test.js dist/test/uws/*.test.js dist/test/tls/*.test.js dist/test/tls/acme/*.test.js dist/test/fleet/docker-heal.test.js"
+  printf '%s' "dist/test/worker/*.test.js dist/test/gateway/*.test.js dist/test/table/*.test.js dist/test/uws/*.test.js dist/test/tls/*.test.js dist/test/tls/acme/*.test.js dist/test/fleet/docker-heal.test.js"
 }
 # Node 22's pass: what issue #18 asks of every supported line, without the whole worker suite
 # twice (the Node 24 pass runs that, on the same uWS build).

@@ -16,16 +16,16 @@
 //    bytes arrive while paused? The uploader runs in a child process, as a real client does, and
 //    the longest run of bytes read past one pause is reported too. Then the same with the listen
 //    socket's receive buffer limited as the gateway limits it where the build reads past a pause
-//    (src/uws/receive-buffer.ts).
+//    (src/gateway/receive-buffers.ts). The App runs in a worker thread (scripts/paused-upload.js).
 // Prints one line per case. Takes about 60 s; `node scripts/uws-probe.js pause` runs only 3, in
 // about 15 s. Loopback only.
 'use strict'
 const net = require('node:net')
 const path = require('node:path')
-const { spawn } = require('node:child_process')
 const { loadUws } = require(path.join(__dirname, '..', 'dist', 'src', 'uws', 'load.js'))
 
-const { limitReceiveBuffer, RECEIVE_BUFFER_BYTES } = require(path.join(__dirname, '..', 'dist', 'src', 'uws', 'receive-buffer.js'))
+const { RECEIVE_BUFFER_BYTES } = require(path.join(__dirname, '..', 'dist', 'src', 'gateway', 'receive-buffers.js'))
+const { pausedUpload } = require(path.join(__dirname, 'paused-upload.js'))
 
 const { uws: uWS, runtime } = loadUws()
 const MiB = 1024 * 1024
@@ -97,55 +97,10 @@ async function headLimits () {
   ]
 }
 
-function pauseProbe (chunked, limited) {
-  return new Promise((resolve) => {
-    let total = 0
-    let past = 0
-    let run = 0
-    let longest = 0
-    let pauses = 0
-    let paused = false
-    let gone = false
-    const app = uWS.App().any('/*', (res) => {
-      res.onAborted(() => { gone = true })
-      res.onData((ab) => {
-        total += ab.byteLength
-        if (paused) {
-          past += ab.byteLength
-          run += ab.byteLength
-          longest = Math.max(longest, run)
-          return
-        }
-        paused = true
-        pauses++
-        run = 0
-        res.pause()
-        setTimeout(() => { if (!gone) { paused = false; res.resume() } }, 50)
-      })
-    })
-    void listen(app).then(async (ls) => {
-      if (limited) {
-        const outcome = await limitReceiveBuffer(uWS.us_socket_local_port(ls))
-        if (!outcome.ok) throw new Error(outcome.reason)
-      }
-      const head = `POST / HTTP/1.1\\r\\nHost: h\\r\\n${chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${512 * MiB}`}\\r\\n\\r\\n`
-      const uploader = spawn(process.execPath, ['-e', `
-        const s = require('node:net').connect(${uWS.us_socket_local_port(ls)}, '127.0.0.1', () => {
-          s.write('${head}')
-          const body = Buffer.alloc(${MiB}, 120)
-          const piece = ${chunked} ? Buffer.concat([Buffer.from('${MiB.toString(16)}\\r\\n'), body, Buffer.from('\\r\\n')]) : body
-          let sent = 0
-          const pump = () => { while (sent < 512 && !s.destroyed && s.write(piece)) sent++; if (sent < 512 && !s.destroyed) s.once('drain', pump) }
-          pump()
-        })
-        s.on('error', () => process.exit(0))`], { stdio: 'ignore' })
-      setTimeout(() => {
-        uploader.kill()
-        uWS.us_listen_socket_close(ls)
-        resolve(`pause${limited ? `, SO_RCVBUF ${RECEIVE_BUFFER_BYTES / 1024} KiB` : ''}: ${chunked ? 'chunked' : 'Content-Length'} upload: ${(total / MiB).toFixed(1)} MiB read in ${UPLOAD_MS} ms, ${(past / MiB).toFixed(1)} MiB of it while paused (${pauses} pauses, at most ${(longest / MiB).toFixed(1)} MiB past one)`)
-      }, UPLOAD_MS)
-    })
-  })
+async function pauseProbe (chunked, limited) {
+  const r = await pausedUpload({ chunked, limit: limited, ms: UPLOAD_MS })
+  const f = (n) => (n / MiB).toFixed(1)
+  return `pause${limited ? `, SO_RCVBUF ${RECEIVE_BUFFER_BYTES / 1024} KiB` : ''}: ${chunked ? 'chunked' : 'Content-Length'} upload: ${f(r.total)} MiB read in ${UPLOAD_MS} ms, ${f(r.past)} MiB of it while paused (${r.pauses} pauses, at most ${f(r.longest)} MiB past one)`
 }
 
 async function pauses () {

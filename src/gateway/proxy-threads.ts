@@ -9,6 +9,7 @@ import { backoffDelay, type BackoffParams } from '../backoff'
 import { defaultRespawn } from './respawn'
 import type { ControlMessage, ServeTask, WorkerMessage } from '../worker/serve'
 import { runServe, servePool, type ServePool } from './serve-pool'
+import { ListenReceiveBuffers } from './receive-buffers'
 
 export interface ProxyWorkersOptions {
   readonly sab: SharedArrayBuffer
@@ -96,6 +97,10 @@ export class ProxyWorkers implements AcceptGate {
   private supervising = false
   /** The shared table the threads write their counters into. */
   readonly i32: Int32Array
+  /** Made at the first `listening` message (only a build that reads past a pause sends one). */
+  private receiveBuffers: ListenReceiveBuffers | null = null
+  /** The last failure to limit them, said once until it changes. */
+  private receiveBufferFailure = ''
 
   constructor (private readonly options: ProxyWorkersOptions) {
     this.respawn = { ...defaultRespawn, ...options.respawn }
@@ -173,6 +178,7 @@ export class ProxyWorkers implements AcceptGate {
           resolve(msg.port)
         }
         if (msg.type === 'listen-failed') reject(new ListenError(`${msg.message}; choose another --port or --host`))
+        if (msg.type === 'listening') this.limitReceiveBuffers(msg.port)
         if (msg.type === 'log') this.options.log[msg.level](msg.msg, { worker: index, ...msg.fields })
       })
       const done = runServe(pool, task)
@@ -188,6 +194,26 @@ export class ProxyWorkers implements AcceptGate {
       }
       done.then(() => ended(null), (err: Error) => ended(err))
     })
+  }
+
+  /**
+   * A thread has a new listen socket on a uWS build that reads past a pause: hold its receive
+   * buffer below that build's read size (src/gateway/receive-buffers.ts). A failure is said once;
+   * the thread serves on, its uploads then as docs/limits.md says.
+   */
+  private limitReceiveBuffers (port: number): void {
+    let failure: string
+    try {
+      this.receiveBuffers ??= new ListenReceiveBuffers()
+      const outcome = this.receiveBuffers.limit(port)
+      failure = outcome.ok ? '' : outcome.reason
+    } catch (err) {
+      failure = (err as Error).message
+    }
+    if (failure !== '' && failure !== this.receiveBufferFailure) {
+      this.options.log.warn('an upload to a slower backend can be read into memory past a pause', { event: 'receive-buffer-unset', error: failure })
+    }
+    this.receiveBufferFailure = failure
   }
 
   private onStarted (index: number): void {

@@ -53,9 +53,9 @@ export interface BuildSpec {
   /**
    * Its uSockets goes on reading a socket after `res.pause()` for as long as each `recv()` fills
    * its whole 512 KiB buffer (`us_internal_dispatch_ready_poll`'s read loop, which never looks at
-   * the pause): a fast upload is read into memory. A receive buffer kept below 512 KiB stops it,
-   * but the gateway's only way to set one was withdrawn (src/uws/receive-buffer.ts; docs/limits.md);
-   * the flag serves the probe and its tests. 20.30 reads once per wake-up.
+   * the pause): a fast upload is read into memory. A receive buffer kept below 512 KiB stops it:
+   * where this is true the proxy threads ask the main thread to set one on each new listen socket
+   * (src/gateway/receive-buffers.ts; docs/limits.md). 20.30 reads once per wake-up.
    */
   readonly readsPastPause: boolean
   /**

@@ -26,7 +26,11 @@ export class Listener {
    */
   private readonly retired: ClosableApp[] = []
 
-  constructor (private app: ClosableApp, private readonly host: string, port: number, paused: boolean) {
+  /**
+   * @param listening called after each listen (the first, after a swap, after a resume), for what
+   *   the main thread does to a new listen socket (src/gateway/receive-buffers.ts); null: nothing.
+   */
+  constructor (private app: ClosableApp, private readonly host: string, port: number, paused: boolean, private readonly listening: ((port: number) => void) | null = null) {
     this.port = port
     this.paused = paused
   }
@@ -58,6 +62,7 @@ export class Listener {
         this.retired.push(this.app)
         this.app = next
         this.socket = socket
+        this.listening?.(this.port)
         resolve(true)
       })
     })
@@ -79,6 +84,7 @@ export class Listener {
         if (socket === false) { resolve(-1); return }
         this.socket = socket
         this.port = uWS.us_socket_local_port(socket)
+        this.listening?.(this.port)
         resolve(this.port)
       })
     })
@@ -121,6 +127,7 @@ export class Listener {
       if (socket !== false) {
         this.socket = socket
         this.relistenFailed = false
+        this.listening?.(this.port)
         return
       }
       // Someone took the port while it was free: said once, retried every tick.

@@ -1,6 +1,6 @@
 /**
- * The one place the gateway touches private Node.js internals (src/uws/receive-buffer.ts, which
- * uses `udp_wrap`, serves only scripts/uws-probe.js): `process.binding('stream_wrap')` and
+ * The one place a proxy thread touches private Node.js internals (the main thread's one is
+ * src/gateway/receive-buffers.ts, `udp_wrap`): `process.binding('stream_wrap')` and
  * a socket's `_handle`, to write a bodiless request's head straight to the socket's native handle
  * (src/worker/connection.ts, Connection.writeDirect): about 3 % of a proxy thread's CPU for a
  * small GET (perf; docs/performance.md, "What we tried"). Both exist without a warning on Node 20, 22 and

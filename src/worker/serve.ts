@@ -18,7 +18,7 @@
  * task's promise settles when the App is closed.
  */
 import type { MessagePort } from 'node:worker_threads'
-import { uWS } from '../uws'
+import { uWS, uwsRuntime } from '../uws'
 import type { ProxySettings, ServedCertificate, ThreadTls } from '../config/types'
 import { TableReader } from '../table/reader'
 import { workerBase, W_HELD, W_HOLD_EXPIRED, W_HOLD_MS, W_CUT, W_TLS_SWAP_FAILED, errorReasonNames } from '../table/layout'
@@ -52,6 +52,11 @@ export interface ServeTask extends ProxySettings {
 export type WorkerMessage =
   /** Serving: listening on `port`, or ready to listen there on `resume` when started paused. */
   | { type: 'started', port: number, httpPort: number | null }
+  /**
+   * A new listen socket on `port`, on a build that reads past a pause: the main thread limits its
+   * receive buffer (src/gateway/receive-buffers.ts), which this thread cannot do itself.
+   */
+  | { type: 'listening', port: number }
   | { type: 'listen-failed', message: string }
   | { type: 'drained' }
   | LogMessage
@@ -120,7 +125,8 @@ export default async function serve (task: ServeTask): Promise<string> {
   }
   const intake = new Intake(ctx, task, slowBodies, life)
   resetClientCount(i32, wbase)
-  const listener = new Listener(createServingApp(task.tls?.certificates ?? null, intake.onRequest, i32, wbase), task.host, task.port, task.paused)
+  const listening = uwsRuntime.readsPastPause ? (port: number) => { task.ctl.postMessage({ type: 'listening', port } satisfies WorkerMessage) } : null
+  const listener = new Listener(createServingApp(task.tls?.certificates ?? null, intake.onRequest, i32, wbase), task.host, task.port, task.paused, listening)
   let redirect: Listener | null = null
   closeApps = () => { listener.closeApps(); redirect?.closeApps() }
   const idle = new IdleRelease(i32, wbase, () => life.inFlight)
