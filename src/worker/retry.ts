@@ -4,26 +4,27 @@ import { UpstreamError } from './connection'
 import { isIdempotent } from './headers'
 import { Answers, type GatewayAnswer } from './respond'
 
-/** Attempts of an idempotent request whose connections keep being reset: the first and two retries. */
-export const RESET_ATTEMPTS = 3
-
 /**
  * Whether a request whose attempt number `attempt` (0 = the first) failed for `reason` may be
- * sent to another backend (the retry budget is checked by the caller):
- * - after a failed connect (no byte of the request reached the upstream; any method), on every
- *   other backend in rotation, each at most once: the failing one is marked suspect and pick()
- *   skips it, so this ends when one accepts or none is left. When a Swarm node is lost, all of
- *   its replicas stop answering at once, and a request may meet each of them before passive
- *   health marks them (test/serial/swarm-two-nodes.serial.ts);
- * - after a reset before any answer, up to RESET_ATTEMPTS attempts in all, when the method is
- *   idempotent (RFC 9110 9.2.2) and the body can be sent again (`replayable`: none, a gathered
- *   one, or a stream not read from yet).
+ * sent to another backend (the retry budget is checked by the caller). On every other backend in
+ * rotation, each at most once: the failing one is marked suspect and pick() skips it, so this
+ * ends when one answers or none is left (nginx's `proxy_next_upstream error`, whose tries are
+ * unlimited by default); the budget keeps a failing fleet from being stormed.
+ * - after a failed connect (no byte of the request reached the upstream): any method;
+ * - after a reset before any answer (a connection closed or reset, or the backend left the
+ *   rotation, before a response byte): when the method is idempotent (RFC 9110 9.2.2) and the
+ *   body can be sent again (`replayable`: none, a gathered one, or a stream not read from yet).
+ *
+ * Every other backend, not a fixed count: when a Swarm node is lost, all of its replicas stop at
+ * once, and a request can meet each of them before passive health marks them: refused, or reset
+ * on a kept-alive connection (test/serial/swarm-two-nodes.serial.ts, where 3 of 4 replicas can
+ * sit on the lost node; with a cap of 3 attempts, a GET was answered 502 there once in CI).
  */
 export function mayRetry (attempt: number, reason: number, method: string, replayable: boolean): boolean {
   if (attempt >= MAX_BACKENDS) return false
   if (!replayable) return false
   if (reason === ErrorReason.CONNECT) return true
-  return reason === ErrorReason.RESET && attempt < RESET_ATTEMPTS - 1 && isIdempotent(method)
+  return reason === ErrorReason.RESET && isIdempotent(method)
 }
 
 /**

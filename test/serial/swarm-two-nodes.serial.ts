@@ -56,7 +56,8 @@ t.test('two nodes: placement on both, node loss under load', { skip }, async (t)
   const sym = await runSymphony(stack, {
     service,
     network,
-    args: ['--image', TEST_IMAGE, '--min-containers', String(REPLICAS), '--max-containers', String(REPLICAS), '--fault-interval', '500ms', '--queue-timeout', '30s']
+    // The access log (stdout, JSON) says which backends a failed request met, for the diagnosis below.
+    args: ['--image', TEST_IMAGE, '--min-containers', String(REPLICAS), '--max-containers', String(REPLICAS), '--fault-interval', '500ms', '--queue-timeout', '30s', '--access-log', '-']
   })
 
   const placed = await sym.waitForStatus(`${REPLICAS} healthy replicas`, (s) => healthy(s).length === REPLICAS, 90_000)
@@ -97,6 +98,10 @@ t.test('two nodes: placement on both, node loss under load', { skip }, async (t)
     // What the gateway saw: upstream errors by reason, and retries, per backend.
     const metrics = await fetch(`${sym.admin}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then(async (r) => await r.text())
     t.comment(metrics.split('\n').filter((l) => /^symphony_(backend_errors|backend_retries|retries|upstream_errors)/.test(l) && !/ 0$/.test(l)).join('\n'))
+    // Each failed request's access line (its last backend, its retries) and the proxy thread's lines about it.
+    const lines = await sym.logs()
+    const failedIds = new Set(lines.filter((l) => typeof l.status === 'number' && l.status >= 500).map((l) => String(l.request_id)))
+    t.comment(lines.filter((l) => failedIds.has(String(l.request_id)) || failedIds.has(String(l.requestId))).map((l) => JSON.stringify(l)).join('\n'))
   }
   t.equal(failures(results), 0, `0 failed idempotent requests during the node loss (${total} sent: ${JSON.stringify(Object.fromEntries(results))})`)
   t.equal(back.backends.length, REPLICAS, 'the same number of slots')

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ErrorReason, MAX_BACKENDS } from '../../src/table/layout'
-import { RESET_ATTEMPTS, mayRetry, mayRetryOnSettled } from '../../src/worker/retry'
+import { mayRetry, mayRetryOnSettled } from '../../src/worker/retry'
 
 const { CONNECT, RESET, TIMEOUT, PROTOCOL, OTHER } = ErrorReason
 
@@ -13,7 +13,8 @@ t.test('mayRetry: the retry rules of docs/http.md as a table', async (t) => {
     ['a refused connect with a streamed body already read', 0, CONNECT, 'POST', false, false],
     ['a reset GET, first attempt', 0, RESET, 'GET', true, true],
     ['a reset GET, second attempt', 1, RESET, 'GET', true, true],
-    [`a reset GET after ${RESET_ATTEMPTS} attempts`, RESET_ATTEMPTS - 1, RESET, 'GET', true, false],
+    ['a reset GET, third attempt (a lost node\'s third replica)', 2, RESET, 'GET', true, true],
+    ['a reset GET when every backend was tried', MAX_BACKENDS, RESET, 'GET', true, false],
     ['a reset PUT (idempotent)', 0, RESET, 'PUT', true, true],
     ['a reset DELETE (idempotent)', 0, RESET, 'DELETE', true, true],
     ['a reset POST (not idempotent)', 0, RESET, 'POST', true, false],
