@@ -1,8 +1,7 @@
 import t from 'tap'
 import { W_IDLE_HEAP_KIB, W_IDLE_RELEASES, workerBase } from '../../src/table/layout'
-import { IdlePhase, idleStart, idleStep, QUIET_MS, type IdleState } from '../../src/idle-policy'
-import { sleep, startTestGateway, waitFor } from '../helpers/gateway'
-import { rawBackend } from '../helpers/raw-backend'
+import { IdlePhase, idleStart, idleStep, type IdleState } from '../../src/idle-policy'
+import { checkIdleRhythm } from '../helpers/idle-rhythm'
 
 /**
  * Issue #23 point 7: memory a thread's traffic grew must come back when the thread goes idle.
@@ -47,28 +46,11 @@ t.test('idleStep: every transition', async (t) => {
 })
 
 t.test('a real thread releases once after its start, once after its traffic, and again only after new traffic', async (t) => {
-  const be = await rawBackend(() => ({ wire: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' }))
-  t.teardown(() => be.close())
-  const gw = await startTestGateway(t, ['--backend', `127.0.0.1:${be.port}`, '--threads', '1'])
-  const i32 = new Int32Array(gw.table.sab)
-  const releases = (): number => Atomics.load(i32, workerBase(0) + W_IDLE_RELEASES)
-  const burst = async (): Promise<void> => {
-    for (let i = 0; i < 50; i++) {
-      const res = await fetch(gw.url + '/')
-      t.equal(res.status, 200)
-      await res.text()
-    }
-  }
-  // Generous bounds: the release comes QUIET_MS after the last request, on a loaded machine.
-  const bound = QUIET_MS * 4
-  t.ok(await waitFor(() => releases() === 1, bound), `one release after the start, which allocated too (${releases()})`)
-  t.ok(Atomics.load(i32, workerBase(0) + W_IDLE_HEAP_KIB) > 0, 'the thread reported its heap after the release')
-  await sleep(QUIET_MS + 2000)
-  t.equal(releases(), 1, 'no second release while the thread stays idle')
-  await burst()
-  t.ok(await waitFor(() => releases() === 2, bound), `one release after the first burst (${releases()})`)
-  await sleep(QUIET_MS + 2000)
-  t.equal(releases(), 2, 'none again while the thread stays idle')
-  await burst()
-  t.ok(await waitFor(() => releases() === 3, bound), `another after new traffic (${releases()})`)
+  const i32 = (gw: { table: { sab: SharedArrayBuffer } }): Int32Array => new Int32Array(gw.table.sab)
+  await checkIdleRhythm(t, 'thread', (gw) => {
+    const words = i32(gw)
+    return () => Atomics.load(words, workerBase(0) + W_IDLE_RELEASES)
+  }, (gw) => {
+    t.ok(Atomics.load(i32(gw), workerBase(0) + W_IDLE_HEAP_KIB) > 0, 'the thread reported its heap after the release')
+  })
 })
