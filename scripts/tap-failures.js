@@ -14,15 +14,14 @@ let printed = 0
 
 const indentOf = (line) => line.length - line.trimStart().length
 
-/** The first diagnostic lines under a "not ok" (its YAML block, indented deeper, between --- and ...). */
+/** What a failure's diagnostics (its YAML block, indented deeper) say of why: found, wanted, a message, a signal. */
 function diagnostics(from, indent) {
   const out = []
-  for (let j = from; j < lines.length && out.length < 4; j++) {
+  for (let j = from; j < lines.length && out.length < 3; j++) {
     const l = lines[j]
     if (l.trim() === '' || indentOf(l) <= indent) break
     const t = l.trim()
-    if (t === '---' || t === '...' || t.endsWith(':')) continue
-    if (/^(found|wanted|message|at|code|signal|timeout|stack):?/.test(t) || out.length < 2) out.push(t.slice(0, 200))
+    if (/^(found|wanted|compare|message|signal|code|timeout|expired|error): ./.test(t)) out.push(t.slice(0, 200))
   }
   return out
 }
