@@ -22,6 +22,16 @@ function diagnostics(from, indent) {
     if (l.trim() === '' || indentOf(l) <= indent) break
     const t = l.trim()
     if (/^(found|wanted|compare|message|signal|code|timeout|expired|error): ./.test(t)) out.push(t.slice(0, 200))
+    // t.same's diff: its changed lines, expected (-) then actual (+), on one line.
+    else if (t === 'diff: |') {
+      const changed = []
+      for (j++; j < lines.length && indentOf(lines[j]) > indentOf(l); j++) {
+        const d = lines[j].trim()
+        if (/^[-+]/.test(d) && !/^(---|\+\+\+) /.test(d)) changed.push(d)
+      }
+      j--
+      out.push(`diff: ${changed.join(' ').replace(/\s+/g, ' ').slice(0, 200)}`)
+    }
   }
   return out
 }
